@@ -1,0 +1,70 @@
+"""order-statemachine: the life of a dropshipping order as an explicit finite state machine.
+
+>>> import datetime as dt
+>>> from zoneinfo import ZoneInfo
+>>> from statemachine import Order
+>>> order = Order.create("AE-1", "25.00", "USD", dt.datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("UTC")))
+>>> order.state
+'paid'
+"""
+
+from __future__ import annotations
+
+
+def _refuse_clash() -> None:
+    """Fail at once if python-statemachine, which also installs ``statemachine``, is present."""
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions().get("statemachine", [])
+    others = sorted({d for d in owners if d.lower().replace("_", "-") != "order-statemachine"})
+    if others:
+        raise ImportError(
+            f"the import name 'statemachine' is claimed by {', '.join(others)} as well as by "
+            "order-statemachine, so this import cannot tell which package you meant. Uninstall "
+            f"the other one (pip uninstall {' '.join(others)}) or use separate virtual "
+            "environments."
+        )
+
+
+_refuse_clash()
+
+from .errors import EventRejected, InvalidInput, OrderError  # noqa: E402
+from .machine import CLOCK_EVENTS, EVENTS, TRANSITIONS, machine_for  # noqa: E402
+from .order import Order  # noqa: E402
+from .policy import DEFAULT_POLICY, Policy  # noqa: E402
+from .records import (  # noqa: E402
+    FINAL_STATES,
+    STATES,
+    FireResult,
+    HistoryRecord,
+    Incident,
+    LedgerEntry,
+    Notification,
+    OrderWarning,
+    PendingRefund,
+)
+from .rules import RULES, Rule  # noqa: E402
+
+__all__ = [
+    "CLOCK_EVENTS",
+    "DEFAULT_POLICY",
+    "EVENTS",
+    "FINAL_STATES",
+    "RULES",
+    "STATES",
+    "TRANSITIONS",
+    "EventRejected",
+    "FireResult",
+    "HistoryRecord",
+    "Incident",
+    "InvalidInput",
+    "LedgerEntry",
+    "Notification",
+    "Order",
+    "OrderError",
+    "OrderWarning",
+    "PendingRefund",
+    "Policy",
+    "Rule",
+    "machine_for",
+]

@@ -1,0 +1,140 @@
+"""Supplier business days, counted on the ``holidays`` calendar in the supplier's time zone.
+
+The day of the event is day 0. A deadline of N business days ends at 23:59:59.999999 local time
+on the Nth working day after the event's local date. Working days follow the country calendar of
+``holidays`` (China by default, with its official make-up working days), then the policy's
+overrides: extra holidays are never working days, extra working days always are.
+
+Countries that publish their working-day schedule year by year (China moves days off and
+make-up Saturdays around each holiday) are only known as far as the installed ``holidays``
+release carries them. :meth:`BusinessCalendar.schedule_is_official` says whether a year is
+carried; the order records a warning for a deadline that falls in a year that is not, instead of
+silently trusting a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property, lru_cache
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import holidays
+
+from .errors import InvalidInput
+
+__all__ = ["BusinessCalendar", "end_of_day", "to_local_date"]
+
+_END_OF_DAY: Final = dt.time(23, 59, 59, 999999)
+_MAX_SCAN_DAYS: Final = 3660
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The :class:`ZoneInfo` called ``name``, or :class:`InvalidInput` naming the time zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}", field="timezone") from None
+
+
+def to_local_date(moment: dt.datetime, tz: str) -> dt.date:
+    """The date ``moment`` falls on in time zone ``tz``."""
+    return moment.astimezone(zone(tz)).date()
+
+
+def end_of_day(day: dt.date, tz: str) -> dt.datetime:
+    """The last instant (23:59:59.999999) of ``day`` in time zone ``tz``."""
+    return dt.datetime.combine(day, _END_OF_DAY, tzinfo=zone(tz))
+
+
+@attrs.frozen
+class BusinessCalendar:
+    """Working days of one supplier: a ``holidays`` country calendar plus overrides.
+
+    >>> cal = BusinessCalendar("CN", "Asia/Shanghai")
+    >>> cal.is_working_day(dt.date(2026, 2, 14))  # a make-up Saturday
+    True
+    >>> cal.is_working_day(dt.date(2026, 2, 17))  # Spring Festival
+    False
+    """
+
+    country: str
+    timezone: str
+    extra_holidays: frozenset[dt.date] = frozenset()
+    extra_working_days: frozenset[dt.date] = frozenset()
+
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        try:
+            return holidays.country_holidays(self.country)
+        except NotImplementedError:
+            raise InvalidInput(
+                f"unknown holiday calendar {self.country!r}; use a country code that the "
+                "holidays package supports, such as 'CN'",
+                field="calendar",
+            ) from None
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInput` now if the country or time zone is unknown."""
+        zone(self.timezone)
+        _ = self._holidays
+
+    def is_working_day(self, day: dt.date) -> bool:
+        """Whether the supplier works on ``day``: overrides first, then the country calendar."""
+        if day in self.extra_working_days:
+            return True
+        if day in self.extra_holidays:
+            return False
+        return bool(self._holidays.is_working_day(day))
+
+    def nth_working_day_after(self, day: dt.date, n: int) -> dt.date:
+        """The ``n``-th working day after ``day`` (``day`` itself is day 0)."""
+        return _nth_working_day_after(self, day, n)
+
+    def business_deadline(self, start: dt.datetime, days: int) -> dt.datetime:
+        """End of the ``days``-th working day after ``start``'s local date, in local time.
+
+        >>> cal = BusinessCalendar("CN", "Asia/Shanghai")
+        >>> paid = dt.datetime(2026, 2, 13, 10, 0, tzinfo=zone("Asia/Shanghai"))
+        >>> cal.business_deadline(paid, 7).isoformat()
+        '2026-03-02T23:59:59.999999+08:00'
+        """
+        local = to_local_date(start, self.timezone)
+        return end_of_day(self.nth_working_day_after(local, days), self.timezone)
+
+    def calendar_deadline(self, start: dt.datetime, days: int) -> dt.datetime:
+        """End of the ``days``-th calendar day after ``start``'s local date, in local time."""
+        local = to_local_date(start, self.timezone)
+        return end_of_day(local + dt.timedelta(days=days), self.timezone)
+
+    def last_official_year(self) -> int | None:
+        """The last year whose official working-day schedule the installed ``holidays`` carries.
+
+        ``None`` for calendars computed by rule alone (no year-by-year schedule to wait for).
+        """
+        cal = self._holidays
+        if not getattr(cal, "has_substituted_holidays", False):
+            return None
+        years = getattr(cal, "special_public_holidays", None) or {}
+        return max(years) if years else None
+
+    def schedule_is_official(self, year: int) -> bool:
+        """Whether ``year``'s working days come from an official schedule, not a guess."""
+        last = self.last_official_year()
+        return last is None or year <= last
+
+
+@lru_cache(maxsize=4096)
+def _nth_working_day_after(cal: BusinessCalendar, day: dt.date, n: int) -> dt.date:
+    if n < 0:
+        raise ValueError(f"business days must be >= 0, got {n}")
+    current, counted = day, 0
+    for _ in range(_MAX_SCAN_DAYS):
+        if counted == n:
+            return current
+        current += dt.timedelta(days=1)
+        if cal.is_working_day(current):
+            counted += 1
+    raise ValueError(f"no {n} working days within {_MAX_SCAN_DAYS} days after {day}")

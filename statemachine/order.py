@@ -1,0 +1,460 @@
+"""The :class:`Order`: a small attrs object holding only its data, driven by the shared machine.
+
+An order never owns a machine and never has methods bound onto it at run time:
+:meth:`Order.fire` hands it to the one ``transitions.Machine`` of its policy
+(:func:`statemachine.machine.machine_for`).
+Every field holds an immutable value (tuples of frozen records, ``Decimal``, ``datetime``), so a
+refused event or a bad input is undone by putting the previous values back, and callers cannot
+change an order's history behind its back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final
+
+import attrs
+
+from .calendar import to_local_date
+from .errors import EventRejected, InvalidInput
+from .machine import (
+    CLOCK_EVENTS,
+    EVENTS,
+    Context,
+    EventSpec,
+    candidates,
+    machine_for,
+    refusal_for,
+)
+from .money import parse_amount, parse_currency
+from .policy import DEFAULT_POLICY, Policy
+from .records import (
+    DataValue,
+    FireResult,
+    HistoryRecord,
+    Incident,
+    LedgerEntry,
+    Notification,
+    OrderWarning,
+    PendingRefund,
+    StateName,
+)
+
+__all__ = ["Order"]
+
+
+def require_aware(value: object, field: str) -> dt.datetime:
+    """``value`` if it is a timezone-aware datetime, else :class:`InvalidInput` naming ``field``."""
+    if not isinstance(value, dt.datetime):
+        raise InvalidInput(f"{field} must be a timezone-aware datetime, got {value!r}", field=field)
+    if value.utcoffset() is None:
+        raise InvalidInput(
+            f"{field} must be timezone-aware, got the naive datetime {value.isoformat()} "
+            "(R16); pass tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))",
+            field=field,
+        )
+    return value
+
+
+def _require_text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} must be a non-blank string, got {value!r}", field=field)
+    return value.strip()
+
+
+def _parse_data(
+    spec: EventSpec, data: Mapping[str, object], currency: str
+) -> tuple[dict[str, Any], dict[str, DataValue]]:
+    names = {p.name for p in spec.params}
+    for key in data:
+        if key not in names:
+            takes = ", ".join(sorted(names)) or "no keyword data"
+            raise InvalidInput(
+                f"event {spec.name} takes no keyword {key!r}; it takes: {takes}", field=key
+            )
+    parsed: dict[str, Any] = {}
+    recorded: dict[str, DataValue] = {}
+    for p in spec.params:
+        if p.name not in data or data[p.name] is None:
+            if p.required:
+                raise InvalidInput(f"event {spec.name} needs the keyword {p.name}", field=p.name)
+            parsed[p.name] = p.default
+            continue
+        value = data[p.name]
+        if p.kind == "amount":
+            amount = parse_amount(value, currency, field=p.name)
+            parsed[p.name], recorded[p.name] = amount, str(amount)
+        elif p.kind == "text":
+            text = _require_text(value, p.name)
+            parsed[p.name] = recorded[p.name] = text
+        else:
+            if not isinstance(value, bool):
+                raise InvalidInput(f"{p.name} must be True or False, got {value!r}", field=p.name)
+            parsed[p.name] = recorded[p.name] = value
+    return parsed, recorded
+
+
+@attrs.define(eq=True)
+class Order:
+    """One merchant-paid AliExpress order, from payment to its final state.
+
+    Create one with :meth:`Order.create`; change it only with :meth:`fire` (or the typed
+    methods of the same names) and :meth:`tick`. Read the rest by attribute.
+    """
+
+    order_id: str
+    amount: Decimal
+    currency: str
+    paid_at: dt.datetime
+    dispatch_deadline: dt.datetime
+    """End of the R1 dispatch window, computed once at payment."""
+    policy: Policy = DEFAULT_POLICY
+    state: StateName = "paid"
+    tracking_number: str | None = None
+    dispatched_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    claim_deadline: dt.datetime | None = None
+    """End of the R13 claim window, computed once at delivery."""
+    pending_refund: PendingRefund | None = None
+    history: tuple[HistoryRecord, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    incidents: tuple[Incident, ...] = ()
+    refunds: tuple[LedgerEntry, ...] = ()
+    """Refunds settled on the order (supplier to merchant, or merchant-funded), R11."""
+    customer_refunds: tuple[LedgerEntry, ...] = ()
+    """Money the merchant paid back to the customer, R7 and R11."""
+    warnings: tuple[OrderWarning, ...] = ()
+
+    # ----------------------------------------------------------------------------------------
+    # Creation
+
+    @classmethod
+    def create(
+        cls,
+        order_id: str,
+        amount: Decimal | str,
+        currency: str,
+        paid_at: dt.datetime,
+        *,
+        policy: Policy | None = None,
+    ) -> Order:
+        """A new order in ``paid``, its R1 dispatch deadline counted from ``paid_at``.
+
+        ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
+        """
+        oid = _require_text(order_id, "order_id")
+        cur = parse_currency(currency)
+        paid = parse_amount(amount, cur)
+        if paid <= 0:
+            raise InvalidInput(f"amount must be positive, got {amount!r}", field="amount")
+        paid_at = require_aware(paid_at, "paid_at")
+        if policy is None:
+            policy = DEFAULT_POLICY
+        elif not isinstance(policy, Policy):
+            raise InvalidInput(f"policy must be a Policy, got {policy!r}", field="policy")
+        deadline = policy.business_calendar.business_deadline(
+            paid_at, policy.dispatch_business_days
+        )
+        order = cls(oid, paid, cur, paid_at, deadline, policy)
+        order.check_calendar("dispatch_deadline", deadline)
+        return order
+
+    # ----------------------------------------------------------------------------------------
+    # Reading
+
+    @property
+    def refunded_total(self) -> Decimal:
+        """Every refund settled on the order, whoever funds it (R11)."""
+        return sum((e.amount for e in self.refunds), parse_amount("0", self.currency))
+
+    @property
+    def customer_refunded_total(self) -> Decimal:
+        """What the merchant paid back to the customer (R11)."""
+        return sum((e.amount for e in self.customer_refunds), parse_amount("0", self.currency))
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the order is in a final state (``cancelled`` or ``refunded``)."""
+        return self.state in ("cancelled", "refunded")
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The date ``moment`` falls on in the policy's time zone."""
+        return to_local_date(moment, self.policy.timezone)
+
+    def check_calendar(self, field: str, deadline: dt.datetime) -> None:
+        """Record a warning when ``deadline`` falls in a year without an official schedule."""
+        cal = self.policy.business_calendar
+        if cal.schedule_is_official(deadline.year):
+            return
+        last = cal.last_official_year()
+        self.warnings = (
+            *self.warnings,
+            OrderWarning(
+                "calendar_unofficial",
+                field,
+                deadline.year,
+                f"{field} {deadline.isoformat()} falls in {deadline.year}, but the installed "
+                f"holidays package carries the official {self.policy.calendar} working-day "
+                f"schedule only up to {last}; the date may move once the schedule is published. "
+                "Upgrade holidays, or set extra_holidays / extra_working_days in the policy.",
+            ),
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Changing
+
+    def fire(
+        self,
+        event_name: str,
+        *,
+        at: dt.datetime,
+        event_id: str | None = None,
+        **data: object,
+    ) -> FireResult:
+        """Apply ``event_name`` at ``at``; raise, leaving the order as it was, if refused.
+
+        Checks, in order: a duplicate ``event_id`` (R15, returns ``duplicate=True``), the input
+        (:class:`InvalidInput`), time (R16), whether the state takes the event (R14 in a final
+        state, else the rule that forbids it), then the event's guards in table order
+        (:class:`EventRejected` naming the rule).
+        """
+        if event_id is not None:
+            event_id = _require_text(event_id, "event_id")
+            for record in self.history:
+                if record.event_id == event_id:
+                    if record.event != event_name:
+                        raise InvalidInput(
+                            f"R15: event_id {event_id!r} was already applied to order "
+                            f"{self.order_id} as {record.event}; it cannot be reused for "
+                            f"{event_name!r}",
+                            field="event_id",
+                        )
+                    return FireResult(
+                        event_name, record.source, record.dest, record.at, event_id, True
+                    )
+        spec = EVENTS.get(event_name) if isinstance(event_name, str) else None
+        if spec is None:
+            raise InvalidInput(
+                f"unknown event {event_name!r}; events: {', '.join(EVENTS)}", field="event"
+            )
+        at = require_aware(at, "at")
+        parsed, recorded = _parse_data(spec, data, self.currency)
+        self._check_time(event_name, at)
+        ctx = Context(event_name, at, event_id, parsed, recorded)
+        if not candidates(self, event_name):
+            raise refusal_for(self, ctx)
+
+        source = self.state
+        saved = self._snapshot()
+        try:
+            applied = machine_for(self.policy).events[event_name].trigger(self, ctx=ctx)
+            if not applied:  # every row's selector failed: the table has a gap
+                raise refusal_for(self, ctx)
+            self.history = (
+                *self.history,
+                HistoryRecord(event_name, source, self.state, at, event_id, ctx.recorded),
+            )
+        except BaseException:
+            self._restore(saved)
+            raise
+        return FireResult(
+            event_name,
+            source,
+            self.state,
+            at,
+            event_id,
+            False,
+            self.notifications[len(saved[_NOTIFICATIONS]) :],
+            self.incidents[len(saved[_INCIDENTS]) :],
+        )
+
+    def tick(self, now: dt.datetime) -> list[FireResult]:
+        """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue); their results.
+
+        The package never reads the wall clock: a sweep, a scheduler or a test passes ``now``.
+        Nothing fires in a final state (R14). Empty when nothing is due.
+        """
+        now = require_aware(now, "now")
+        results: list[FireResult] = []
+        for _ in range(len(CLOCK_EVENTS) + 1):
+            due = self._due_clock_event(now)
+            if due is None:
+                break
+            results.append(self.fire(due, at=now))
+        return results
+
+    def allowed_events(self, at: dt.datetime) -> tuple[str, ...]:
+        """Events a caller may send at ``at``: the state and the time-based guards admit them.
+
+        Event data is not judged (``dispatch`` is listed in ``paid`` without a tracking number);
+        clock events are not listed. Empty when ``at`` is before the last record (R16).
+        """
+        at = require_aware(at, "at")
+        if self._time_refusal("allowed_events", at) is not None:
+            return ()
+        return tuple(
+            name for name, spec in EVENTS.items() if not spec.clock and self._admits(name, at)
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Typed events: each is fire() with the event's name
+
+    def request_cancellation(self, *, at: dt.datetime, event_id: str | None = None) -> FireResult:
+        """The customer asks to cancel (R2, R6)."""
+        return self.fire("request_cancellation", at=at, event_id=event_id)
+
+    def withdraw_cancellation(self, *, at: dt.datetime, event_id: str | None = None) -> FireResult:
+        """The customer takes the cancellation request back."""
+        return self.fire("withdraw_cancellation", at=at, event_id=event_id)
+
+    def supplier_declines_cancellation(
+        self, *, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """The supplier refuses to cancel; the order is ``paid`` again (R3)."""
+        return self.fire("supplier_declines_cancellation", at=at, event_id=event_id)
+
+    def supplier_accepts_cancellation(
+        self, *, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """The supplier agrees to cancel; a full refund is pending (R4, R5)."""
+        return self.fire("supplier_accepts_cancellation", at=at, event_id=event_id)
+
+    def dispatch(
+        self, *, tracking_number: str, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """The supplier shipped the parcel (R1, R3, R7)."""
+        return self.fire("dispatch", at=at, event_id=event_id, tracking_number=tracking_number)
+
+    def dispatch_deadline_expired(
+        self, *, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """Clock: the R1 deadline passed without a dispatch (R12)."""
+        return self.fire("dispatch_deadline_expired", at=at, event_id=event_id)
+
+    def confirm_delivery(self, *, at: dt.datetime, event_id: str | None = None) -> FireResult:
+        """Delivery is confirmed; the claim window opens (R13)."""
+        return self.fire("confirm_delivery", at=at, event_id=event_id)
+
+    def open_claim(
+        self,
+        *,
+        reason: str,
+        amount: Decimal | str,
+        at: dt.datetime,
+        listing_altered: bool = False,
+        event_id: str | None = None,
+    ) -> FireResult:
+        """The customer claims after delivery (R8, R9, R11, R13)."""
+        return self.fire(
+            "open_claim",
+            at=at,
+            event_id=event_id,
+            reason=reason,
+            amount=amount,
+            listing_altered=listing_altered,
+        )
+
+    def offer_goodwill_refund(
+        self, *, amount: Decimal | str, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """The merchant offers a partial refund (R10, R11)."""
+        return self.fire("offer_goodwill_refund", at=at, event_id=event_id, amount=amount)
+
+    def decline_claim(self, *, at: dt.datetime, event_id: str | None = None) -> FireResult:
+        """The claim is declined; the order is ``delivered`` again (R5)."""
+        return self.fire("decline_claim", at=at, event_id=event_id)
+
+    def settle_refund(
+        self,
+        *,
+        at: dt.datetime,
+        amount: Decimal | str | None = None,
+        event_id: str | None = None,
+    ) -> FireResult:
+        """The pending refund is paid, by default in full (R5, R6, R11)."""
+        return self.fire("settle_refund", at=at, event_id=event_id, amount=amount)
+
+    def repayment_overdue(self, *, at: dt.datetime, event_id: str | None = None) -> FireResult:
+        """Clock: the supplier's repayment is past its deadline (R4)."""
+        return self.fire("repayment_overdue", at=at, event_id=event_id)
+
+    def reimburse_customer(
+        self, *, amount: Decimal | str, at: dt.datetime, event_id: str | None = None
+    ) -> FireResult:
+        """The merchant pays money back to the customer (R7, R11)."""
+        return self.fire("reimburse_customer", at=at, event_id=event_id, amount=amount)
+
+    # ----------------------------------------------------------------------------------------
+    # Round trip
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict that :meth:`from_dict` turns back into an equal order."""
+        from .serialize import unstructure_order
+
+        return unstructure_order(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Order:
+        """The order ``data`` describes; :class:`InvalidInput` naming the field if malformed."""
+        from .serialize import structure_order
+
+        return structure_order(data)
+
+    # ----------------------------------------------------------------------------------------
+    # Internals
+
+    def _time_refusal(self, event: str, at: dt.datetime) -> EventRejected | None:
+        if at < self.paid_at:
+            return EventRejected(
+                f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before the "
+                f"payment at {self.paid_at.isoformat()}.",
+                rule="R16",
+                event=event,
+                state=self.state,
+                order_id=self.order_id,
+                facts={"at": at.isoformat(), "paid_at": self.paid_at.isoformat()},
+            )
+        if self.history and at < self.history[-1].at:
+            last = self.history[-1]
+            return EventRejected(
+                f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before its "
+                f"last recorded event ({last.event} at {last.at.isoformat()}).",
+                rule="R16",
+                event=event,
+                state=self.state,
+                order_id=self.order_id,
+                facts={"at": at.isoformat(), "last_at": last.at.isoformat()},
+            )
+        return None
+
+    def _check_time(self, event: str, at: dt.datetime) -> None:
+        refused = self._time_refusal(event, at)
+        if refused is not None:
+            raise refused
+
+    def _admits(self, event: str, at: dt.datetime) -> bool:
+        ctx = Context(event, at)
+        return any(
+            all(g.allows(self, ctx) for g in row.guards if not g.needs_data)
+            for row in candidates(self, event)
+        )
+
+    def _due_clock_event(self, now: dt.datetime) -> str | None:
+        for name in CLOCK_EVENTS:
+            if self._admits(name, now):
+                return name
+        return None
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        for name, value in zip(_FIELDS, saved, strict=True):
+            setattr(self, name, value)
+
+
+_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order))
+_NOTIFICATIONS: Final = _FIELDS.index("notifications")
+_INCIDENTS: Final = _FIELDS.index("incidents")

@@ -1,0 +1,155 @@
+"""What an order remembers: immutable records read by attribute.
+
+Every record is a frozen attrs class, so a caller holding ``order.history`` cannot change the
+order behind its back; the order replaces its tuples when something new happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Final, Literal
+
+import attrs
+
+__all__ = [
+    "CANCELLATION_REASONS",
+    "CLAIM_REASONS",
+    "FINAL_STATES",
+    "STATES",
+    "Blame",
+    "Channel",
+    "FireResult",
+    "HistoryRecord",
+    "Incident",
+    "LedgerEntry",
+    "Notification",
+    "OrderWarning",
+    "PendingRefund",
+    "Reason",
+    "StateName",
+]
+
+StateName = Literal[
+    "paid", "cancel_requested", "refund_pending", "cancelled", "dispatched", "delivered", "refunded"
+]
+STATES: Final[tuple[StateName, ...]] = (
+    "paid",
+    "cancel_requested",
+    "refund_pending",
+    "cancelled",
+    "dispatched",
+    "delivered",
+    "refunded",
+)
+"""Every state, the initial one (``paid``) first."""
+FINAL_STATES: Final[frozenset[str]] = frozenset({"cancelled", "refunded"})
+
+Reason = Literal[
+    "cancellation", "not_dispatched", "not_as_described", "damaged_in_transit", "goodwill"
+]
+CANCELLATION_REASONS: Final[frozenset[str]] = frozenset({"cancellation", "not_dispatched"})
+"""Refund reasons of an order that never shipped (R5: always the full amount)."""
+CLAIM_REASONS: Final[tuple[str, ...]] = ("not_as_described", "damaged_in_transit")
+"""The only reasons a claim after delivery is accepted for (R8)."""
+
+Blame = Literal["supplier", "merchant"]
+Channel = Literal["message", "email"]
+NotificationKind = Literal[
+    "cancellation_request_received",
+    "cancellation_complete",
+    "cancellation_lapsed",
+    "dispatched_after_cancellation",
+    "repayment_overdue",
+]
+IncidentKind = Literal["late_dispatch", "dispatched_after_cancellation"]
+DataValue = str | bool
+
+
+@attrs.frozen
+class HistoryRecord:
+    """One applied event, also one that left the state as it was (``source == dest``)."""
+
+    event: str
+    source: StateName
+    dest: StateName
+    at: dt.datetime
+    event_id: str | None = None
+    data: dict[str, DataValue] = attrs.field(factory=dict)
+    """The event data that mattered, JSON-safe (amounts as decimal strings)."""
+
+
+@attrs.frozen
+class Notification:
+    """A message the embedding service should deliver (to the merchant or the customer)."""
+
+    kind: NotificationKind
+    channel: Channel
+    at: dt.datetime
+    rule: str
+    message: str
+
+
+@attrs.frozen
+class Incident:
+    """Something that went wrong and that a person should look at (R1 late dispatch, R7)."""
+
+    kind: IncidentKind
+    at: dt.datetime
+    rule: str
+    detail: str
+
+
+@attrs.frozen
+class LedgerEntry:
+    """Money that moved: a refund settled on the order, or a reimbursement to the customer."""
+
+    at: dt.datetime
+    amount: Decimal
+    reason: str
+    event_id: str | None = None
+
+
+@attrs.frozen
+class PendingRefund:
+    """Money owed back while the order is ``refund_pending``.
+
+    ``blame`` names who funds it (R9). For cancellation reasons the supplier repays between
+    ``repayment_earliest`` (a date, shown to the merchant) and ``repayment_deadline`` (R4).
+    """
+
+    reason: Reason
+    amount: Decimal
+    blame: Blame
+    opened_at: dt.datetime
+    repayment_earliest: dt.date | None = None
+    repayment_deadline: dt.datetime | None = None
+    overdue_escalated: bool = False
+
+
+@attrs.frozen
+class OrderWarning:
+    """A doubt the order carries, e.g. a deadline counted on a calendar that is not official."""
+
+    kind: Literal["calendar_unofficial"]
+    field: str
+    year: int
+    message: str
+
+
+@attrs.frozen
+class FireResult:
+    """What :meth:`Order.fire` did.
+
+    ``duplicate`` is true when the event id was already applied (R15): nothing changed, and
+    ``source``, ``dest`` and ``at`` describe the original application.
+    """
+
+    event: str
+    source: StateName
+    dest: StateName
+    at: dt.datetime
+    event_id: str | None = None
+    duplicate: bool = False
+    notifications: tuple[Notification, ...] = ()
+    incidents: tuple[Incident, ...] = ()

@@ -1,0 +1,216 @@
+"""JSON-safe round trip of an :class:`~statemachine.order.Order` through cattrs.
+
+Amounts travel as decimal strings, datetimes as ISO 8601 with their offset, dates as ISO dates.
+Reading validates everything: the types (through cattrs), then that the order is one the machine
+could have produced (the history replays to the state, ledgers stay within the amount paid).
+The first problem found raises :class:`~statemachine.errors.InvalidInput` naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import cattrs
+from cattrs.strategies import configure_union_passthrough
+
+from .errors import InvalidInput
+from .machine import transitions_for
+from .money import parse_amount, parse_currency
+from .order import Order
+from .records import FINAL_STATES
+
+__all__ = ["FORMAT_VERSION", "structure_order", "unstructure_order"]
+
+FORMAT_VERSION: Final = 1
+"""Version of the dict layout written by :func:`unstructure_order`."""
+
+
+def _structure_decimal(value: object, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValueError(f"expected a decimal string, got {value!r}")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"expected a decimal string, got {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    return amount
+
+
+def _structure_datetime(value: object, _: type) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 datetime, got {value!r}")
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: a timezone offset is required (R16)")
+    return moment
+
+
+def _structure_date(value: object, _: type) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"expected a date, got the datetime {value!r}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"expected an ISO date, got {value!r}")
+
+
+def _structure_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
+    conv.register_structure_hook(dt.datetime, _structure_datetime)
+    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
+    conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    configure_union_passthrough(str | bool, conv)
+    return conv
+
+
+_CONVERTER: Final = _make_converter()
+_PATH = re.compile(r" @ \$\.?(.*)$")
+
+
+def unstructure_order(order: Order) -> dict[str, Any]:
+    """``order`` as a JSON-safe dict, with a ``format_version`` key."""
+    data: dict[str, Any] = _CONVERTER.unstructure(order)
+    data["format_version"] = FORMAT_VERSION
+    return data
+
+
+def structure_order(data: Mapping[str, Any]) -> Order:
+    """The order ``data`` describes, fully validated; :class:`InvalidInput` names the field."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"an order must be a mapping, got {type(data).__name__}", field=None)
+    body = dict(data)
+    version = body.pop("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise InvalidInput(
+            f"order data has format_version {version!r}; this release reads {FORMAT_VERSION} "
+            "(a newer release may have written it)",
+            field="format_version",
+        )
+    try:
+        order = _CONVERTER.structure(body, Order)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # cattrs wraps every field error in ClassValidationError
+        raise _invalid(exc, body) from exc
+    _check_consistency(order)
+    return order
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _invalid(exc: Exception, body: Mapping[str, Any]) -> InvalidInput:
+    leaf = _first_leaf(exc)
+    if isinstance(leaf, InvalidInput):
+        where = f"policy.{leaf.field}" if leaf.field else "policy"
+        return InvalidInput(f"{where}: {leaf.message}", field=where)
+    messages = cattrs.transform_error(exc, path="$") if isinstance(exc, Exception) else []
+    message = messages[0] if messages else str(leaf)
+    match = _PATH.search(message)
+    field = match.group(1) if match else None
+    oid = body.get("order_id", "?")
+    return InvalidInput(f"order {oid}: invalid {field or 'data'}: {message}", field=field)
+
+
+def _fail(order: Order, field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"order {order.order_id}: {field}: {message}", field=field)
+
+
+def _check_consistency(order: Order) -> None:
+    """Raise :class:`InvalidInput` unless the machine could have produced ``order``."""
+    if not order.order_id.strip():
+        raise _fail(order, "order_id", "must not be blank")
+    try:
+        parse_currency(order.currency)
+        amount = parse_amount(order.amount, order.currency)
+        if amount <= 0:
+            raise InvalidInput("amount must be positive", field="amount")
+        for name in ("refunds", "customer_refunds"):
+            for i, entry in enumerate(getattr(order, name)):
+                parse_amount(entry.amount, order.currency, field=f"{name}[{i}].amount")
+                if entry.amount <= 0:
+                    raise InvalidInput("ledger amounts must be positive", field=f"{name}[{i}]")
+    except InvalidInput as exc:
+        raise _fail(order, exc.field or "amount", exc.message) from None
+
+    rows = transitions_for(order.policy)
+    state: str = "paid"
+    last_at = order.paid_at
+    seen_ids: set[str] = set()
+    for i, record in enumerate(order.history):
+        field = f"history[{i}]"
+        if record.source != state:
+            raise _fail(order, field, f"starts in {record.source}, but the order was in {state}")
+        if not any(
+            r.event == record.event and state in r.sources and r.dest_from(state) == record.dest
+            for r in rows
+        ):
+            raise _fail(
+                order,
+                field,
+                f"{record.event} does not take an order from {record.source} to {record.dest}",
+            )
+        if record.at < last_at:
+            raise _fail(order, f"{field}.at", "is earlier than the record before it (R16)")
+        if record.event_id is not None:
+            if record.event_id in seen_ids:
+                raise _fail(order, f"{field}.event_id", f"{record.event_id!r} is used twice (R15)")
+            seen_ids.add(record.event_id)
+        state, last_at = record.dest, record.at
+    if state != order.state:
+        raise _fail(order, "state", f"is {order.state}, but the history ends in {state}")
+    if (order.pending_refund is not None) != (order.state == "refund_pending"):
+        raise _fail(order, "pending_refund", f"does not fit the state {order.state}")
+    shipped = order.state in ("dispatched", "delivered") or (
+        order.state in FINAL_STATES | {"refund_pending"} and order.delivered_at is not None
+    )
+    if shipped and (order.dispatched_at is None or order.tracking_number is None):
+        raise _fail(order, "dispatched_at", f"is missing for a {order.state} order")
+    if order.state == "delivered" and (order.delivered_at is None or order.claim_deadline is None):
+        raise _fail(order, "delivered_at", "is missing for a delivered order")
+    if order.refunded_total > order.amount:
+        raise _fail(order, "refunds", "add up to more than the amount paid (R11)")
+    if order.customer_refunded_total > order.amount:
+        raise _fail(order, "customer_refunds", "add up to more than the amount paid (R11)")
