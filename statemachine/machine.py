@@ -89,6 +89,21 @@ class Refused:
     facts: dict[str, str] = attrs.field(factory=dict)
 
 
+def rejected(rule: str | None, order: Order, ctx: Context, refused: Refused) -> EventRejected:
+    """The :class:`EventRejected` for ``refused``: the rule id first, the state always named."""
+    message = refused.message if rule is None else f"{rule}: {refused.message}"
+    if order.state not in message:
+        message = f"{message} (order {order.order_id} is {order.state})"
+    return EventRejected(
+        message,
+        rule=rule,
+        event=ctx.event,
+        state=order.state,
+        order_id=order.order_id,
+        facts=refused.facts,
+    )
+
+
 GuardFn = Callable[["Order", Context], "Refused | None"]
 EffectFn = Callable[["Order", Context], None]
 
@@ -109,14 +124,7 @@ class Guard:
         """Raise :class:`EventRejected` naming this guard's rule if it refuses."""
         refused = self.fn(order, ctx)
         if refused is not None:
-            raise EventRejected(
-                f"{self.rule}: {refused.message}",
-                rule=self.rule,
-                event=ctx.event,
-                state=order.state,
-                order_id=order.order_id,
-                facts=refused.facts,
-            )
+            raise rejected(self.rule, order, ctx, refused)
 
     def allows(self, order: Order, ctx: Context) -> bool:
         """Whether this guard lets the event through (no exception)."""
@@ -951,15 +959,7 @@ def refusal_for(order: Order, ctx: Context) -> EventRejected:
             and state in refusal.states
             and (refusal.when is None or refusal.when(order))
         ):
-            refused = refusal.explain(order, ctx)
-            return EventRejected(
-                f"{refusal.rule}: {refused.message}",
-                rule=refusal.rule,
-                event=event,
-                state=state,
-                order_id=order.order_id,
-                facts=refused.facts,
-            )
+            return rejected(refusal.rule, order, ctx, refusal.explain(order, ctx))
     takes = sorted({e for (s, e) in _index(order.policy) if s == state})
     return EventRejected(
         f"order {order.order_id} is {state}, which does not take the event {event}; "

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import cattrs
 from cattrs.strategies import configure_union_passthrough
+from cattrs.v import format_exception
 
 from .errors import InvalidInput
 from .machine import transitions_for
@@ -88,7 +89,7 @@ def _structure_int(value: object, _: type) -> int:
 
 
 def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv = cattrs.Converter(forbid_extra_keys=True, unstruct_collection_overrides={tuple: list})
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
@@ -141,17 +142,33 @@ def _first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
+def _describe(exc: BaseException, type_: Any) -> str:
+    """One field's problem in words: our own hooks' messages, else cattrs' wording."""
+    text = str(exc)
+    if " not in literal " in text:
+        value, _, allowed = text.partition(" not in literal ")
+        return f"unknown value {value!r}; expected one of {allowed.removeprefix('typing.')}"
+    if isinstance(exc, ValueError) and text and type(exc) is ValueError:
+        return text
+    return format_exception(exc, type_)
+
+
 def _invalid(exc: Exception, body: Mapping[str, Any]) -> InvalidInput:
+    oid = body.get("order_id", "?")
     leaf = _first_leaf(exc)
     if isinstance(leaf, InvalidInput):
         where = f"policy.{leaf.field}" if leaf.field else "policy"
-        return InvalidInput(f"{where}: {leaf.message}", field=where)
-    messages = cattrs.transform_error(exc, path="$") if isinstance(exc, Exception) else []
+        return InvalidInput(f"order {oid}: {where}: {leaf.message}", field=where)
+    messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
     message = messages[0] if messages else str(leaf)
     match = _PATH.search(message)
-    field = match.group(1) if match else None
-    oid = body.get("order_id", "?")
-    return InvalidInput(f"order {oid}: invalid {field or 'data'}: {message}", field=field)
+    field = (match.group(1) or None) if match else None
+    if match:
+        message = message[: match.start()]
+    extra = sorted(getattr(leaf, "extra_fields", ()) or ())
+    if extra:
+        field = f"{field}.{extra[0]}" if field else extra[0]
+    return InvalidInput(f"order {oid}: {field or 'data'}: {message}", field=field)
 
 
 def _fail(order: Order, field: str, message: str) -> InvalidInput:

@@ -1,0 +1,66 @@
+"""Helpers for the package's own tests: a clock in Shanghai and orders in every state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from statemachine import Order, Policy
+
+SH = ZoneInfo("Asia/Shanghai")
+UTC = dt.UTC
+PAID_AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=SH)
+"""A Monday; the R1 deadline is the end of Wednesday 2026-03-11."""
+
+
+def t(days: float = 0, hours: float = 0) -> dt.datetime:
+    """A moment ``days`` and ``hours`` after :data:`PAID_AT`."""
+    return PAID_AT + dt.timedelta(days=days, hours=hours)
+
+
+def new_order(
+    order_id: str = "AE-1",
+    amount: str = "100.00",
+    currency: str = "USD",
+    paid_at: dt.datetime = PAID_AT,
+    policy: Policy | None = None,
+) -> Order:
+    """A fresh order in ``paid``."""
+    return Order.create(order_id, amount, currency, paid_at, policy=policy)
+
+
+# Each variant is reached by events dated t(1) .. t(4), before the R1 deadline.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "paid": ("paid", ""),
+    "cancel_requested": ("cancel_requested", ""),
+    "refund_pending:cancellation": ("refund_pending", "cancellation"),
+    "refund_pending:claim": ("refund_pending", "damaged_in_transit"),
+    "cancelled": ("cancelled", ""),
+    "dispatched": ("dispatched", ""),
+    "delivered": ("delivered", ""),
+    "refunded": ("refunded", ""),
+}
+
+
+def reach(variant: str, policy: Policy | None = None) -> Order:
+    """An order brought to ``variant`` (a key of :data:`VARIANTS`) by real events."""
+    order = new_order(policy=policy)
+    if variant == "paid":
+        return order
+    if variant in ("cancel_requested", "refund_pending:cancellation", "cancelled"):
+        order.request_cancellation(at=t(1))
+        if variant != "cancel_requested":
+            order.supplier_accepts_cancellation(at=t(2))
+        if variant == "cancelled":
+            order.settle_refund(at=t(3))
+        return order
+    order.dispatch(tracking_number="LP1", at=t(1))
+    if variant == "dispatched":
+        return order
+    order.confirm_delivery(at=t(2))
+    if variant == "delivered":
+        return order
+    order.open_claim(reason="damaged_in_transit", amount="40.00", at=t(3))
+    if variant == "refunded":
+        order.settle_refund(at=t(4))
+    return order
