@@ -114,7 +114,7 @@ def test_unknown_calendar_or_zone_is_invalid() -> None:
 
 
 def test_r4_repayment_counted_on_business_days_over_a_holiday() -> None:
-    """R4: accepted on 2026-09-29, the 15th business day skips National Day and counts Sat Oct 10: 2026-10-26."""
+    """R4: accepted 2026-09-29, 15 business days skip National Day, count Sat Oct 10: 10-26."""
     paid = dt.datetime(2026, 9, 28, 9, tzinfo=SH)
     order = Order.create("AE-1", "10.00", "USD", paid)
     order.request_cancellation(at=paid)

@@ -49,7 +49,9 @@ def _expected() -> dict[tuple[str, str], str]:
         {"rp:cancel": "refund_pending:cancellation", "rp:claim": "refund_pending:claim"}.get(c, c)
         for c in header
     ]
-    return {(col, row[0]): cell for row in lines[1:] for col, cell in zip(columns, row[1:])}
+    return {
+        (col, row[0]): cell for row in lines[1:] for col, cell in zip(columns, row[1:], strict=True)
+    }
 
 
 PAIRS = sorted(_expected().items())

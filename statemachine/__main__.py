@@ -1,0 +1,5 @@
+"""``python -m statemachine``: runs the seed's stories (the command line will replace this)."""
+
+from .demo import main
+
+main()
