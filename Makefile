@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo docs clean
+.PHONY: venv test lint typecheck pytest demo docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m statemachine
+
+bench: $(STAMP)
+	$(BIN)/python bench/order_create.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md
