@@ -646,7 +646,8 @@ def settle_pending_refund(order: Order, ctx: Context) -> None:
     amount: Decimal | None = ctx.data.get("amount")
     if amount is None:
         amount = pending.amount
-    order.refunds = (*order.refunds, LedgerEntry(ctx.at, amount, pending.reason, ctx.event_id))
+    entry = LedgerEntry(ctx.at, amount, pending.reason, pending.blame, ctx.event_id)
+    order.refunds = (*order.refunds, entry)
     order.pending_refund = None
     ctx.recorded.update(reason=pending.reason, amount=str(amount), blame=pending.blame)
 
@@ -693,10 +694,14 @@ def record_dispatch_after_cancellation(order: Order, ctx: Context) -> None:
 def book_customer_reimbursement(order: Order, ctx: Context) -> None:
     """Book the reimbursement in the merchant-to-customer ledger."""
     amount: Decimal = ctx.data["amount"]
-    reason = order.pending_refund.reason if order.pending_refund else order.state
+    reason: str
+    if order.pending_refund is not None:
+        reason = order.pending_refund.reason
+    else:  # a final state: the refund that was settled last
+        reason = order.refunds[-1].reason if order.refunds else order.state
     order.customer_refunds = (
         *order.customer_refunds,
-        LedgerEntry(ctx.at, amount, reason, ctx.event_id),
+        LedgerEntry(ctx.at, amount, reason, "merchant", ctx.event_id),
     )
 
 

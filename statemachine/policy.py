@@ -69,7 +69,7 @@ def _text(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Policy:
     """How the rules are counted for a merchant; every value has the specification's default.
 

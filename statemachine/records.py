@@ -102,11 +102,17 @@ class Incident:
 
 @attrs.frozen
 class LedgerEntry:
-    """Money that moved: a refund settled on the order, or a reimbursement to the customer."""
+    """Money that moved: a refund settled on the order, or a reimbursement to the customer.
+
+    ``funded_by`` says whose money it is (R9): in ``order.refunds`` a ``supplier`` entry is a
+    repayment from the supplier to the merchant, a ``merchant`` entry a refund the merchant
+    bears; every ``order.customer_refunds`` entry is the merchant paying the customer back.
+    """
 
     at: dt.datetime
     amount: Decimal
     reason: str
+    funded_by: Blame
     event_id: str | None = None
 
 
