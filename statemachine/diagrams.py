@@ -29,6 +29,7 @@ per-edge style (clock, R7) and would print guard function objects instead of rul
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -193,7 +194,7 @@ class Step:
 
     number: int
     edge: Edge
-    at: str
+    at: dt.datetime
 
 
 def journey_steps(order: Order) -> tuple[Step, ...]:
@@ -215,7 +216,7 @@ def journey_steps(order: Order) -> tuple[Step, ...]:
                 f"history record {number} of order {order.order_id} ({record.event} from "
                 f"{record.source} to {record.dest}) matches no transition of the table"
             )
-        steps.append(Step(number, matches[0], record.at.isoformat(" ", "minutes")))
+        steps.append(Step(number, matches[0], record.at))
     return tuple(steps)
 
 
@@ -317,7 +318,7 @@ def _legend(shown: Sequence[Edge], steps: Sequence[Step] = ()) -> str:
                 for i, text in enumerate(
                     (
                         str(s.number),
-                        s.at,
+                        s.at.isoformat(" ", "minutes"),
                         s.edge.event,
                         f"{s.edge.source} -> {s.edge.dest}",
                         s.edge.title[len(s.edge.event) :].strip() or "-",
@@ -691,7 +692,6 @@ def example_journey() -> Order:
     """A late cancellation that lapsed: the customer asked to cancel a day before the dispatch
     deadline, and the supplier dispatched before answering (R3). The order drawn in
     ``diagrams/journey-lapsed-cancellation.*``."""
-    import datetime as dt
     from zoneinfo import ZoneInfo
 
     from .order import Order
