@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo docs bench clean
+.PHONY: venv test lint typecheck pytest demo docs diagrams bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md
+
+# Rewrites diagrams/ (DOT, Mermaid, SVG, PNG) and the README's diagram section from the
+# machine's table; SVG and PNG need Graphviz's dot (apt install graphviz).
+diagrams: $(STAMP)
+	$(BIN)/python -m statemachine.diagrams --out diagrams --readme-section docs/diagrams-readme-section.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
