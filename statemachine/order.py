@@ -407,27 +407,20 @@ class Order:
 
     def _time_refusal(self, event: str, at: dt.datetime) -> EventRejected | None:
         if at < self.paid_at:
-            return EventRejected(
-                f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before the "
-                f"payment at {self.paid_at.isoformat()}.",
-                rule="R16",
-                event=event,
-                state=self.state,
-                order_id=self.order_id,
-                facts={"at": at.isoformat(), "paid_at": self.paid_at.isoformat()},
-            )
-        if self.history and at < self.history[-1].at:
-            last = self.history[-1]
-            return EventRejected(
-                f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before its "
-                f"last recorded event ({last.event} at {last.at.isoformat()}).",
-                rule="R16",
-                event=event,
-                state=self.state,
-                order_id=self.order_id,
-                facts={"at": at.isoformat(), "last_at": last.at.isoformat()},
-            )
-        return None
+            limit, what = self.paid_at, "the payment"
+        elif self.history and at < self.history[-1].at:
+            limit, what = self.history[-1].at, f"its last recorded event ({self.history[-1].event})"
+        else:
+            return None
+        return EventRejected(
+            f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before {what} at "
+            f"{limit.isoformat()}; time only moves forward (order is {self.state}).",
+            rule="R16",
+            event=event,
+            state=self.state,
+            order_id=self.order_id,
+            facts={"at": at.isoformat(), "not_before": limit.isoformat()},
+        )
 
     def _check_time(self, event: str, at: dt.datetime) -> None:
         refused = self._time_refusal(event, at)
