@@ -29,3 +29,22 @@ def open_store(spec: StoreSpec) -> OrderStore:
 def new_order(order_id: str = "AE-1", paid_at: dt.datetime = PAID) -> Order:
     """A fresh order in ``paid``."""
     return Order.create(order_id, "25.00", "USD", paid_at)
+
+
+def raw(spec: StoreSpec, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run ``sql`` (``?`` placeholders) straight on the database, outside any store; its rows."""
+    kind, target = spec
+    if kind == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(target, isolation_level=None)
+        try:
+            cur = conn.execute(sql, params)
+            return cur.fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(target, autocommit=True) as pg:
+        cur = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
