@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo docs clean
+.PHONY: venv test lint typecheck pytest demo docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m statemachine
+
+# Store throughput (SQLite and PostgreSQL, 1 and 8 writers); not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_store.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md

@@ -12,6 +12,7 @@ import abc
 import datetime as dt
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol, runtime_checkable
@@ -342,6 +343,8 @@ class SQLStore(abc.ABC):
     _PLACEHOLDER: str = "?"
     _LOCK_DUE: str = ""
     """Suffix of the sweep's candidate query (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
+    _KNOWN_MAX: int = 1024
+    """How many validated orders a store object remembers (see :meth:`_validate_row`)."""
 
     def __init__(self, where: str, max_attempts: int) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
@@ -353,6 +356,7 @@ class SQLStore(abc.ABC):
         self._max_attempts = max_attempts
         self._lock = threading.RLock()
         self._sql_cache: dict[str, str] = {}
+        self._known: OrderedDict[str, tuple[int, Any, Order]] = OrderedDict()
 
     # -- dialect hooks ----------------------------------------------------------------------
 
@@ -415,20 +419,23 @@ class SQLStore(abc.ABC):
             raise InvalidInput(f"add() takes an Order, got {type(order).__name__}", field="order")
         # Validate before storing: a store never holds what it could not read back.
         Order.from_dict(order.to_dict())
-        with self._lock, self._write() as cur:
-            cur.execute(
-                self._q(
-                    f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (order_id) DO NOTHING"
-                ),
-                (order.order_id, order.state, 1, *self._columns(order)),
-            )
-            if cur.rowcount != 1:
-                raise OrderExists(order.order_id)
-            for record in order.history:
-                if record.event_id is not None:
-                    self._claim(cur, order.order_id, record.event_id, record.event, source)
-            self._append(cur, order, 0, 0, source)
+        columns = self._columns(order)
+        with self._lock:
+            with self._write() as cur:
+                cur.execute(
+                    self._q(
+                        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (order_id) DO NOTHING"
+                    ),
+                    (order.order_id, order.state, 1, *columns),
+                )
+                if cur.rowcount != 1:
+                    raise OrderExists(order.order_id)
+                for record in order.history:
+                    if record.event_id is not None:
+                        self._claim(cur, order.order_id, record.event_id, record.event, source)
+                self._append(cur, order, 0, 0, source)
+            self._remember(order, 1, self._stored_body(columns[-1]))  # committed
         return 1
 
     def get(self, order_id: str) -> Order:
@@ -532,7 +539,7 @@ class SQLStore(abc.ABC):
                     continue  # dated before the order's last event (R16): not due at this now
                 if not results:
                     continue
-                if not self._swap(cur, order, version):  # pragma: no cover - rows are locked
+                if self._swap(cur, order, version) is None:  # pragma: no cover - rows are locked
                     raise ConcurrentUpdate(
                         f"order {order.order_id} changed while the sweep held it",
                         order_id=order.order_id,
@@ -605,10 +612,12 @@ class SQLStore(abc.ABC):
                     f"the inbox holds event id {event_id!r} but the order's history does not",
                     field="inbox",
                 )
-            if not self._swap(cur, order, version):
+            body = self._swap(cur, order, version)
+            if body is None:
                 raise _Rollback(None)
             self._append(cur, order, before_history, before_notes, source)
-            return Applied(order, result, version + 1, len(order.history))
+        self._remember(order, version + 1, body)  # committed
+        return Applied(order, result, version + 1, len(order.history))
 
     def _duplicate(self, order: Order, version: int, result: FireResult) -> Applied:
         seq = next(i for i, r in enumerate(order.history, start=1) if r.event_id == result.event_id)
@@ -635,19 +644,32 @@ class SQLStore(abc.ABC):
         return self._validate_row(row)
 
     def _validate_row(self, row: Sequence[Any]) -> tuple[Order, int]:
-        """The order a row holds, checked through and through, and the row's version."""
+        """The order a row holds, checked through and through, and the row's version.
+
+        The body is parsed and validated with :meth:`Order.from_dict`, and the real columns
+        must agree with it. One shortcut: when the row's version and body are exactly those
+        this store object last validated or wrote for the order, the remembered order is
+        copied instead of parsed again; any change to the body makes it a full read.
+        """
         order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body = row
-        try:
-            data = self._from_json(body)
-        except ValueError as exc:
-            raise CorruptOrder(order_id, f"its body is not JSON ({exc})", field="body") from None
-        try:
-            order = Order.from_dict(data)
-        except InvalidInput as exc:
-            raise CorruptOrder(order_id, exc.message, field=exc.field) from None
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise CorruptOrder(order_id, f"version is {version!r}", field="version")
-        expected = (order.order_id, order.state, *self._columns(order)[:3])
+        known = self._known.get(order_id)
+        if known is not None and known[0] == version and known[1] == body:
+            order = attrs.evolve(known[2])  # the very body validated before: same order
+        else:
+            try:
+                data = self._from_json(body)
+            except ValueError as exc:
+                raise CorruptOrder(
+                    order_id, f"its body is not JSON ({exc})", field="body"
+                ) from None
+            try:
+                order = Order.from_dict(data)
+            except InvalidInput as exc:
+                raise CorruptOrder(order_id, exc.message, field=exc.field) from None
+            known = None
+        expected = (order.order_id, order.state, *self._deadlines(order))
         names = ("order_id", "state", "dispatch_deadline", "repayment_deadline", "due_at")
         found = (order_id, state, dispatch_deadline, repayment_deadline, due_at)
         for name, want, got in zip(names, expected, found, strict=True):
@@ -657,10 +679,23 @@ class SQLStore(abc.ABC):
                     f"the {name} column holds {got!r} but the order's body says {want!r}",
                     field=name,
                 )
+        if known is None:
+            self._remember(order, version, body)
         return order, version
 
-    def _columns(self, order: Order) -> tuple[Any, Any, Any, Any]:
-        """dispatch_deadline, repayment_deadline, due_at and body for ``order``'s row."""
+    def _remember(self, order: Order, version: int, body: Any) -> None:
+        """Keep a private copy of a validated order with its row's version and stored body."""
+        self._known[order.order_id] = (version, body, attrs.evolve(order))
+        self._known.move_to_end(order.order_id)
+        if len(self._known) > self._KNOWN_MAX:
+            self._known.popitem(last=False)
+
+    def _stored_body(self, param: Any) -> Any:
+        """The body column as a read will return it, given the parameter that wrote it."""
+        return param
+
+    def _deadlines(self, order: Order) -> tuple[Any, Any, Any]:
+        """The dispatch_deadline, repayment_deadline and due_at columns of ``order``'s row."""
         pending = order.pending_refund
         repayment = pending.repayment_deadline if pending is not None else None
         due = clock_due_at(order)
@@ -668,19 +703,24 @@ class SQLStore(abc.ABC):
             self._ts(order.dispatch_deadline),
             None if repayment is None else self._ts(repayment),
             None if due is None else self._ts(due),
-            self._json(order.to_dict()),
         )
 
-    def _swap(self, cur: Cursor, order: Order, version: int) -> bool:
-        """Write ``order`` if the row is still at ``version``; whether it was."""
+    def _columns(self, order: Order) -> tuple[Any, Any, Any, Any]:
+        """The deadline columns and the body of ``order``'s row."""
+        return (*self._deadlines(order), self._json(order.to_dict()))
+
+    def _swap(self, cur: Cursor, order: Order, version: int) -> Any:
+        """Write ``order`` if the row is still at ``version``: the body as the row will hold
+        it (see :meth:`_stored_body`), or ``None`` if the version had moved on."""
+        columns = self._columns(order)
         cur.execute(
             self._q(
                 "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, "
                 "repayment_deadline = ?, due_at = ?, body = ? WHERE order_id = ? AND version = ?"
             ),
-            (order.state, version + 1, *self._columns(order), order.order_id, version),
+            (order.state, version + 1, *columns, order.order_id, version),
         )
-        return cur.rowcount == 1
+        return self._stored_body(columns[-1]) if cur.rowcount == 1 else None
 
     def _append(
         self,
@@ -737,4 +777,4 @@ class _Rollback(Exception):
 
 def dumps(value: Any) -> str:
     """Compact, stable JSON text."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, separators=(",", ":"))

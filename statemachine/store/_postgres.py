@@ -11,6 +11,7 @@ duplicate delivery waits for the first, then sees its claim), and ``sweep`` on
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -22,6 +23,7 @@ from ._base import (
     Cursor,
     SchemaVersionError,
     SQLStore,
+    dumps,
 )
 
 if TYPE_CHECKING:
@@ -164,6 +166,10 @@ class PostgresStore(SQLStore):
 
     def _from_json(self, value: Any) -> Any:
         return value
+
+    def _stored_body(self, param: Any) -> Any:
+        # jsonb comes back as plain JSON data: lists where the dict held tuples
+        return json.loads(dumps(param.obj))
 
 
 def _redact(dsn: str) -> str:

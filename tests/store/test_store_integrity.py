@@ -74,6 +74,18 @@ def test_corrupt_row_is_refused_naming_the_order(
     assert store.apply("AE-2", "request_cancellation", at=PAID).version == 2
 
 
+def test_a_body_changed_behind_the_store_is_read_in_full(
+    store: OrderStore, spec: StoreSpec
+) -> None:
+    """R11: a store that just wrote an order still notices a body changed at the same version."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID)
+    assert store.get("AE-1").state == "cancel_requested"
+    _set_body(spec, "AE-1", _body_text(spec, "AE-1").replace('"25.00"', '"-5.00"', 1))
+    with pytest.raises(CorruptOrder, match=r"AE-1.*amount"):
+        store.get("AE-1")
+
+
 def test_sqlite_body_that_is_not_json_is_corrupt(tmp_path: Any) -> None:
     """A body that is not even JSON names the order and says so."""
     spec: StoreSpec = ("sqlite", str(tmp_path / "o.db"))
