@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
+import pytest
 from store_helpers import PAID, StoreSpec, new_order, open_store, raw
 
 from statemachine import EVENTS, EventRejected
@@ -198,4 +199,62 @@ def test_postgres_sweeper_skips_orders_another_sweeper_holds(pg_dsn: str) -> Non
     finally:
         release.set()
         holder.close()
+        other.close()
+
+
+def _meddling_store(pg_dsn: str, max_attempts: int, meddle_times: int) -> Any:
+    """A PostgresStore whose loads are each followed, ``meddle_times`` times, by another
+    writer's committed change to the same order (a real second connection)."""
+    from statemachine.store import PostgresStore
+
+    other = PostgresStore(pg_dsn)
+    toggles = iter(["request_cancellation", "withdraw_cancellation"] * 10)
+
+    class Meddled(PostgresStore):
+        meddled = 0
+
+        def _load(self, cur: Any, order_id: str) -> Any:
+            loaded = super()._load(cur, order_id)
+            if self.meddled < meddle_times:
+                self.meddled += 1
+                other.apply(order_id, next(toggles), at=PAID, source="other")
+            return loaded
+
+    store = Meddled(pg_dsn, max_attempts=max_attempts)
+    return store, other
+
+
+def test_lost_compare_and_swap_retries_on_fresh_data(pg_dsn: str) -> None:
+    """R3: a writer whose version moved on retries on the fresh order: its dispatch then lands
+    on the cancel_requested order the other writer made, and the request lapses."""
+    store, other = _meddling_store(pg_dsn, max_attempts=3, meddle_times=1)
+    try:
+        store.add(new_order())
+        applied = store.apply("AE-1", "dispatch", at=PAID, tracking_number="T1", event_id="d1")
+        assert (applied.result.source, applied.order.state, applied.version) == (
+            "cancel_requested",
+            "dispatched",
+            3,
+        )
+        assert [e.source for e in store.history("AE-1")] == ["other", None]
+    finally:
+        store.close()
+        other.close()
+
+
+def test_compare_and_swap_lost_every_time_raises_concurrent_update(pg_dsn: str) -> None:
+    """A writer that loses every compare-and-swap gives up after max_attempts and writes
+    nothing of its own: no log row, no inbox claim, the other writer's changes intact."""
+    store, other = _meddling_store(pg_dsn, max_attempts=3, meddle_times=99)
+    try:
+        store.add(new_order())
+        with pytest.raises(ConcurrentUpdate) as err:
+            store.apply("AE-1", "dispatch", at=PAID, tracking_number="T1", event_id="d1")
+        assert (err.value.order_id, err.value.event, err.value.attempts) == ("AE-1", "dispatch", 3)
+        assert [e.source for e in store.history("AE-1")] == ["other"] * 3
+        assert store.get("AE-1").tracking_number is None
+        spec: StoreSpec = ("postgres", pg_dsn)
+        assert raw(spec, "SELECT count(*) FROM inbox") == [(0,)]
+    finally:
+        store.close()
         other.close()
