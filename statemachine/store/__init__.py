@@ -2,24 +2,8 @@
 
 Both keep an order safe when events race: every ``apply`` claims the event id, fires the event
 through the machine, compare-and-swaps the row's version, appends to an append-only log and
-queues the new notifications in an outbox, all in one transaction.
-
->>> import datetime as dt, tempfile, pathlib
->>> from zoneinfo import ZoneInfo
->>> from statemachine import Order
->>> from statemachine.store import SQLiteStore
->>> paid = dt.datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
->>> folder = tempfile.TemporaryDirectory()
->>> store = SQLiteStore(pathlib.Path(folder.name) / "orders.db")
->>> store.add(Order.create("AE-1", "25.00", "USD", paid))
-1
->>> store.apply("AE-1", "request_cancellation", at=paid, event_id="wh-1").order.state
-'cancel_requested'
->>> store.apply("AE-1", "request_cancellation", at=paid, event_id="wh-1").duplicate
-True
->>> [item.notification.kind for item in store.outbox()]
-['cancellation_request_received']
->>> store.close(); folder.cleanup()
+queues the new notifications in an outbox, all in one transaction. ``docs/store.md`` walks
+through them with examples that the test suite runs.
 """
 
 from __future__ import annotations
@@ -36,7 +20,6 @@ from ._base import (
     OrderStore,
     OutboxItem,
     SchemaVersionError,
-    SQLStore,
     UnknownOrder,
     clock_due_at,
 )
@@ -55,7 +38,6 @@ __all__ = [
     "OrderStore",
     "OutboxItem",
     "PostgresStore",
-    "SQLStore",
     "SQLiteStore",
     "SchemaVersionError",
     "UnknownOrder",

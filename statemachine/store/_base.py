@@ -459,6 +459,8 @@ class SQLStore(abc.ABC):
         if event_id is not None:
             event_id = _validate_text(event_id, "event_id").strip()
         at = require_aware(at, "at")
+        if source is not None:
+            source = _validate_text(source, "source")
         with self._lock:
             for _ in range(self._max_attempts):
                 try:
