@@ -31,8 +31,11 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/python -m statemachine
 
+# Benchmarks, not part of `make test`: Order.create against a transitions Machine per order,
+# then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL.
 bench: $(STAMP)
 	$(BIN)/python bench/order_create.py
+	$(BIN)/python bench/bench_store.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md

@@ -49,6 +49,13 @@ def end_of_day(day: dt.date, tz: str) -> dt.datetime:
     return dt.datetime.combine(day, _END_OF_DAY, tzinfo=zone(tz))
 
 
+@lru_cache(maxsize=64)
+def _country_holidays(country: str) -> holidays.HolidayBase:
+    """One ``holidays`` calendar per country, shared: building one costs about a millisecond,
+    and every policy read back from storage would otherwise build its own."""
+    return holidays.country_holidays(country)
+
+
 @attrs.frozen
 class BusinessCalendar:
     """Working days of one supplier: a ``holidays`` country calendar plus overrides.
@@ -68,7 +75,7 @@ class BusinessCalendar:
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
         try:
-            return holidays.country_holidays(self.country)
+            return _country_holidays(self.country)
         except NotImplementedError:
             raise InvalidInput(
                 f"unknown holiday calendar {self.country!r}; use a country code that the "

@@ -1,0 +1,54 @@
+"""Durable stores: SQLite by default, PostgreSQL for many service instances.
+
+Both keep an order safe when events race: every ``apply`` claims the event id, fires the event
+through the machine, compare-and-swaps the row's version, appends to an append-only log and
+queues the new notifications in an outbox, all in one transaction. ``docs/store.md`` walks
+through them with examples that the test suite runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._base import (
+    SCHEMA_VERSION,
+    Applied,
+    ConcurrentUpdate,
+    CorruptOrder,
+    LogEntry,
+    OrderExists,
+    OrderStore,
+    OutboxItem,
+    SchemaVersionError,
+    UnknownOrder,
+    clock_due_at,
+)
+from ._sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from ._postgres import PostgresStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Applied",
+    "ConcurrentUpdate",
+    "CorruptOrder",
+    "LogEntry",
+    "OrderExists",
+    "OrderStore",
+    "OutboxItem",
+    "PostgresStore",
+    "SQLiteStore",
+    "SchemaVersionError",
+    "UnknownOrder",
+    "clock_due_at",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresStore's module is loaded on first use; psycopg itself only when one is made.
+    if name == "PostgresStore":
+        from ._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,184 @@
+"""Orders in PostgreSQL, for many service instances sharing one database (psycopg 3).
+
+Install with ``pip install 'order-statemachine[postgres]'``; psycopg is imported only when a
+:class:`PostgresStore` is made. Transactions run at READ COMMITTED: ``apply`` relies on the
+compare-and-swap of the version column (a concurrent writer's UPDATE waits for the row, then
+finds the version moved on and retries on fresh data), the inbox's primary key (a concurrent
+duplicate delivery waits for the first, then sees its claim), and ``sweep`` on
+``SELECT ... FOR UPDATE SKIP LOCKED`` so several sweepers share the due orders without doubles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import InvalidInput
+from ._base import (
+    DEFAULT_ATTEMPTS,
+    SCHEMA_VERSION,
+    Cursor,
+    SchemaVersionError,
+    SQLStore,
+    dumps,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresStore"]
+
+_MIGRATION_LOCK: Final = 0x0D5E_0001
+"""Advisory lock id held while the schema is created or migrated (one migrator at a time)."""
+
+_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: (
+        """CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            dispatch_deadline TIMESTAMPTZ NOT NULL,
+            repayment_deadline TIMESTAMPTZ,
+            due_at TIMESTAMPTZ,
+            body JSONB NOT NULL
+        )""",
+        "CREATE INDEX orders_due_at ON orders (due_at) WHERE due_at IS NOT NULL",
+        """CREATE TABLE order_log (
+            order_id TEXT NOT NULL REFERENCES orders (order_id),
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            at TIMESTAMPTZ NOT NULL,
+            event_id TEXT,
+            source TEXT,
+            data JSONB NOT NULL,
+            PRIMARY KEY (order_id, seq)
+        )""",
+        """CREATE FUNCTION order_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'order_log is append-only'; END $$""",
+        """CREATE TRIGGER order_log_append_only BEFORE UPDATE OR DELETE ON order_log
+            FOR EACH ROW EXECUTE FUNCTION order_log_append_only()""",
+        """CREATE TABLE inbox (
+            order_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            source TEXT,
+            PRIMARY KEY (order_id, event_id)
+        )""",
+        """CREATE TABLE outbox (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders (order_id),
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            at TIMESTAMPTZ NOT NULL,
+            rule TEXT NOT NULL,
+            message TEXT NOT NULL,
+            acked BOOLEAN NOT NULL DEFAULT FALSE,
+            UNIQUE (order_id, position)
+        )""",
+        "CREATE INDEX outbox_pending ON outbox (id) WHERE NOT acked",
+    ),
+}
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "PostgresStore needs psycopg 3: pip install 'order-statemachine[postgres]'"
+        ) from exc
+    return psycopg
+
+
+class PostgresStore(SQLStore):
+    """Orders in a PostgreSQL database: ``PostgresStore("postgresql://user@host/db")``.
+
+    ``dsn`` is any libpq connection string; the tables live in the connection's current schema
+    (set ``options=-csearch_path=...`` in the DSN to choose another). Each store object holds
+    one connection and may be shared by threads (it serialises them); run one per process.
+    """
+
+    _PLACEHOLDER = "%s"
+    _LOCK_DUE = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, dsn: str, *, max_attempts: int = DEFAULT_ATTEMPTS) -> None:
+        if not isinstance(dsn, str) or not dsn.strip():
+            raise InvalidInput(f"dsn must be a libpq connection string, got {dsn!r}", field="dsn")
+        pg = _psycopg()
+        super().__init__(_redact(dsn), max_attempts)
+        self._conn: psycopg.Connection[Any] = pg.connect(dsn, autocommit=True)
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _migrate(self) -> None:
+        with self._write() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM schema_version")
+            current = max((r[0] for r in cur.fetchall()), default=0)
+            if current > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"PostgreSQL database {self._where}", current, SCHEMA_VERSION
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    cur.execute(statement)
+            if current < SCHEMA_VERSION:
+                cur.execute("DELETE FROM schema_version")
+                cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+    @contextmanager
+    def _write(self) -> Iterator[Cursor]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            yield cur
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cur
+
+    def _ts(self, moment: dt.datetime) -> dt.datetime:
+        return moment
+
+    def _from_ts(self, value: Any) -> dt.datetime:
+        if not isinstance(value, dt.datetime):
+            raise ValueError(f"expected a timestamp, got {value!r}")
+        return value
+
+    def _json(self, value: Any) -> Any:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+
+    def _from_json(self, value: Any) -> Any:
+        return value
+
+    def _stored_body(self, param: Any) -> Any:
+        # jsonb comes back as plain JSON data: lists where the dict held tuples
+        return json.loads(dumps(param.obj))
+
+
+def _redact(dsn: str) -> str:
+    """``dsn`` without its password, for messages."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(dsn)
+    except Exception:
+        return "<dsn>"
+    params.pop("password", None)
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})

@@ -1,0 +1,192 @@
+"""The embedded default: one SQLite file, standard library ``sqlite3``, WAL mode.
+
+Every write starts with ``BEGIN IMMEDIATE``, which takes SQLite's single write lock up front:
+a deferred transaction that reads and then writes would fail at once with ``database is
+locked`` when another connection wrote in between, whatever the busy timeout. Waiting for the
+lock is bounded by the busy timeout; past it, :class:`ConcurrentUpdate` is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final, Literal
+
+from ..errors import InvalidInput
+from ._base import (
+    DEFAULT_ATTEMPTS,
+    SCHEMA_VERSION,
+    ConcurrentUpdate,
+    Cursor,
+    SchemaVersionError,
+    SQLStore,
+    dumps,
+)
+
+__all__ = ["SQLiteStore"]
+
+_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: (
+        """CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            dispatch_deadline TEXT NOT NULL,
+            repayment_deadline TEXT,
+            due_at TEXT,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX orders_due_at ON orders (due_at) WHERE due_at IS NOT NULL",
+        """CREATE TABLE order_log (
+            order_id TEXT NOT NULL REFERENCES orders (order_id),
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            at TEXT NOT NULL,
+            event_id TEXT,
+            source TEXT,
+            data TEXT NOT NULL,
+            PRIMARY KEY (order_id, seq)
+        )""",
+        """CREATE TRIGGER order_log_no_update BEFORE UPDATE ON order_log
+            BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
+        """CREATE TRIGGER order_log_no_delete BEFORE DELETE ON order_log
+            BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
+        """CREATE TABLE inbox (
+            order_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            source TEXT,
+            PRIMARY KEY (order_id, event_id)
+        )""",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_id TEXT NOT NULL REFERENCES orders (order_id),
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            at TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            message TEXT NOT NULL,
+            acked INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (order_id, position)
+        )""",
+        "CREATE INDEX outbox_pending ON outbox (id) WHERE NOT acked",
+    ),
+}
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class SQLiteStore(SQLStore):
+    """Orders in one SQLite file: ``SQLiteStore("orders.db")``.
+
+    ``timeout`` is the busy timeout in seconds (how long a writer waits for the write lock);
+    ``synchronous`` is SQLite's durability setting, ``FULL`` by default: a committed event
+    survives a power cut. Several processes may open the same file; each store object holds
+    one connection and may be shared by threads (it serialises them).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: Synchronous = "FULL",
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise InvalidInput(
+                f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {synchronous!r}",
+                field="synchronous",
+            )
+        self.path = os.fspath(path)
+        super().__init__(self.path, max_attempts)
+        self._timeout = timeout
+        self._conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _migrate(self) -> None:
+        with self._write() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM schema_version")
+            rows = cur.fetchall()
+            current = max((r[0] for r in rows), default=0)
+            if current > SCHEMA_VERSION:
+                raise SchemaVersionError(f"SQLite file {self.path}", current, SCHEMA_VERSION)
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    cur.execute(statement)
+            if current < SCHEMA_VERSION:
+                cur.execute("DELETE FROM schema_version")
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    @contextmanager
+    def _write(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            cur.close()
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise ConcurrentUpdate(
+                f"could not take the write lock of {self.path} within {self._timeout}s "
+                f"({exc}); nothing was written",
+                order_id=None,
+                event=None,
+                attempts=1,
+            ) from exc
+        try:
+            yield cur
+        except BaseException:
+            self._conn.rollback()
+            raise
+        else:
+            self._conn.commit()
+        finally:
+            cur.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield cur
+        finally:
+            self._conn.rollback()
+            cur.close()
+
+    def _ts(self, moment: dt.datetime) -> str:
+        # Fixed-width UTC text, so that text order is time order in the due_at index.
+        return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+    def _from_ts(self, value: Any) -> dt.datetime:
+        return dt.datetime.fromisoformat(value)
+
+    def _json(self, value: Any) -> str:
+        return dumps(value)
+
+    def _from_json(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"expected JSON text, got {type(value).__name__}")
+        return json.loads(value)

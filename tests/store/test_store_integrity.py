@@ -1,0 +1,189 @@
+"""What a store refuses to read, and what a crash leaves: corrupt rows, newer schemas, SIGKILL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from store_helpers import PAID, StoreSpec, new_order, open_store, raw
+
+from statemachine import InvalidInput
+from statemachine.store import (
+    SCHEMA_VERSION,
+    CorruptOrder,
+    OrderStore,
+    SchemaVersionError,
+)
+
+
+def _set_body(spec: StoreSpec, order_id: str, text: str) -> None:
+    cast = "" if spec[0] == "sqlite" else "::jsonb"
+    raw(spec, f"UPDATE orders SET body = ?{cast} WHERE order_id = ?", (text, order_id))
+
+
+def _body_text(spec: StoreSpec, order_id: str) -> str:
+    cast = "" if spec[0] == "sqlite" else "::text"
+    [(body,)] = raw(spec, f"SELECT body{cast} FROM orders WHERE order_id = ?", (order_id,))
+    assert isinstance(body, str)
+    return body
+
+
+CORRUPTIONS: dict[str, Callable[[StoreSpec], None]] = {
+    "body is not an order": lambda spec: _set_body(spec, "AE-1", "[1, 2, 3]"),
+    "unknown state in the body": lambda spec: _set_body(
+        spec, "AE-1", _body_text(spec, "AE-1").replace('"paid"', '"teleported"', 1)
+    ),
+    "amount is not a decimal": lambda spec: _set_body(
+        spec, "AE-1", _body_text(spec, "AE-1").replace('"25.00"', '"lots"')
+    ),
+    "state column contradicts the body": lambda spec: raw(
+        spec, "UPDATE orders SET state = 'dispatched' WHERE order_id = 'AE-1'"
+    ),
+    "version column is not positive": lambda spec: raw(
+        spec, "UPDATE orders SET version = 0 WHERE order_id = 'AE-1'"
+    ),
+    "due_at column lost": lambda spec: raw(
+        spec, "UPDATE orders SET due_at = NULL WHERE order_id = 'AE-1'"
+    ),
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_corrupt_row_is_refused_naming_the_order(
+    store: OrderStore, spec: StoreSpec, corrupt: Callable[[StoreSpec], None]
+) -> None:
+    """A corrupt row raises CorruptOrder (an InvalidInput) naming the order; never overwritten."""
+    store.add(new_order("AE-1"))
+    store.add(new_order("AE-2"))
+    corrupt(spec)
+    before = raw(spec, "SELECT state, version, body FROM orders WHERE order_id = 'AE-1'")
+    with pytest.raises(CorruptOrder, match="stored order 'AE-1' is corrupt") as err:
+        store.get("AE-1")
+    assert isinstance(err.value, InvalidInput)
+    assert err.value.order_id == "AE-1"
+    with pytest.raises(CorruptOrder, match="AE-1"):
+        store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
+    assert raw(spec, "SELECT state, version, body FROM orders WHERE order_id = 'AE-1'") == before
+    assert raw(spec, "SELECT count(*) FROM inbox") == [(0,)]
+    # the other order is untouched and usable
+    assert store.apply("AE-2", "request_cancellation", at=PAID).version == 2
+
+
+def test_a_body_changed_behind_the_store_is_read_in_full(
+    store: OrderStore, spec: StoreSpec
+) -> None:
+    """R11: a store that just wrote an order still notices a body changed at the same version."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID)
+    assert store.get("AE-1").state == "cancel_requested"
+    _set_body(spec, "AE-1", _body_text(spec, "AE-1").replace('"25.00"', '"-5.00"', 1))
+    with pytest.raises(CorruptOrder, match=r"AE-1.*amount"):
+        store.get("AE-1")
+
+
+def test_sqlite_body_that_is_not_json_is_corrupt(tmp_path: Any) -> None:
+    """A body that is not even JSON names the order and says so."""
+    spec: StoreSpec = ("sqlite", str(tmp_path / "o.db"))
+    store = open_store(spec)
+    store.add(new_order())
+    _set_body(spec, "AE-1", "{not json")
+    with pytest.raises(CorruptOrder, match=r"AE-1.*not JSON"):
+        store.get("AE-1")
+    store.close()
+
+
+def test_sweep_refuses_a_corrupt_due_row(store: OrderStore, spec: StoreSpec) -> None:
+    """R12: the sweep does not fire on, nor overwrite, a corrupt due order."""
+    store.add(new_order())
+    deadline = store.get("AE-1").dispatch_deadline
+    _set_body(spec, "AE-1", "[]")
+    with pytest.raises(CorruptOrder, match="AE-1"):
+        store.sweep(deadline.replace(year=2027))
+    assert raw(spec, "SELECT count(*) FROM order_log") == [(0,)]
+
+
+def test_log_is_append_only(store: OrderStore, spec: StoreSpec) -> None:
+    """The log refuses UPDATE and DELETE at the database itself."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID)
+    for sql in ("UPDATE order_log SET event = 'x'", "DELETE FROM order_log"):
+        with pytest.raises(Exception, match="append-only"):
+            raw(spec, sql)
+    assert len(store.history("AE-1")) == 1
+
+
+def test_schema_is_created_once_and_reopened(spec: StoreSpec) -> None:
+    """A new database gets the current schema version; reopening keeps the data."""
+    first = open_store(spec)
+    first.add(new_order())
+    first.close()
+    assert raw(spec, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    again = open_store(spec)
+    assert again.get("AE-1") == new_order()
+    again.close()
+    assert raw(spec, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_newer_schema_is_refused(spec: StoreSpec) -> None:
+    """A database written by a newer release raises SchemaVersionError and is left alone."""
+    open_store(spec).close()
+    raw(spec, "UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 98,))
+    with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 98}") as err:
+        open_store(spec)
+    assert (err.value.found, err.value.supported) == (SCHEMA_VERSION + 98, SCHEMA_VERSION)
+    assert "upgrade order-statemachine" in str(err.value)
+    assert raw(spec, "SELECT version FROM schema_version") == [(SCHEMA_VERSION + 98,)]
+
+
+# ------------------------------------------------------------------------------------------
+# A writer killed in the middle of apply
+
+KILL_POINTS = ("_claim", "_swap", "_append")
+
+
+def _writer_that_stalls(spec: StoreSpec, step: str, ready: Any) -> None:
+    """Open a store, stall inside apply right after ``step``, and wait to be killed."""
+    store = open_store(spec)
+    original = getattr(store, step)
+
+    def stall(*args: Any, **kwargs: Any) -> Any:
+        outcome = original(*args, **kwargs)
+        ready.set()
+        time.sleep(60)
+        return outcome
+
+    setattr(store, step, stall)
+    store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
+
+
+@pytest.mark.parametrize("step", KILL_POINTS)
+def test_sigkill_in_the_middle_of_apply_leaves_the_database_consistent(
+    store: OrderStore, spec: StoreSpec, step: str
+) -> None:
+    """A writer SIGKILLed inside apply's transaction leaves no trace; the order loads and the
+    same delivery then applies once (R15)."""
+    store.add(new_order())
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    writer = ctx.Process(target=_writer_that_stalls, args=(spec, step, ready))
+    writer.start()
+    try:
+        assert ready.wait(30), "the writer never reached the kill point"
+        os.kill(writer.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    finally:
+        writer.join(30)
+    assert writer.exitcode == -signal.SIGKILL
+    assert store.get("AE-1") == new_order()
+    assert store.history("AE-1") == ()
+    assert store.outbox() == []
+    assert raw(spec, "SELECT version FROM orders") == [(1,)]
+    if spec[0] == "sqlite":
+        assert raw(spec, "PRAGMA integrity_check") == [("ok",)]
+    applied = store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
+    assert (applied.duplicate, applied.version) == (False, 2)
+    assert [i.notification.kind for i in store.outbox()] == ["cancellation_request_received"]
