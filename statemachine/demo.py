@@ -7,7 +7,10 @@ prints what happened, including the refusals a merchant would meet.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .errors import EventRejected
@@ -100,12 +103,36 @@ def _show(order: Order) -> None:
     )
 
 
+def stored_webhooks(folder: Path) -> Order:
+    """The same stories' events as a shop back end sees them: webhooks, some delivered twice,
+    applied to an order kept in a SQLite file; notifications wait in the outbox."""
+    from .store import SQLiteStore
+
+    store = SQLiteStore(folder / "orders.db")
+    store.add(Order.create("AE-2001", "19.90", "USD", _at(6, 1)))
+    for event_id, event, data in (
+        ("wh-1", "request_cancellation", {}),
+        ("wh-2", "dispatch", {"tracking_number": "LP00999"}),
+        ("wh-2", "dispatch", {"tracking_number": "LP00999"}),
+    ):
+        applied = store.apply("AE-2001", event, at=_at(6, 2), event_id=event_id, **data)
+        print(f"    {event_id} {event}: version {applied.version}, duplicate {applied.duplicate}")
+    pending = store.outbox(limit=10)
+    print(f"    outbox: {', '.join(item.notification.kind for item in pending)}")
+    store.ack([item.id for item in pending])
+    print(f"    log: {len(store.history('AE-2001'))} entries in {folder / 'orders.db'}")
+    return store.get("AE-2001")
+
+
 def main() -> None:
-    """Run every story and print its order's life."""
+    """Run every story and print its order's life; then one through the SQLite store."""
     for story in STORIES:
         print(f"* {story.__name__.replace('_', ' ')}: {story.__doc__}")
         _show(story())
         print()
+    print(f"* stored webhooks: {inspect.cleandoc(stored_webhooks.__doc__ or '')}")
+    with tempfile.TemporaryDirectory() as folder:
+        _show(stored_webhooks(Path(folder)))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from statemachine.demo import STORIES, main
+from statemachine.demo import STORIES, main, stored_webhooks
 
 
 def test_stories_reach_the_states_the_rules_give(capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,3 +24,11 @@ def test_stories_reach_the_states_the_rules_give(capsys: pytest.CaptureFixture[s
     assert "refused: R2:" in out
     assert "refused: R8:" in out
     assert "repayment_overdue" in out
+
+
+def test_stored_webhooks_story_applies_the_duplicate_once(tmp_path: Path) -> None:
+    """R15 R3: through a real SQLite file, the twice-delivered dispatch is applied once."""
+    order = stored_webhooks(tmp_path)
+    assert order.state == "dispatched"
+    assert [h.event for h in order.history] == ["request_cancellation", "dispatch"]
+    assert (tmp_path / "orders.db").is_file()
