@@ -127,9 +127,7 @@ def check_table(
                 problems.append(f"guard {g.name} of row {_label(t)!r} names unknown rule {g.rule}")
         for e in t.effects:
             if e.rule is not None and e.rule not in rules:
-                problems.append(
-                    f"effect {e.name} of row {_label(t)!r} names unknown rule {e.rule}"
-                )
+                problems.append(f"effect {e.name} of row {_label(t)!r} names unknown rule {e.rule}")
         for source in t.sources:
             if source in final_states and t.dest_from(source) != source:
                 problems.append(
@@ -179,12 +177,12 @@ def check_table(
     for t in rows:
         for source in t.sources:
             by_pair.setdefault((source, t.event), []).append(t)
-    for (source, event), pair_rows in by_pair.items():
+    for (state_name, event), pair_rows in by_pair.items():
         for i, a in enumerate(pair_rows):
             for b in pair_rows[i + 1 :]:
                 if a.when is None or b.when is None or a.when.name == b.when.name:
                     problems.append(
-                        f"({source}, {event}) is ambiguous: rows {_label(a)!r} and "
+                        f"({state_name}, {event}) is ambiguous: rows {_label(a)!r} and "
                         f"{_label(b)!r} can both apply; give them different `when` selectors"
                     )
     # A refusal shadowed by an unconditional row never applies.

@@ -54,9 +54,9 @@ __all__ = [
     "RefusalCase",
     "Start",
     "Step",
+    "params",
     "refusal_cover",
     "refusal_targets",
-    "params",
     "row_label",
     "shortest_paths",
     "transition_cover",
@@ -153,7 +153,7 @@ class Path:
             step.fire(order)
         return order
 
-    def __iter__(self) -> Iterator[Step]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 
     def __len__(self) -> int:
@@ -207,7 +207,7 @@ class RefusalCase:
 # Reading the table
 
 
-def row_label(row: TransitionSpec, source: str) -> str:
+def row_label(row: TransitionSpec, source: StateName) -> str:
     """A row taken from ``source``: ``event@source[when]->dest`` (unique, the table has no
     ambiguous pair)."""
     when = f"[{row.when.name}]" if row.when is not None else ""
@@ -246,7 +246,9 @@ def refusal_targets(policy: Policy | None = None) -> frozenset[tuple[str, str, s
             if state in FINAL_STATES:
                 out.add((state, event, "R14"))
                 continue
-            rules = [r.rule for r in REFUSALS if r.event == event and state in r.states]
+            rules: list[str | None] = [
+                r.rule for r in REFUSALS if r.event == event and state in r.states
+            ]
             out.update((state, event, rule) for rule in rules or [None])
     out.update(("*", "*", g.rule) for t in rows for g in t.guards)
     return frozenset(out)
@@ -272,11 +274,7 @@ def _selectors(order: Order) -> tuple[str, ...]:
 
 
 def _refusal_conditions(order: Order) -> tuple[bool, ...]:
-    return tuple(
-        r.when(order)
-        for r in REFUSALS
-        if r.when is not None and order.state in r.states
-    )
+    return tuple(r.when(order) for r in REFUSALS if r.when is not None and order.state in r.states)
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,9 +283,7 @@ def _refusal_conditions(order: Order) -> tuple[bool, ...]:
 
 def _deadlines(order: Order) -> list[dt.datetime]:
     """Every deadline the order holds (fields named ``*_deadline`` of it and its refund)."""
-    out = [
-        getattr(order, a.name) for a in attrs.fields(Order) if a.name.endswith("_deadline")
-    ]
+    out = [getattr(order, a.name) for a in attrs.fields(Order) if a.name.endswith("_deadline")]
     if order.pending_refund is not None:
         out += [
             getattr(order.pending_refund, a.name)
@@ -425,9 +421,7 @@ def _take(node: _Node, label: str, step: Step) -> _Node:
         raise AssertionError(
             f"generated step {step} was refused after {[s.event for s in node.steps]}: {exc}"
         ) from exc
-    return _Node(
-        order, (*node.steps, step), (*node.states, order.state), (*node.covers, label)
-    )
+    return _Node(order, (*node.steps, step), (*node.states, order.state), (*node.covers, label))
 
 
 def _key(node: _Node, moves: Sequence[tuple[str, Step]]) -> tuple[object, ...]:
@@ -524,9 +518,7 @@ def _transition_cover(start: Start) -> tuple[Path, ...]:
         node = _root(start)
         found = _nearest(node, wanted)
         if found is None:
-            raise AssertionError(
-                f"no generated path takes the rows {', '.join(sorted(wanted))}"
-            )
+            raise AssertionError(f"no generated path takes the rows {', '.join(sorted(wanted))}")
         while found is not None:
             at, label, step = found
             node = _take(at, label, step)
@@ -537,9 +529,9 @@ def _transition_cover(start: Start) -> tuple[Path, ...]:
     return tuple(paths)
 
 
-def refusal_cover(*, start: Start | None = None, policy: Policy | None = None) -> tuple[
-    RefusalCase, ...
-]:
+def refusal_cover(
+    *, start: Start | None = None, policy: Policy | None = None
+) -> tuple[RefusalCase, ...]:
     """For every refused (state, event) pair, and every guard that can refuse, one case.
 
     Situations are told apart by state, by which ``when`` selectors hold (a cancellation refund
@@ -568,7 +560,7 @@ def _refusal_cover(start: Start) -> tuple[RefusalCase, ...]:
             rows = candidates(order, event)
             if not rows:
                 rule = _expected_refusal_rule(order, event)
-                target = ("state", order.state, event, rule)
+                target: tuple[object, ...] = ("state", order.state, event, rule)
                 if target not in seen_targets:
                     seen_targets.add(target)
                     cases.append(
