@@ -50,10 +50,14 @@ from ..records import CLAIM_REASONS, FINAL_STATES, STATES, FireResult, PendingRe
 
 __all__ = [
     "DEFAULT_PAID_AT",
+    "PAST",
+    "STEP_GAP",
     "Path",
     "RefusalCase",
     "Start",
     "Step",
+    "admits",
+    "next_steps",
     "params",
     "refusal_cover",
     "refusal_targets",
@@ -403,14 +407,29 @@ class _Node:
     covers: tuple[str, ...]
 
 
-def _moves(node: _Node) -> Iterator[tuple[str, Step]]:
-    """Every row the node's state offers whose guards some step admits: (label, step)."""
-    order = node.order
+def next_steps(order: Order) -> list[tuple[TransitionSpec, Step]]:
+    """Every row the order's state offers, each with the earliest step its guards admit."""
+    out: list[tuple[TransitionSpec, Step]] = []
     for event in EVENTS:
         for row in candidates(order, event):
             step = _valid_step(order, row)
             if step is not None:
-                yield row_label(row, order.state), step
+                out.append((row, step))
+    return out
+
+
+def admits(order: Order, row: TransitionSpec, step: Step) -> bool:
+    """Whether ``row``'s guards all admit ``step`` (data and time) for ``order`` now."""
+    if step.at < _last_at(order):
+        return False
+    ctx = _context(row.event, step.at, step.data)
+    return all(g.allows(order, ctx) for g in row.guards)
+
+
+def _moves(node: _Node) -> Iterator[tuple[str, Step]]:
+    """Every row the node's state offers whose guards some step admits: (label, step)."""
+    for row, step in next_steps(node.order):
+        yield row_label(row, node.order.state), step
 
 
 def _take(node: _Node, label: str, step: Step) -> _Node:
