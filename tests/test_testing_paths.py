@@ -106,9 +106,7 @@ def test_refusal_case_is_refused_with_its_rule(case: RefusalCase) -> None:
 
 def test_refusal_cases_in_final_states_name_r14() -> None:
     """R14: every event without a row in a final state is refused under R14."""
-    finals = [
-        c for c in refusal_cover() if c.state in ("cancelled", "refunded") and c.kind == "state"
-    ]
+    finals = [c for c in refusal_cover() if c.state in FINAL_STATES and c.kind == "state"]
     assert finals
     assert {c.rule for c in finals} == {"R14"}
 
