@@ -117,7 +117,7 @@ def valid_paths(
 
 def arbitrary_data() -> st.SearchStrategy[dict[str, Any]]:
     """Keyword data of any shape: the table's keywords and others, values of any type."""
-    names = sorted({p.name for e in EVENTS.values() for p in e.params} | {"colour", "at"})
+    names = sorted({p.name for e in EVENTS.values() for p in e.params} | {"colour", "when"})
     values = st.one_of(
         st.none(),
         st.booleans(),
