@@ -26,7 +26,8 @@ def test_guide_names_only_public_parts_that_exist() -> None:
     for name in ("shortest_paths", "transition_cover", "refusal_cover", "check_log", "params"):
         assert hasattr(kit, name)
     assert hasattr(log, "log_of")
-    assert hasattr(plugin, "Clock") and hasattr(plugin, "OrderFactory")
+    assert hasattr(plugin, "Clock")
+    assert hasattr(plugin, "OrderFactory")
     assert hasattr(stateful, "ReferenceMachine")
     for name in ("valid_paths", "valid_steps", "arbitrary_steps", "starts"):
         assert hasattr(strategies, name)
