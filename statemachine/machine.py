@@ -22,6 +22,7 @@ import attrs
 from transitions import Machine, State
 
 from .calendar import to_local_date
+from .checks import check_table
 from .errors import EventRejected
 from .records import (
     CANCELLATION_REASONS,
@@ -1004,6 +1005,7 @@ def machine_for(policy: Policy) -> Any:
     It holds no model: orders are passed to ``machine.events[name].trigger(order, ctx=...)``,
     so no method is ever bound onto an order and no machine is made per order.
     """
+    check_table(transitions_for(policy), refusals=REFUSALS)  # a broken table fails here, loudly
     return Machine(
         model=None,
         states=[State(name, final=name in FINAL_STATES) for name in STATES],

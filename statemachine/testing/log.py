@@ -1,0 +1,314 @@
+"""Log conformance: replay a recorded event stream through the rules and report what differs.
+
+A store or a service that follows the order lifecycle writes one record per applied event, as
+JSON lines. :func:`check_log` replays the records of each order through a reference
+:class:`~statemachine.order.Order` and reports:
+
+* every step the rules would have refused (:class:`LogRefusal`, with the rule id);
+* every order whose recorded state differs from the replayed one (:class:`StateMismatch`, the
+  first record where they part);
+* every record it cannot read (:class:`LogProblem`: not JSON, a missing field, an unknown event,
+  a naive timestamp, an order without its creation record).
+
+The record format (one JSON object per line; a ``Mapping`` works too):
+
+============  ===========================================================================
+key           value
+============  ===========================================================================
+``order_id``  the order's id (records of many orders may be interleaved)
+``event``     an event name of the table, or ``"created"`` for the order's first record
+``at``        ISO 8601 timestamp with its offset (for ``"created"``: the payment time)
+``event_id``  optional: the id the event was sent with (a repeated id is a duplicate, R15)
+``data``      optional: the event's keyword data, amounts as decimal strings; for
+              ``"created"``: ``{"amount": "25.00", "currency": "USD"}``
+``state``     optional: the state the service recorded after the event; compared when given
+============  ===========================================================================
+
+>>> lines = [
+...     '{"order_id": "A1", "event": "created", "at": "2026-03-02T10:00:00+08:00",'
+...     ' "data": {"amount": "25.00", "currency": "USD"}, "state": "paid"}',
+...     '{"order_id": "A1", "event": "dispatch", "at": "2026-03-03T10:00:00+08:00",'
+...     ' "data": {"tracking_number": "LP00123"}, "state": "dispatched"}',
+...     '{"order_id": "A1", "event": "request_cancellation", "at": "2026-03-04T10:00:00+08:00",'
+...     ' "state": "cancel_requested"}',
+... ]
+>>> report = check_log(lines)
+>>> report.ok
+False
+>>> print(report)
+2 findings in 3 records of 1 order:
+  line 3: order A1: request_cancellation refused by R2 in dispatched
+  line 3: order A1: recorded state cancel_requested, the rules give dispatched
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from ..errors import EventRejected, InvalidInput, OrderError
+from ..machine import EVENTS
+from ..order import Order
+from ..policy import Policy
+
+__all__ = [
+    "CREATED",
+    "LogProblem",
+    "LogRecord",
+    "LogRefusal",
+    "LogReport",
+    "StateMismatch",
+    "check_log",
+    "log_of",
+    "record_of",
+]
+
+CREATED: Final = "created"
+"""The ``event`` of an order's first record: the payment that creates it."""
+
+
+@attrs.frozen
+class LogRecord:
+    """One record of a log, read: see the module docstring for the format."""
+
+    line: int
+    order_id: str
+    event: str
+    at: dt.datetime
+    event_id: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    state: str | None = None
+
+
+@attrs.frozen
+class LogRefusal:
+    """A recorded step the rules refuse: ``rule`` (``None`` where no rule speaks) in ``state``."""
+
+    line: int
+    order_id: str
+    event: str
+    at: dt.datetime
+    state: str
+    rule: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"line {self.line}: order {self.order_id}: {self.event} refused by "
+            f"{self.rule or 'the table (no rule)'} in {self.state}"
+        )
+
+
+@attrs.frozen
+class StateMismatch:
+    """The first record of an order whose recorded state differs from the replayed one."""
+
+    line: int
+    order_id: str
+    event: str
+    recorded: str
+    replayed: str
+
+    def __str__(self) -> str:
+        return (
+            f"line {self.line}: order {self.order_id}: recorded state {self.recorded}, "
+            f"the rules give {self.replayed}"
+        )
+
+
+@attrs.frozen
+class LogProblem:
+    """A record that cannot be read or replayed as written."""
+
+    line: int
+    order_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        who = f"order {self.order_id}: " if self.order_id else ""
+        return f"line {self.line}: {who}{self.message}"
+
+
+@attrs.frozen
+class LogReport:
+    """What :func:`check_log` found; ``ok`` when nothing."""
+
+    records: int
+    orders: tuple[str, ...]
+    refusals: tuple[LogRefusal, ...] = ()
+    mismatches: tuple[StateMismatch, ...] = ()
+    problems: tuple[LogProblem, ...] = ()
+    replayed: Mapping[str, Order] = attrs.field(factory=dict, repr=False, eq=False)
+    """The reference order of each order id, after the replay."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every record was read, accepted and agreed with the rules."""
+        return not (self.refusals or self.mismatches or self.problems)
+
+    def findings(self) -> list[LogRefusal | StateMismatch | LogProblem]:
+        """Every finding, in the order of the log's lines."""
+        found: list[LogRefusal | StateMismatch | LogProblem] = [
+            *self.problems,
+            *self.refusals,
+            *self.mismatches,
+        ]
+        kind = {LogProblem: 0, LogRefusal: 1, StateMismatch: 2}
+        return sorted(found, key=lambda f: (f.line, kind[type(f)]))
+
+    def __str__(self) -> str:
+        n = len(self.findings())
+        head = (
+            f"{n} finding{'s' if n != 1 else ''} in {self.records} record"
+            f"{'s' if self.records != 1 else ''} of {len(self.orders)} order"
+            f"{'s' if len(self.orders) != 1 else ''}"
+        )
+        if not n:
+            return head
+        return head + ":\n" + "\n".join(f"  {f}" for f in self.findings())
+
+
+def _at(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"'at' must be an ISO 8601 timestamp, got {value!r}", field="at")
+
+
+def _read(line: int, raw: object) -> LogRecord:
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"not a JSON object: {exc}", field="record") from None
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"a record is a JSON object, got {raw!r}", field="record")
+    for key in ("order_id", "event", "at"):
+        if not isinstance(raw.get(key), str | dt.datetime) or raw.get(key) == "":
+            raise InvalidInput(f"the record has no {key!r}", field=key)
+    data = raw.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"'data' must be an object, got {data!r}", field="data")
+    state = raw.get("state")
+    event_id = raw.get("event_id")
+    return LogRecord(
+        line,
+        str(raw["order_id"]),
+        str(raw["event"]),
+        _at(raw["at"]),
+        None if event_id is None else str(event_id),
+        dict(data),
+        None if state is None else str(state),
+    )
+
+
+def record_of(
+    order_id: str,
+    event: str,
+    at: dt.datetime,
+    *,
+    data: Mapping[str, object] | None = None,
+    event_id: str | None = None,
+    state: str | None = None,
+) -> dict[str, Any]:
+    """A JSON-safe record in the format :func:`check_log` reads (amounts as decimal strings)."""
+    out: dict[str, Any] = {"order_id": order_id, "event": event, "at": at.isoformat()}
+    if event_id is not None:
+        out["event_id"] = event_id
+    if data:
+        out["data"] = {k: v if isinstance(v, bool) else str(v) for k, v in data.items()}
+    if state is not None:
+        out["state"] = state
+    return out
+
+
+def log_of(order: Order) -> list[dict[str, Any]]:
+    """The records a faithful service would have written for ``order``: its creation, then
+    one per history record (keeping only the event's own keyword data)."""
+    out = [
+        record_of(
+            order.order_id,
+            CREATED,
+            order.paid_at,
+            data={"amount": order.amount, "currency": order.currency},
+            state="paid",
+        )
+    ]
+    for h in order.history:
+        params = {p.name for p in EVENTS[h.event].params}
+        data = {k: v for k, v in h.data.items() if k in params}
+        out.append(
+            record_of(order.order_id, h.event, h.at, data=data, event_id=h.event_id, state=h.dest)
+        )
+    return out
+
+
+def check_log(
+    records: Iterable[Mapping[str, Any] | str | bytes], *, policy: Policy | None = None
+) -> LogReport:
+    """Replay ``records`` (JSON lines or mappings, one or many orders) and report what the
+    rules refuse and where the recorded state differs from the replayed one.
+
+    Blank lines are skipped; lines are numbered from 1 as they come. ``policy`` is the policy
+    every order was run under (the specification's defaults if omitted).
+    """
+    orders: dict[str, Order] = {}
+    mismatched: set[str] = set()
+    refusals: list[LogRefusal] = []
+    mismatches: list[StateMismatch] = []
+    problems: list[LogProblem] = []
+    count = 0
+    for line, raw in enumerate(records, start=1):
+        if isinstance(raw, str | bytes) and not raw.strip():
+            continue
+        count += 1
+        try:
+            rec = _read(line, raw)
+        except InvalidInput as exc:
+            problems.append(LogProblem(line, None, str(exc)))
+            continue
+        order = orders.get(rec.order_id)
+        if rec.event == CREATED:
+            if order is not None:
+                problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
+                continue
+            try:
+                order = Order.create(
+                    rec.order_id,
+                    rec.data.get("amount"),  # type: ignore[arg-type]
+                    rec.data.get("currency"),  # type: ignore[arg-type]
+                    rec.at,
+                    policy=policy,
+                )
+            except OrderError as exc:
+                problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
+                continue
+            orders[rec.order_id] = order
+        elif order is None:
+            problems.append(
+                LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
+            )
+            continue
+        else:
+            try:
+                order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
+            except EventRejected as exc:
+                refusals.append(
+                    LogRefusal(line, rec.order_id, rec.event, rec.at, exc.state, exc.rule, str(exc))
+                )
+            except InvalidInput as exc:
+                problems.append(LogProblem(line, rec.order_id, f"{rec.event}: {exc}"))
+        if rec.state is not None and rec.state != order.state and rec.order_id not in mismatched:
+            mismatched.add(rec.order_id)
+            mismatches.append(StateMismatch(line, rec.order_id, rec.event, rec.state, order.state))
+    return LogReport(
+        count, tuple(orders), tuple(refusals), tuple(mismatches), tuple(problems), orders
+    )
