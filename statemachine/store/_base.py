@@ -341,6 +341,10 @@ class SQLStore(abc.ABC):
     """
 
     _PLACEHOLDER: str = "?"
+    _KIND: str = "database"
+    """What ``_where`` names, for messages (``"SQLite file"``)."""
+    _MIGRATIONS: Mapping[int, tuple[str, ...]] = {}
+    """The statements that bring the schema from version N-1 to N, by N."""
     _LOCK_DUE: str = ""
     """Suffix of the sweep's candidate query (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
     _KNOWN_MAX: int = 1024
@@ -387,6 +391,31 @@ class SQLStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    def _lock_migration(self, cur: Cursor) -> None:
+        """Keep other processes from migrating at the same time (PostgreSQL: a lock).
+
+        By default the write transaction is enough (SQLite's ``BEGIN IMMEDIATE`` holds the
+        file's write lock)."""
+        return None
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema; :class:`SchemaVersionError` if it is newer than ours."""
+        with self._write() as cur:
+            self._lock_migration(cur)
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM schema_version")
+            current = max((r[0] for r in cur.fetchall()), default=0)
+            if current > SCHEMA_VERSION:
+                raise SchemaVersionError(f"{self._KIND} {self._where}", current, SCHEMA_VERSION)
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in self._MIGRATIONS[version]:
+                    cur.execute(statement)
+            if current < SCHEMA_VERSION:
+                cur.execute("DELETE FROM schema_version")
+                cur.execute(
+                    self._q("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,)
+                )
 
     def __enter__(self) -> SQLStore:
         return self

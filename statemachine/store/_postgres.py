@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import InvalidInput
 from ._base import (
     DEFAULT_ATTEMPTS,
-    SCHEMA_VERSION,
     Cursor,
-    SchemaVersionError,
     SQLStore,
     dumps,
 )
@@ -105,6 +103,8 @@ class PostgresStore(SQLStore):
     """
 
     _PLACEHOLDER = "%s"
+    _KIND = "PostgreSQL database"
+    _MIGRATIONS = _MIGRATIONS
     _LOCK_DUE = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, dsn: str, *, max_attempts: int = DEFAULT_ATTEMPTS) -> None:
@@ -123,22 +123,8 @@ class PostgresStore(SQLStore):
         """Close the connection."""
         self._conn.close()
 
-    def _migrate(self) -> None:
-        with self._write() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            cur.execute("SELECT version FROM schema_version")
-            current = max((r[0] for r in cur.fetchall()), default=0)
-            if current > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"PostgreSQL database {self._where}", current, SCHEMA_VERSION
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    cur.execute(statement)
-            if current < SCHEMA_VERSION:
-                cur.execute("DELETE FROM schema_version")
-                cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+    def _lock_migration(self, cur: Cursor) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
     @contextmanager
     def _write(self) -> Iterator[Cursor]:

@@ -19,10 +19,8 @@ from typing import Any, Final, Literal
 from ..errors import InvalidInput
 from ._base import (
     DEFAULT_ATTEMPTS,
-    SCHEMA_VERSION,
     ConcurrentUpdate,
     Cursor,
-    SchemaVersionError,
     SQLStore,
     dumps,
 )
@@ -92,6 +90,9 @@ class SQLiteStore(SQLStore):
     one connection and may be shared by threads (it serialises them).
     """
 
+    _KIND = "SQLite file"
+    _MIGRATIONS = _MIGRATIONS
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -124,21 +125,6 @@ class SQLiteStore(SQLStore):
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
-
-    def _migrate(self) -> None:
-        with self._write() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            cur.execute("SELECT version FROM schema_version")
-            rows = cur.fetchall()
-            current = max((r[0] for r in rows), default=0)
-            if current > SCHEMA_VERSION:
-                raise SchemaVersionError(f"SQLite file {self.path}", current, SCHEMA_VERSION)
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    cur.execute(statement)
-            if current < SCHEMA_VERSION:
-                cur.execute("DELETE FROM schema_version")
-                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @contextmanager
     def _write(self) -> Iterator[Cursor]:
