@@ -29,12 +29,10 @@ def _refuse_clash() -> None:
 _refuse_clash()
 
 from .errors import EventRejected, InvalidInput, OrderError  # noqa: E402
-from .machine import CLOCK_EVENTS, EVENTS, TRANSITIONS, machine_for  # noqa: E402
+from .machine import machine_for  # noqa: E402
 from .order import Order  # noqa: E402
 from .policy import DEFAULT_POLICY, Policy  # noqa: E402
 from .records import (  # noqa: E402
-    FINAL_STATES,
-    STATES,
     FireResult,
     HistoryRecord,
     Incident,
@@ -44,6 +42,7 @@ from .records import (  # noqa: E402
     PendingRefund,
 )
 from .rules import RULES, Rule  # noqa: E402
+from .table import CLOCK_EVENTS, EVENTS, FINAL_STATES, STATES, TABLE, TRANSITIONS  # noqa: E402
 
 __all__ = [
     "CLOCK_EVENTS",
@@ -52,6 +51,7 @@ __all__ = [
     "FINAL_STATES",
     "RULES",
     "STATES",
+    "TABLE",
     "TRANSITIONS",
     "EventRejected",
     "FireResult",

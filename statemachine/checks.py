@@ -1,26 +1,26 @@
 """Static checks of the machine's table, run when a machine is built.
 
-:func:`check_table` looks at the rows of :data:`~statemachine.machine.TRANSITIONS` (as a policy
-sees them) and the :data:`~statemachine.machine.REFUSALS`, without firing anything, and raises
-:class:`TableError` listing every problem it finds:
+:func:`check_table` looks at the rows of :data:`~statemachine.table.TRANSITIONS` (as a policy
+sees them) and the :data:`~statemachine.table.PROHIBITIONS`, without firing anything, and raises
+:class:`~statemachine.errors.TableError` listing every problem it finds:
 
 * a row names a state or an event that does not exist, or a rule that is not in
   :data:`~statemachine.rules.RULES`;
 * a row leaves a final state (R14: final states only record the late facts of R7);
 * a state cannot be reached from the initial state ``paid``;
 * a non-final state cannot reach any final state (an order could be stuck for ever);
-* a rule is enforced by no guard, no effect and no refusal, and is not one of the rules the
+* a rule is enforced by no guard, no effect and no prohibition, and is not one of the rules the
   engine itself enforces (:data:`ENGINE_RULES`);
 * a (state, event) pair is ambiguous: two rows of one event from one state whose selectors can
   both hold (rows with different ``when`` selectors are taken to exclude each other);
-* a refusal can never apply because an unconditional row always takes its event there.
+* a prohibition can never apply because an unconditional row always takes its event there.
 
->>> from statemachine.machine import REFUSALS, TRANSITIONS
->>> check_table(TRANSITIONS, refusals=REFUSALS)  # the shipped table is sound
->>> check_table(TRANSITIONS[:1], refusals=REFUSALS)  # doctest: +ELLIPSIS
+>>> from statemachine.table import PROHIBITIONS, TRANSITIONS
+>>> check_table(TRANSITIONS, prohibitions=PROHIBITIONS)  # the shipped table is sound
+>>> check_table(TRANSITIONS[:1], prohibitions=PROHIBITIONS)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-statemachine.checks.TableError: the machine's table is broken (... problems):
+statemachine.errors.TableError: the machine's table is broken (... problems):
   - state 'refund_pending' cannot be reached from 'paid'
 ...
 """
@@ -29,41 +29,25 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from .errors import OrderError
-from .records import FINAL_STATES, STATES
+from .errors import TableError
 from .rules import RULES
-
-if TYPE_CHECKING:
-    from .machine import EventSpec, Refusal, TransitionSpec
+from .spec import EventSpec, Prohibition, TransitionSpec
+from .table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES
 
 __all__ = ["ENGINE_RULES", "INITIAL_STATE", "TableError", "check_table", "graph"]
 
-INITIAL_STATE: Final = "paid"
-"""Where every order starts (RULES.md: ``paid`` is the initial state)."""
-
 ENGINE_RULES: Final[Mapping[str, str]] = {
-    "R14": "refusal_for: a final state refuses every event the table gives it no row for, and "
-    "Order.tick fires no clock event there",
+    "R14": "Table.prohibition_for: a final state refuses every event the table gives it no row "
+    "for, and Order.tick fires no clock event there",
     "R15": "Order.fire: an event_id already applied is a duplicate (checked before anything else)",
     "R16": "Order.fire: naive timestamps, events before payment or before the last record",
 }
-"""Rules that :class:`~statemachine.order.Order` and the refusal lookup enforce for every event,
-so no row of the table carries them. This is the one place that says so: :func:`check_table`
-accepts a rule without a guard, effect or refusal only if it is listed here."""
-
-
-class TableError(OrderError, ValueError):
-    """The machine's table is broken; ``problems`` lists every problem, one sentence each."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: tuple[str, ...] = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(
-            f"the machine's table is broken ({len(self.problems)} "
-            f"problem{'s' if len(self.problems) != 1 else ''}):\n{lines}"
-        )
+"""Rules that the runtime (:mod:`statemachine.machine`) and the table's queries enforce for
+every event, so no row of the table carries them. This is the one place that says so:
+:func:`check_table` accepts a rule without a guard, effect or prohibition only if it is listed
+here."""
 
 
 def graph(transitions: Iterable[TransitionSpec]) -> dict[str, set[str]]:
@@ -85,17 +69,11 @@ def _reachable(edges: Mapping[str, Collection[str]], start: str) -> set[str]:
     return seen
 
 
-def _label(t: TransitionSpec) -> str:
-    when = f" when {t.when.name}" if t.when is not None else ""
-    dest = t.dest if t.dest is not None else "(unchanged)"
-    return f"{t.event}: {', '.join(t.sources)} -> {dest}{when}"
-
-
 def check_table(
     transitions: Iterable[TransitionSpec],
     *,
-    refusals: Iterable[Refusal] = (),
-    events: Mapping[str, EventSpec] | None = None,
+    prohibitions: Iterable[Prohibition] = (),
+    events: Mapping[str, EventSpec] = EVENTS,
     states: Collection[str] = STATES,
     final_states: Collection[str] = FINAL_STATES,
     initial: str = INITIAL_STATE,
@@ -104,42 +82,38 @@ def check_table(
 ) -> None:
     """Raise :class:`TableError` naming every problem of the table; return ``None`` if sound.
 
-    ``events`` defaults to :data:`~statemachine.machine.EVENTS`. See the module docstring for
-    the checks.
+    ``prohibitions`` are the table's; the other arguments default to the shipped
+    table's. See the module docstring for the checks.
     """
-    if events is None:
-        from .machine import EVENTS
-
-        events = EVENTS
     rows = tuple(transitions)
-    refusals = tuple(refusals)
+    prohibitions = tuple(prohibitions)
     problems: list[str] = []
 
     # Names: states, events, rules.
     for t in rows:
         if t.event not in events:
-            problems.append(f"row {_label(t)!r} names the unknown event {t.event!r}")
+            problems.append(f"row {t.label()!r} names the unknown event {t.event!r}")
         for state in (*t.sources, *(() if t.dest is None else (t.dest,))):
             if state not in states:
-                problems.append(f"row {_label(t)!r} names the unknown state {state!r}")
+                problems.append(f"row {t.label()!r} names the unknown state {state!r}")
         for g in t.guards:
             if g.rule not in rules:
-                problems.append(f"guard {g.name} of row {_label(t)!r} names unknown rule {g.rule}")
+                problems.append(f"guard {g.name} of row {t.label()!r} names unknown rule {g.rule}")
         for e in t.effects:
             if e.rule is not None and e.rule not in rules:
-                problems.append(f"effect {e.name} of row {_label(t)!r} names unknown rule {e.rule}")
+                problems.append(f"effect {e.name} of row {t.label()!r} names unknown rule {e.rule}")
         for source in t.sources:
             if source in final_states and t.dest_from(source) != source:
                 problems.append(
-                    f"row {_label(t)!r} leaves the final state {source!r} (R14: a final state "
+                    f"row {t.label()!r} leaves the final state {source!r} (R14: a final state "
                     "only records the late facts of R7)"
                 )
-    for r in refusals:
+    for r in prohibitions:
         if r.rule not in rules:
-            problems.append(f"the refusal of {r.event} names unknown rule {r.rule}")
+            problems.append(f"the prohibition of {r.event} names unknown rule {r.rule}")
         for state in r.states:
             if state not in states:
-                problems.append(f"the refusal of {r.event} names the unknown state {state!r}")
+                problems.append(f"the prohibition of {r.event} names the unknown state {state!r}")
     for rid in engine_rules:
         if rid not in rules:
             problems.append(f"engine rule {rid} is not a rule")
@@ -163,13 +137,13 @@ def check_table(
     # Every rule is enforced somewhere.
     enforced = {g.rule for t in rows for g in t.guards}
     enforced |= {e.rule for t in rows for e in t.effects if e.rule is not None}
-    enforced |= {r.rule for r in refusals}
+    enforced |= {r.rule for r in prohibitions}
     enforced |= set(engine_rules)
     for rid in rules:
         if rid not in enforced:
             problems.append(
-                f"rule {rid} is enforced by no guard, effect or refusal of the table, and is not "
-                "an engine rule (statemachine.checks.ENGINE_RULES)"
+                f"rule {rid} is enforced by no guard, effect or prohibition of the table, and is "
+                "not an engine rule (statemachine.checks.ENGINE_RULES)"
             )
 
     # Ambiguity: two rows of one event from one state whose selectors can both hold.
@@ -182,19 +156,19 @@ def check_table(
             for b in pair_rows[i + 1 :]:
                 if a.when is None or b.when is None or a.when.name == b.when.name:
                     problems.append(
-                        f"({state_name}, {event}) is ambiguous: rows {_label(a)!r} and "
-                        f"{_label(b)!r} can both apply; give them different `when` selectors"
+                        f"({state_name}, {event}) is ambiguous: rows {a.label()!r} and "
+                        f"{b.label()!r} can both apply; give them different `when` selectors"
                     )
-    # A refusal shadowed by an unconditional row never applies.
-    for r in refusals:
-        if r.when is not None:  # a conditional refusal may be meant for another policy
+    # A prohibition shadowed by an unconditional row never applies.
+    for r in prohibitions:
+        if r.when is not None or r.event is None:  # conditional: maybe for another policy
             continue
         for state in r.states:
             for t in by_pair.get((state, r.event), ()):
                 if t.when is None:
                     problems.append(
-                        f"the {r.rule} refusal of {r.event} in {state!r} can never apply: "
-                        f"row {_label(t)!r} always takes that event there"
+                        f"the {r.rule} prohibition of {r.event} in {state!r} can never apply: "
+                        f"row {t.label()!r} always takes that event there"
                     )
                     break
 

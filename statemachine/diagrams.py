@@ -1,8 +1,8 @@
 """Diagrams of the order lifecycle, drawn from the machine's own table.
 
-Everything here is derived from :data:`~statemachine.machine.TRANSITIONS`,
-:data:`~statemachine.machine.EVENTS`, :data:`~statemachine.machine.STATE_DOCS` and
-:data:`~statemachine.rules.RULES`; nothing restates a transition by hand.
+Everything here is derived from the machine's table (:data:`~statemachine.table.TABLE`: its
+states, events and rows) and :data:`~statemachine.rules.RULES`; nothing restates a transition
+by hand.
 
 - :func:`lifecycle_dot` and :func:`lifecycle_mermaid` return text and need no program.
 - :func:`journey_dot` and :func:`journey_mermaid` draw one order's path: its current state
@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
-from .machine import EVENTS, STATE_DOCS, TRANSITIONS, TransitionSpec, transitions_for
-from .records import FINAL_STATES, STATES, StateName
+from .errors import GraphvizMissing
+from .records import StateName
 from .rules import RULES
+from .spec import TransitionSpec
+from .table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE, TRANSITIONS
 
 if TYPE_CHECKING:
     from .order import Order
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Edge",
     "GraphvizMissing",
-    "Step",
+    "JourneyStep",
     "edges",
     "example_journey",
     "journey_dot",
@@ -73,13 +75,6 @@ RISK_RULE: Final = "R7"
 FINAL_RULE: Final = "R14"
 """The rule that makes final states final (drawn with a double border)."""
 
-INITIAL_STATE: Final = STATES[0]
-
-_INSTALL_HINT: Final = (
-    "Install Graphviz: `apt install graphviz` (Debian, Ubuntu), `brew install graphviz` "
-    "(macOS), or see https://graphviz.org/download/. DOT and Mermaid text need no program: "
-    "use lifecycle_dot(), lifecycle_mermaid() or journey_dot()."
-)
 
 # Colours and fonts, in one place.
 _FONT: Final = "Helvetica"
@@ -92,20 +87,6 @@ _VISITED_FILL: Final = "#fef3c7"
 _CURRENT_FILL: Final = "#f59e0b"
 _TAKEN: Final = "#b45309"
 _FADED: Final = "#9ca3af"
-
-
-class GraphvizMissing(RuntimeError):
-    """Rendering needs Graphviz's ``dot`` program and it is not on ``PATH``.
-
-    ``program`` names the missing program.
-    """
-
-    def __init__(self, program: str = "dot", fmt: str = "svg") -> None:
-        self.program = program
-        super().__init__(
-            f"rendering {fmt.upper()} needs Graphviz's `{program}` program, which is not on "
-            f"PATH. {_INSTALL_HINT}"
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,7 +161,7 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 def edges(policy: Policy | None = None) -> tuple[Edge, ...]:
     """Every edge, in table order. With ``policy``, only the rows that exist under it."""
-    rows = TRANSITIONS if policy is None else transitions_for(policy)
+    rows = TRANSITIONS if policy is None else TABLE.rows_for(policy)
     return tuple(Edge(row, source) for row in rows for source in row.sources)
 
 
@@ -189,7 +170,7 @@ def edges(policy: Policy | None = None) -> tuple[Edge, ...]:
 
 
 @attrs.frozen
-class Step:
+class JourneyStep:
     """One applied event of an order's history, numbered from 1, and the edge it took."""
 
     number: int
@@ -197,26 +178,21 @@ class Step:
     at: dt.datetime
 
 
-def journey_steps(order: Order) -> tuple[Step, ...]:
+def journey_steps(order: Order) -> tuple[JourneyStep, ...]:
     """The edges ``order`` took, in order, from its history.
 
     ``ValueError`` if a history record matches no row of the table (the order was not made by
     this machine).
     """
-    all_edges = edges()
     steps = []
     for number, record in enumerate(order.history, start=1):
-        matches = [
-            e
-            for e in all_edges
-            if e.event == record.event and e.source == record.source and e.dest == record.dest
-        ]
-        if not matches:
+        row = TABLE.row_taken(record.event, record.source, record.dest, order.policy)
+        if row is None:
             raise ValueError(
                 f"history record {number} of order {order.order_id} ({record.event} from "
                 f"{record.source} to {record.dest}) matches no transition of the table"
             )
-        steps.append(Step(number, matches[0], record.at))
+        steps.append(JourneyStep(number, Edge(row, record.source), record.at))
     return tuple(steps)
 
 
@@ -237,7 +213,7 @@ def _state_label(
     rows = [f"<TR><TD>{head}</TD></TR>"]
     if current:
         rows.append("<TR><TD><I>current state</I></TD></TR>")
-    doc = "<BR/>".join(_html(line) for line in textwrap.wrap(STATE_DOCS[state], 28))
+    doc = "<BR/>".join(_html(line) for line in textwrap.wrap(TABLE.state(state).doc, 28))
     rows.append(f'<TR><TD><FONT POINT-SIZE="10">{doc}</FONT></TD></TR>')
     if internal:
         rows.append("<HR/>")
@@ -283,7 +259,7 @@ def _block(title: str, rows: Sequence[tuple[str, str, str | None]]) -> str:
 _STEP_COLUMNS: Final = ("step", "at", "event", "from -> to", "rules")
 
 
-def _legend(shown: Sequence[Edge], steps: Sequence[Step] = ()) -> str:
+def _legend(shown: Sequence[Edge], steps: Sequence[JourneyStep] = ()) -> str:
     """The key to the picture, the titles of the rule ids it shows, and a journey's steps."""
     key: list[tuple[str, str, str | None]] = [
         (
@@ -406,7 +382,7 @@ def _build_dot(
     shown: Sequence[Edge],
     *,
     show_switch: bool,
-    steps: Sequence[Step] | None = None,
+    steps: Sequence[JourneyStep] | None = None,
     current: str | None = None,
 ) -> str:
     """DOT for the lifecycle; with ``steps``, a journey over it."""
@@ -535,7 +511,7 @@ def _mermaid(
             f"    classDef current fill:{_CURRENT_FILL},stroke:{_INK},stroke-width:3px",
         ]
     for state in STATES:
-        doc = STATE_DOCS[state]
+        doc = TABLE.state(state).doc
         lines.append(f'    state "{state}" as {state}')
         lines.append(f"    %% {state} - {doc}")
     lines.append(f"    [*] --> {INITIAL_STATE}")

@@ -1,35 +1,71 @@
-"""The package's exceptions: one root, :class:`OrderError`, and two children.
+"""Every error the package raises on purpose, under one root. The hierarchy::
 
-* :class:`InvalidInput`: the request cannot be understood (also a :class:`ValueError`).
-* :class:`EventRejected`: the request is understood and a rule refuses it.
+    OrderError                      root: catch it to catch everything below
+    ├── InvalidInput (ValueError)   the request cannot be understood; ``field`` names what
+    │   ├── UnknownOrder            a store holds no order with this id
+    │   ├── OrderExists             a store already holds an order with this id
+    │   └── CorruptOrder            a stored row is not an order the machine could produce
+    ├── EventRejected               the request is understood and a rule refuses it
+    ├── TableError (ValueError)     the machine's table is broken (raised when it is built)
+    ├── GraphvizMissing (RuntimeError)
+    │                               rendering SVG or PNG needs Graphviz's ``dot``
+    ├── ConcurrentUpdate            other writers won every compare-and-swap; nothing written
+    └── SchemaVersionError          a database carries a schema newer than this release
 
-Both carry data, not only a message, so a caller can branch on them.
+Every error carries data, not only a message (``EventRejected.rule``, ``InvalidInput.field``,
+``CorruptOrder.order_id``), so a caller can branch on it. They are attrs classes: they compare by
+identity, print their message, and pickle (to another process, a task queue) without help.
 """
 
 from __future__ import annotations
 
-__all__ = ["EventRejected", "InvalidInput", "OrderError"]
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+__all__ = [
+    "ConcurrentUpdate",
+    "CorruptOrder",
+    "EventRejected",
+    "GraphvizMissing",
+    "InvalidInput",
+    "OrderError",
+    "OrderExists",
+    "SchemaVersionError",
+    "TableError",
+    "UnknownOrder",
+]
+
+
+def _facts(value: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(value or {})
+
+
+def _problems(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 class OrderError(Exception):
     """Root of every error this package raises on purpose."""
 
+    message: str
 
+    def __str__(self) -> str:
+        return self.message
+
+
+@attrs.define(auto_exc=True, str=False)
 class InvalidInput(OrderError, ValueError):
     """The request cannot be understood: malformed data, unknown names, naive datetimes.
 
     ``field`` names what was wrong (``"amount"``, ``"history[2].at"``, ``"tracking_number"``).
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_invalid_input, (self.message, self.field))
+    message: str
+    field: str | None = None
 
 
+@attrs.define(auto_exc=True, str=False)
 class EventRejected(OrderError):
     """A rule refuses the event; the order is left exactly as it was.
 
@@ -38,43 +74,130 @@ class EventRejected(OrderError):
     ``facts`` holds the values that decided (dates, amounts, tracking number) as strings.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        rule: str | None,
-        event: str,
-        state: str,
-        order_id: str,
-        facts: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.rule = rule
-        self.event = event
-        self.state = state
-        self.order_id = order_id
-        self.facts: dict[str, str] = dict(facts or {})
+    message: str
+    rule: str | None
+    event: str
+    state: str
+    order_id: str
+    facts: dict[str, str] = attrs.field(factory=dict, converter=_facts)
 
-    def __reduce__(self) -> tuple[object, ...]:
+
+@attrs.define(auto_exc=True, str=False)
+class UnknownOrder(InvalidInput):
+    """No order with this id is stored (``field`` is ``"order_id"``)."""
+
+    order_id: str
+    message: str = attrs.field(init=False)
+    field: str | None = attrs.field(init=False, default="order_id")
+
+    @message.default
+    def _message(self) -> str:
+        return f"no order {self.order_id!r} is stored"
+
+
+@attrs.define(auto_exc=True, str=False)
+class OrderExists(InvalidInput):
+    """A store was given a new order whose id it already holds."""
+
+    order_id: str
+    message: str = attrs.field(init=False)
+    field: str | None = attrs.field(init=False, default="order_id")
+
+    @message.default
+    def _message(self) -> str:
         return (
-            _rebuild_event_rejected,
-            (self.message, self.rule, self.event, self.state, self.order_id, self.facts),
+            f"order {self.order_id!r} is already stored; add() stores new orders only, "
+            "change a stored one with apply()"
         )
 
 
-def _rebuild_invalid_input(message: str, field: str | None) -> InvalidInput:
-    return InvalidInput(message, field=field)
+@attrs.define(auto_exc=True, str=False)
+class CorruptOrder(InvalidInput):
+    """A stored row is not an order the machine could have produced; it is never half-loaded.
+
+    ``order_id`` names the row, ``problem`` says what is wrong, ``field`` the first thing found
+    wrong.
+    """
+
+    order_id: str
+    problem: str
+    field: str | None = None
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return f"stored order {self.order_id!r} is corrupt: {self.problem}"
 
 
-def _rebuild_event_rejected(
-    message: str,
-    rule: str | None,
-    event: str,
-    state: str,
-    order_id: str,
-    facts: dict[str, str],
-) -> EventRejected:
-    return EventRejected(
-        message, rule=rule, event=event, state=state, order_id=order_id, facts=facts
-    )
+@attrs.define(auto_exc=True, str=False)
+class TableError(OrderError, ValueError):
+    """The machine's table is broken; ``problems`` lists every problem, one sentence each."""
+
+    problems: tuple[str, ...] = attrs.field(converter=_problems)
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        n = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"the machine's table is broken ({n} problem{'s' if n != 1 else ''}):\n{lines}"
+
+
+_GRAPHVIZ_HINT = (
+    "Install Graphviz: `apt install graphviz` (Debian, Ubuntu), `brew install graphviz` "
+    "(macOS), or see https://graphviz.org/download/. DOT and Mermaid text need no program: "
+    "use lifecycle_dot(), lifecycle_mermaid() or journey_dot()."
+)
+
+
+@attrs.define(auto_exc=True, str=False)
+class GraphvizMissing(OrderError, RuntimeError):
+    """Rendering needs Graphviz's ``dot`` program and it is not on ``PATH``.
+
+    ``program`` names the missing program, ``fmt`` the format asked for.
+    """
+
+    program: str = "dot"
+    fmt: str = "svg"
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return (
+            f"rendering {self.fmt.upper()} needs Graphviz's `{self.program}` program, which is "
+            f"not on PATH. {_GRAPHVIZ_HINT}"
+        )
+
+
+@attrs.define(auto_exc=True, str=False)
+class ConcurrentUpdate(OrderError):
+    """Other writers changed the order every time a store tried; nothing was written.
+
+    ``attempts`` compare-and-swaps on the version column were lost in a row (or, on SQLite, the
+    write lock was not free within the busy timeout; then ``order_id`` and ``event`` are
+    ``None``). Sending the event again is safe: with an ``event_id``, a delivery that did get
+    through is recognised as a duplicate.
+    """
+
+    message: str
+    order_id: str | None
+    event: str | None
+    attempts: int
+
+
+@attrs.define(auto_exc=True, str=False)
+class SchemaVersionError(OrderError):
+    """The database carries a schema this release cannot read (written by a newer release)."""
+
+    where: str
+    found: int
+    supported: int
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return (
+            f"{self.where} has store schema version {self.found}, but this release of "
+            f"order-statemachine reads up to version {self.supported}; upgrade "
+            "order-statemachine (a database is never migrated downwards)"
+        )

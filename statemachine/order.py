@@ -13,25 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final
 
 import attrs
 
+from . import machine
 from .calendar import to_local_date
-from .errors import EventRejected, InvalidInput
-from .machine import (
-    CLOCK_EVENTS,
-    EVENTS,
-    Context,
-    EventSpec,
-    candidates,
-    machine_for,
-    refusal_for,
-)
+from .errors import InvalidInput
+from .machine import require_aware, require_text
 from .money import parse_amount, parse_currency
 from .policy import DEFAULT_POLICY, Policy
 from .records import (
-    DataValue,
     FireResult,
     HistoryRecord,
     Incident,
@@ -41,59 +34,10 @@ from .records import (
     PendingRefund,
     StateName,
 )
+from .serialize import structure_order, unstructure_order
+from .table import FINAL_STATES, INITIAL_STATE
 
-__all__ = ["Order"]
-
-
-def require_aware(value: object, field: str) -> dt.datetime:
-    """``value`` if it is a timezone-aware datetime, else :class:`InvalidInput` naming ``field``."""
-    if not isinstance(value, dt.datetime):
-        raise InvalidInput(f"{field} must be a timezone-aware datetime, got {value!r}", field=field)
-    if value.utcoffset() is None:
-        raise InvalidInput(
-            f"{field} must be timezone-aware, got the naive datetime {value.isoformat()} "
-            "(R16); pass tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))",
-            field=field,
-        )
-    return value
-
-
-def _require_text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field} must be a non-blank string, got {value!r}", field=field)
-    return value.strip()
-
-
-def _parse_data(
-    spec: EventSpec, data: Mapping[str, object], currency: str
-) -> tuple[dict[str, Any], dict[str, DataValue]]:
-    names = {p.name for p in spec.params}
-    for key in data:
-        if key not in names:
-            takes = ", ".join(sorted(names)) or "no keyword data"
-            raise InvalidInput(
-                f"event {spec.name} takes no keyword {key!r}; it takes: {takes}", field=key
-            )
-    parsed: dict[str, Any] = {}
-    recorded: dict[str, DataValue] = {}
-    for p in spec.params:
-        if p.name not in data or data[p.name] is None:
-            if p.required:
-                raise InvalidInput(f"event {spec.name} needs the keyword {p.name}", field=p.name)
-            parsed[p.name] = p.default
-            continue
-        value = data[p.name]
-        if p.kind == "amount":
-            amount = parse_amount(value, currency, field=p.name)
-            parsed[p.name], recorded[p.name] = amount, str(amount)
-        elif p.kind == "text":
-            text = _require_text(value, p.name)
-            parsed[p.name] = recorded[p.name] = text
-        else:
-            if not isinstance(value, bool):
-                raise InvalidInput(f"{p.name} must be True or False, got {value!r}", field=p.name)
-            parsed[p.name] = recorded[p.name] = value
-    return parsed, recorded
+__all__ = ["Order", "require_aware"]
 
 
 @attrs.define(eq=True)
@@ -111,7 +55,7 @@ class Order:
     dispatch_deadline: dt.datetime
     """End of the R1 dispatch window, computed once at payment."""
     policy: Policy = DEFAULT_POLICY
-    state: StateName = "paid"
+    state: StateName = INITIAL_STATE
     tracking_number: str | None = None
     dispatched_at: dt.datetime | None = None
     delivered_at: dt.datetime | None = None
@@ -126,6 +70,10 @@ class Order:
     customer_refunds: tuple[LedgerEntry, ...] = ()
     """Money the merchant paid back to the customer, R7 and R11."""
     warnings: tuple[OrderWarning, ...] = ()
+    _event_ids: tuple[tuple[HistoryRecord, ...], dict[str, int]] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
+    """R15's index of the history's event ids, for the history tuple it was built from."""
 
     # ----------------------------------------------------------------------------------------
     # Creation
@@ -144,7 +92,7 @@ class Order:
 
         ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
         """
-        oid = _require_text(order_id, "order_id")
+        oid = require_text(order_id, "order_id")
         cur = parse_currency(currency)
         paid = parse_amount(amount, cur)
         if paid <= 0:
@@ -177,7 +125,7 @@ class Order:
     @property
     def is_final(self) -> bool:
         """Whether the order is in a final state (``cancelled`` or ``refunded``)."""
-        return self.state in ("cancelled", "refunded")
+        return self.state in FINAL_STATES
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """The date ``moment`` falls on in the policy's time zone."""
@@ -220,55 +168,7 @@ class Order:
         state, else the rule that forbids it), then the event's guards in table order
         (:class:`EventRejected` naming the rule).
         """
-        if event_id is not None:
-            event_id = _require_text(event_id, "event_id")
-            for record in self.history:
-                if record.event_id == event_id:
-                    if record.event != event_name:
-                        raise InvalidInput(
-                            f"R15: event_id {event_id!r} was already applied to order "
-                            f"{self.order_id} as {record.event}; it cannot be reused for "
-                            f"{event_name!r}",
-                            field="event_id",
-                        )
-                    return FireResult(
-                        event_name, record.source, record.dest, record.at, event_id, True
-                    )
-        spec = EVENTS.get(event_name) if isinstance(event_name, str) else None
-        if spec is None:
-            raise InvalidInput(
-                f"unknown event {event_name!r}; events: {', '.join(EVENTS)}", field="event"
-            )
-        at = require_aware(at, "at")
-        parsed, recorded = _parse_data(spec, data, self.currency)
-        self._check_time(event_name, at)
-        ctx = Context(event_name, at, event_id, parsed, recorded)
-        if not candidates(self, event_name):
-            raise refusal_for(self, ctx)
-
-        source = self.state
-        saved = self._snapshot()
-        try:
-            applied = machine_for(self.policy).events[event_name].trigger(self, ctx=ctx)
-            if not applied:  # every row's selector failed: the table has a gap
-                raise refusal_for(self, ctx)
-            self.history = (
-                *self.history,
-                HistoryRecord(event_name, source, self.state, at, event_id, ctx.recorded),
-            )
-        except BaseException:
-            self._restore(saved)
-            raise
-        return FireResult(
-            event_name,
-            source,
-            self.state,
-            at,
-            event_id,
-            False,
-            self.notifications[len(saved[_NOTIFICATIONS]) :],
-            self.incidents[len(saved[_INCIDENTS]) :],
-        )
+        return machine.fire(self, event_name, at, event_id, data)
 
     def tick(self, now: dt.datetime) -> list[FireResult]:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue); their results.
@@ -278,10 +178,7 @@ class Order:
         """
         now = require_aware(now, "now")
         results: list[FireResult] = []
-        for _ in range(len(CLOCK_EVENTS) + 1):
-            due = self._due_clock_event(now)
-            if due is None:
-                break
+        while (due := machine.due_clock_event(self, now)) is not None:
             results.append(self.fire(due, at=now))
         return results
 
@@ -291,12 +188,7 @@ class Order:
         Event data is not judged (``dispatch`` is listed in ``paid`` without a tracking number);
         clock events are not listed. Empty when ``at`` is before the last record (R16).
         """
-        at = require_aware(at, "at")
-        if self._time_refusal("allowed_events", at) is not None:
-            return ()
-        return tuple(
-            name for name, spec in EVENTS.items() if not spec.clock and self._admits(name, at)
-        )
+        return machine.allowed_events(self, at)
 
     # ----------------------------------------------------------------------------------------
     # Typed events: each is fire() with the event's name
@@ -391,63 +283,53 @@ class Order:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict that :meth:`from_dict` turns back into an equal order."""
-        from .serialize import unstructure_order
-
         return unstructure_order(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Order:
         """The order ``data`` describes; :class:`InvalidInput` naming the field if malformed."""
-        from .serialize import structure_order
-
-        return structure_order(data)
+        return structure_order(data, cls)
 
     # ----------------------------------------------------------------------------------------
-    # Internals
+    # For the runtime
 
-    def _time_refusal(self, event: str, at: dt.datetime) -> EventRejected | None:
-        if at < self.paid_at:
-            limit, what = self.paid_at, "the payment"
-        elif self.history and at < self.history[-1].at:
-            limit, what = self.history[-1].at, f"its last recorded event ({self.history[-1].event})"
+    def find_event_id(self, event_id: str) -> HistoryRecord | None:
+        """The history record that applied ``event_id`` (R15), or ``None``; no scan of the
+        history: an index of its event ids is kept beside it."""
+        history = self.history
+        cached = self._event_ids
+        if cached is None or cached[0] is not history:
+            index = {r.event_id: i for i, r in enumerate(history) if r.event_id is not None}
+            self._event_ids = (history, index)
         else:
+            index = cached[1]
+        i = index.get(event_id)
+        if i is None:
             return None
-        return EventRejected(
-            f"R16: {event} on order {self.order_id} is dated {at.isoformat()}, before {what} at "
-            f"{limit.isoformat()}; time only moves forward (order is {self.state}).",
-            rule="R16",
-            event=event,
-            state=self.state,
-            order_id=self.order_id,
-            facts={"at": at.isoformat(), "not_before": limit.isoformat()},
-        )
+        if i < len(history) and history[i].event_id == event_id:
+            return history[i]
+        # A copy of this order shares the index and added its own ids to it: look it up.
+        return next((r for r in history if r.event_id == event_id), None)
 
-    def _check_time(self, event: str, at: dt.datetime) -> None:
-        refused = self._time_refusal(event, at)
-        if refused is not None:
-            raise refused
+    def record(self, record: HistoryRecord) -> None:
+        """Append ``record`` to the history (the runtime's last step of an event)."""
+        history = (*self.history, record)
+        cached = self._event_ids
+        if record.event_id is not None and cached is not None and cached[0] is self.history:
+            cached[1][record.event_id] = len(self.history)
+            self._event_ids = (history, cached[1])
+        self.history = history
 
-    def _admits(self, event: str, at: dt.datetime) -> bool:
-        ctx = Context(event, at)
-        return any(
-            all(g.allows(self, ctx) for g in row.guards if not g.needs_data)
-            for row in candidates(self, event)
-        )
+    def snapshot(self) -> tuple[Any, ...]:
+        """Every field's value, in one call (for :meth:`restore`)."""
+        saved: tuple[Any, ...] = _GET_FIELDS(self)
+        return saved
 
-    def _due_clock_event(self, now: dt.datetime) -> str | None:
-        for name in CLOCK_EVENTS:
-            if self._admits(name, now):
-                return name
-        return None
-
-    def _snapshot(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in _FIELDS)
-
-    def _restore(self, saved: tuple[Any, ...]) -> None:
+    def restore(self, saved: tuple[Any, ...]) -> None:
+        """Put back the field values of a :meth:`snapshot`."""
         for name, value in zip(_FIELDS, saved, strict=True):
             setattr(self, name, value)
 
 
-_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order))
-_NOTIFICATIONS: Final = _FIELDS.index("notifications")
-_INCIDENTS: Final = _FIELDS.index("incidents")
+_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order) if a.init)
+_GET_FIELDS: Final = attrgetter(*_FIELDS)

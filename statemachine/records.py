@@ -15,8 +15,6 @@ import attrs
 __all__ = [
     "CANCELLATION_REASONS",
     "CLAIM_REASONS",
-    "FINAL_STATES",
-    "STATES",
     "Blame",
     "Channel",
     "FireResult",
@@ -30,20 +28,8 @@ __all__ = [
     "StateName",
 ]
 
-StateName = Literal[
-    "paid", "cancel_requested", "refund_pending", "cancelled", "dispatched", "delivered", "refunded"
-]
-STATES: Final[tuple[StateName, ...]] = (
-    "paid",
-    "cancel_requested",
-    "refund_pending",
-    "cancelled",
-    "dispatched",
-    "delivered",
-    "refunded",
-)
-"""Every state, the initial one (``paid``) first."""
-FINAL_STATES: Final[frozenset[str]] = frozenset({"cancelled", "refunded"})
+StateName = str
+"""A state's name; the states are declared once, in :mod:`statemachine.table`."""
 
 Reason = Literal[
     "cancellation", "not_dispatched", "not_as_described", "damaged_in_transit", "goodwill"
@@ -104,15 +90,16 @@ class Incident:
 class LedgerEntry:
     """Money that moved: a refund settled on the order, or a reimbursement to the customer.
 
-    ``funded_by`` says whose money it is (R9): in ``order.refunds`` a ``supplier`` entry is a
-    repayment from the supplier to the merchant, a ``merchant`` entry a refund the merchant
-    bears; every ``order.customer_refunds`` entry is the merchant paying the customer back.
+    ``blame`` says whose money it is (R9), as on :class:`PendingRefund`: in ``order.refunds`` a
+    ``supplier`` entry is a repayment from the supplier to the merchant, a ``merchant`` entry a
+    refund the merchant bears; every ``order.customer_refunds`` entry is the merchant paying the
+    customer back.
     """
 
     at: dt.datetime
     amount: Decimal
     reason: str
-    funded_by: Blame
+    blame: Blame
     event_id: str | None = None
 
 

@@ -12,22 +12,28 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import cattrs
 from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
 
 from .errors import InvalidInput
-from .machine import transitions_for
 from .money import parse_amount, parse_currency
-from .order import Order
-from .records import FINAL_STATES
+from .table import DELIVERED, DISPATCHED, FINAL_STATES, INITIAL_STATE, REFUND_PENDING, STATES, TABLE
+
+if TYPE_CHECKING:
+    from .order import Order
 
 __all__ = ["FORMAT_VERSION", "structure_order", "unstructure_order"]
 
-FORMAT_VERSION: Final = 1
-"""Version of the dict layout written by :func:`unstructure_order`."""
+FORMAT_VERSION: Final = 2
+"""Version of the dict layout written by :func:`unstructure_order`.
+
+1. The first layout.
+2. A ledger entry's ``funded_by`` is called ``blame``, as on the pending refund (R9); layout 1
+   is read by renaming it.
+"""
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
@@ -114,20 +120,43 @@ def unstructure_order(order: Order) -> dict[str, Any]:
     return data
 
 
-def structure_order(data: Mapping[str, Any]) -> Order:
+def _upgrade_1(body: dict[str, Any]) -> dict[str, Any]:
+    """Layout 1 to 2: ledger entries' ``funded_by`` becomes ``blame``."""
+    for name in ("refunds", "customer_refunds"):
+        entries = body.get(name)
+        if isinstance(entries, list):
+            body[name] = [
+                {("blame" if k == "funded_by" else k): v for k, v in e.items()}
+                if isinstance(e, Mapping)
+                else e
+                for e in entries
+            ]
+    return body
+
+
+def structure_order(data: Mapping[str, Any], cls: type[Order]) -> Order:
     """The order ``data`` describes, fully validated; :class:`InvalidInput` names the field."""
     if not isinstance(data, Mapping):
         raise InvalidInput(f"an order must be a mapping, got {type(data).__name__}", field=None)
     body = dict(data)
     version = body.pop("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if version == 1:
+        body = _upgrade_1(body)
+    elif version != FORMAT_VERSION:
         raise InvalidInput(
             f"order data has format_version {version!r}; this release reads {FORMAT_VERSION} "
             "(a newer release may have written it)",
             field="format_version",
         )
+    state = body.get("state")
+    if isinstance(state, str) and state not in STATES:
+        raise InvalidInput(
+            f"order {body.get('order_id', '?')}: state: unknown value {state!r}; expected one of "
+            f"{', '.join(STATES)}",
+            field="state",
+        )
     try:
-        order = _CONVERTER.structure(body, Order)
+        order = _CONVERTER.structure(body, cls)
     except InvalidInput:
         raise
     except Exception as exc:  # cattrs wraps every field error in ClassValidationError
@@ -192,18 +221,14 @@ def _check_consistency(order: Order) -> None:
     except InvalidInput as exc:
         raise _fail(order, exc.field or "amount", exc.message) from None
 
-    rows = transitions_for(order.policy)
-    state: str = "paid"
+    state: str = INITIAL_STATE
     last_at = order.paid_at
     seen_ids: set[str] = set()
     for i, record in enumerate(order.history):
         field = f"history[{i}]"
         if record.source != state:
             raise _fail(order, field, f"starts in {record.source}, but the order was in {state}")
-        if not any(
-            r.event == record.event and state in r.sources and r.dest_from(state) == record.dest
-            for r in rows
-        ):
+        if TABLE.row_taken(record.event, state, record.dest, order.policy) is None:
             raise _fail(
                 order,
                 field,
@@ -218,14 +243,16 @@ def _check_consistency(order: Order) -> None:
         state, last_at = record.dest, record.at
     if state != order.state:
         raise _fail(order, "state", f"is {order.state}, but the history ends in {state}")
-    if (order.pending_refund is not None) != (order.state == "refund_pending"):
+    if (order.pending_refund is not None) != (order.state == REFUND_PENDING.name):
         raise _fail(order, "pending_refund", f"does not fit the state {order.state}")
-    shipped = order.state in ("dispatched", "delivered") or (
-        order.state in FINAL_STATES | {"refund_pending"} and order.delivered_at is not None
+    shipped = order.state in (DISPATCHED.name, DELIVERED.name) or (
+        order.state in FINAL_STATES | {REFUND_PENDING.name} and order.delivered_at is not None
     )
     if shipped and (order.dispatched_at is None or order.tracking_number is None):
         raise _fail(order, "dispatched_at", f"is missing for a {order.state} order")
-    if order.state == "delivered" and (order.delivered_at is None or order.claim_deadline is None):
+    if order.state == DELIVERED.name and (
+        order.delivered_at is None or order.claim_deadline is None
+    ):
         raise _fail(order, "delivered_at", "is missing for a delivered order")
     if order.refunded_total > order.amount:
         raise _fail(order, "refunds", "add up to more than the amount paid (R11)")

@@ -9,8 +9,8 @@ import pytest
 from transitions import Machine
 
 from statemachine import EVENTS, EventRejected, Order, Policy, machine_for
-from statemachine.machine import REFUSALS, TRANSITIONS, rules_enforced, transitions_for
 from statemachine.rules import RULES
+from statemachine.table import PROHIBITIONS, TABLE, TRANSITIONS
 
 from .helpers import VARIANTS, reach, t
 
@@ -113,7 +113,7 @@ def test_r12_switch_removes_auto_close_row() -> None:
     """R12: with auto_close_unshipped off, the policy's machine has no auto-close row and the
     refusal names R12."""
     off = Policy(auto_close_unshipped=False)
-    assert all(r.event != "dispatch_deadline_expired" for r in transitions_for(off))
+    assert all(r.event != "dispatch_deadline_expired" for r in TABLE.rows_for(off))
     order = reach("paid", policy=off)
     with pytest.raises(EventRejected) as info:
         order.fire("dispatch_deadline_expired", at=t(30))
@@ -124,7 +124,7 @@ def test_r12_switch_removes_auto_close_row() -> None:
 def test_every_rule_is_enforced_by_the_table_or_the_engine() -> None:
     """R1-R16: every rule id is tied to a guard, effect or refusal, except the engine's own
     R14 (final states), R15 (idempotency) and R16 (time), which Order.fire enforces."""
-    enforced = {rid for rid, where in rules_enforced().items() if where}
+    enforced = {rid for rid, where in TABLE.rules_enforced().items() if where}
     assert enforced | {"R14", "R15", "R16"} == set(RULES)
 
 
@@ -133,7 +133,7 @@ def test_guards_and_effects_name_known_rules() -> None:
     for row in TRANSITIONS:
         assert all(g.rule in RULES for g in row.guards)
         assert all(e.rule is None or e.rule in RULES for e in row.effects)
-    assert all(r.rule in RULES for r in REFUSALS)
+    assert all(r.rule in RULES for r in PROHIBITIONS)
 
 
 def test_typed_methods_match_the_events_table() -> None:

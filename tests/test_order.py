@@ -647,11 +647,11 @@ def test_r9_ledgers_record_who_funds_each_refund() -> None:
     """R9: settled refunds keep who funds them; reimbursements are the merchant's money."""
     supplier = reach("cancelled")
     supplier.reimburse_customer(amount="100.00", at=t(5))
-    assert [(e.reason, e.funded_by) for e in supplier.refunds] == [("cancellation", "supplier")]
-    assert [(e.reason, e.funded_by) for e in supplier.customer_refunds] == [
+    assert [(e.reason, e.blame) for e in supplier.refunds] == [("cancellation", "supplier")]
+    assert [(e.reason, e.blame) for e in supplier.customer_refunds] == [
         ("cancellation", "merchant")
     ]
     merchant = reach("delivered")
     merchant.open_claim(reason="not_as_described", amount="30.00", listing_altered=True, at=t(5))
     merchant.settle_refund(at=t(6))
-    assert [(e.amount, e.funded_by) for e in merchant.refunds] == [(Decimal("30.00"), "merchant")]
+    assert [(e.amount, e.blame) for e in merchant.refunds] == [(Decimal("30.00"), "merchant")]

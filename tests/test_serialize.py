@@ -76,7 +76,7 @@ def broken(path: list[str | int], value: Any) -> dict[str, Any]:
         (["history", 2, "at"], "2026-03-02T00:00:00+08:00", "history[2].at"),
         (["pending_refund"], None, "pending_refund"),
         (["refunds"], [{"at": "2026-03-09T09:00+08:00", "amount": "101.00", "reason": "x",
-                       "funded_by": "supplier"}],
+                       "blame": "supplier"}],
          "refunds"),
         (["policy", "dispatch_business_days"], 0, "policy.dispatch_business_days"),
         (["format_version"], 99, "format_version"),

@@ -10,9 +10,8 @@ from collections import deque
 import pytest
 
 from statemachine import EventRejected, Order, Policy
-from statemachine.checks import INITIAL_STATE, graph
-from statemachine.machine import CLOCK_EVENTS, candidates, transitions_for
-from statemachine.records import FINAL_STATES, STATES
+from statemachine.checks import graph
+from statemachine.table import CLOCK_EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE
 from statemachine.testing import (
     Path,
     RefusalCase,
@@ -36,7 +35,7 @@ def _taken(path: Path) -> list[str]:
     order = path.new_order()
     labels = []
     for step in path:
-        (row,) = candidates(order, step.event)
+        (row,) = TABLE.candidates(order, step.event)
         labels.append(row_label(row, order.state))
         step.fire(order)
     return labels
@@ -46,7 +45,7 @@ def _taken(path: Path) -> list[str]:
 def test_transition_cover_takes_every_row_from_every_source(policy: Policy) -> None:
     """100% transition coverage: every (row, source) of the table is taken by some path."""
     targets = set(transition_targets(policy))
-    assert len(targets) == sum(len(t.sources) for t in transitions_for(policy))
+    assert len(targets) == sum(len(t.sources) for t in TABLE.rows_for(policy))
     taken = {label for path in transition_cover(policy=policy) for label in _taken(path)}
     assert taken == targets
 
@@ -119,7 +118,7 @@ def test_refusal_cover_includes_guard_refusals_of_r7_and_r5() -> None:
 
 
 def _distances() -> dict[str, int]:
-    edges, dist = graph(transitions_for(Policy())), {INITIAL_STATE: 0}
+    edges, dist = graph(TABLE.rows_for(Policy())), {INITIAL_STATE: 0}
     todo = deque([INITIAL_STATE])
     while todo:
         state = todo.popleft()

@@ -13,16 +13,25 @@ import datetime as dt
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
-from ..errors import EventRejected, InvalidInput, OrderError
-from ..machine import CLOCK_EVENTS, candidates
-from ..order import Order, require_aware
+from ..errors import (
+    ConcurrentUpdate,
+    CorruptOrder,
+    EventRejected,
+    InvalidInput,
+    OrderExists,
+    SchemaVersionError,
+    UnknownOrder,
+)
+from ..machine import require_aware
+from ..order import Order
 from ..records import FireResult, Notification
+from ..table import EVENTS, TABLE
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -43,100 +52,6 @@ SCHEMA_VERSION: Final = 1
 
 DEFAULT_ATTEMPTS: Final = 10
 """How many times ``apply`` tries on fresh data before raising :class:`ConcurrentUpdate`."""
-
-
-# ------------------------------------------------------------------------------------------------
-# Errors
-
-
-class ConcurrentUpdate(OrderError):
-    """Other writers changed the order every time ``apply`` tried; nothing was written.
-
-    ``attempts`` compare-and-swaps on the version column were lost in a row (or, on SQLite, the
-    write lock was not free within the busy timeout; then ``order_id`` and ``event`` are
-    ``None``). Sending the event again is safe: with an ``event_id``, a delivery that did get
-    through is recognised as a duplicate.
-    """
-
-    def __init__(
-        self, message: str, *, order_id: str | None, event: str | None, attempts: int
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.order_id = order_id
-        self.event = event
-        self.attempts = attempts
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_concurrent, (self.message, self.order_id, self.event, self.attempts))
-
-
-def _rebuild_concurrent(
-    message: str, order_id: str | None, event: str | None, attempts: int
-) -> ConcurrentUpdate:
-    return ConcurrentUpdate(message, order_id=order_id, event=event, attempts=attempts)
-
-
-class UnknownOrder(InvalidInput):
-    """No order with this id is stored (``field`` is ``"order_id"``)."""
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"no order {order_id!r} is stored", field="order_id")
-        self.order_id = order_id
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (UnknownOrder, (self.order_id,))
-
-
-class OrderExists(InvalidInput):
-    """``add`` was given an order whose id is already stored."""
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__(
-            f"order {order_id!r} is already stored; add() stores new orders only, "
-            "change a stored one with apply()",
-            field="order_id",
-        )
-        self.order_id = order_id
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (OrderExists, (self.order_id,))
-
-
-class CorruptOrder(InvalidInput):
-    """A stored row is not an order the machine could have produced; it is never half-loaded.
-
-    ``order_id`` names the row, ``field`` the first thing found wrong.
-    """
-
-    def __init__(self, order_id: str, problem: str, *, field: str | None) -> None:
-        super().__init__(f"stored order {order_id!r} is corrupt: {problem}", field=field)
-        self.order_id = order_id
-        self.problem = problem
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_corrupt, (self.order_id, self.problem, self.field))
-
-
-def _rebuild_corrupt(order_id: str, problem: str, field: str | None) -> CorruptOrder:
-    return CorruptOrder(order_id, problem, field=field)
-
-
-class SchemaVersionError(OrderError):
-    """The database carries a schema this release cannot read (written by a newer release)."""
-
-    def __init__(self, where: str, found: int, supported: int) -> None:
-        super().__init__(
-            f"{where} has store schema version {found}, but this release of "
-            f"order-statemachine reads up to version {supported}; upgrade order-statemachine "
-            "(a database is never migrated downwards)"
-        )
-        self.where = where
-        self.found = found
-        self.supported = supported
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (SchemaVersionError, (self.where, self.found, self.supported))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -250,40 +165,21 @@ class OrderStore(Protocol):
 # Clock deadlines
 
 
-def _dispatch_due(order: Order) -> dt.datetime | None:
-    return order.dispatch_deadline
-
-
-def _repayment_due(order: Order) -> dt.datetime | None:
-    pending = order.pending_refund
-    if pending is None or pending.overdue_escalated:
-        return None
-    return pending.repayment_deadline
-
-
-_CLOCK_DEADLINES: Final[Mapping[str, Callable[[Order], dt.datetime | None]]] = {
-    "dispatch_deadline_expired": _dispatch_due,  # R1 / R12
-    "repayment_overdue": _repayment_due,  # R4
-}
-if set(_CLOCK_DEADLINES) != set(CLOCK_EVENTS):  # pragma: no cover - guards the table
-    raise RuntimeError(
-        f"statemachine.store knows the deadlines of {sorted(_CLOCK_DEADLINES)}, but the "
-        f"machine's clock events are {sorted(CLOCK_EVENTS)}; teach clock_due_at the new one"
-    )
-
-
 def clock_due_at(order: Order) -> dt.datetime | None:
     """The stored deadline after which a clock event may fire on ``order``; ``None`` if none.
 
     A clock event counts when the order's state has a row for it under its policy (so R12's
-    switch and R14's final states are the machine's to decide) and its deadline is stored:
+    switch and R14's final states are the machine's to decide) and the deadline its spec
+    declares (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order:
     the R1 dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
     escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment.
     """
     due = [
         moment
-        for event, deadline in _CLOCK_DEADLINES.items()
-        if candidates(order, event) and (moment := deadline(order)) is not None
+        for event in TABLE.clock_events
+        if (deadline := EVENTS[event].due) is not None
+        and TABLE.candidates(order, event)
+        and (moment := deadline.of(order)) is not None
     ]
     return min(due, default=None)
 

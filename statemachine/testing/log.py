@@ -51,9 +51,9 @@ from typing import Any, Final
 import attrs
 
 from ..errors import EventRejected, InvalidInput, OrderError
-from ..machine import EVENTS
 from ..order import Order
 from ..policy import Policy
+from ..table import EVENTS, INITIAL_STATE
 
 __all__ = [
     "CREATED",
@@ -239,7 +239,7 @@ def log_of(order: Order) -> list[dict[str, Any]]:
             CREATED,
             order.paid_at,
             data={"amount": order.amount, "currency": order.currency},
-            state="paid",
+            state=INITIAL_STATE,
         )
     ]
     for h in order.history:

@@ -42,11 +42,12 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from ..errors import OrderError
-from ..machine import EVENTS, REFUSALS, Context, Param, TransitionSpec, candidates, transitions_for
 from ..money import minor_unit
 from ..order import Order
 from ..policy import DEFAULT_POLICY, Policy
-from ..records import CLAIM_REASONS, FINAL_STATES, STATES, FireResult, PendingRefund, StateName
+from ..records import CLAIM_REASONS, FireResult, StateName
+from ..spec import Context, Param, TransitionSpec
+from ..table import EVENTS, INITIAL_STATE, STATES, TABLE
 
 __all__ = [
     "DEFAULT_PAID_AT",
@@ -139,7 +140,7 @@ class Path:
     @property
     def final_state(self) -> StateName:
         """The state the order is in after the last step."""
-        return self.states[-1] if self.states else "paid"
+        return self.states[-1] if self.states else INITIAL_STATE
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -213,9 +214,9 @@ class RefusalCase:
 
 def row_label(row: TransitionSpec, source: StateName) -> str:
     """A row taken from ``source``: ``event@source[when]->dest`` (unique, the table has no
-    ambiguous pair)."""
-    when = f"[{row.when.name}]" if row.when is not None else ""
-    return f"{row.event}@{source}{when}->{row.dest_from(source)}"
+    ambiguous pair); the table's own label, :meth:`TransitionSpec.label
+    <statemachine.spec.TransitionSpec.label>`."""
+    return row.label(source)
 
 
 def transition_targets(policy: Policy | None = None) -> dict[str, tuple[TransitionSpec, str]]:
@@ -226,7 +227,7 @@ def transition_targets(policy: Policy | None = None) -> dict[str, tuple[Transiti
     policy = policy or DEFAULT_POLICY
     return {
         row_label(row, source): (row, source)
-        for row in transitions_for(policy)
+        for row in TABLE.rows_for(policy)
         for source in row.sources
     }
 
@@ -240,45 +241,36 @@ def refusal_targets(policy: Policy | None = None) -> frozenset[tuple[str, str, s
     be refused by that rule.
     """
     policy = policy or DEFAULT_POLICY
-    rows = transitions_for(policy)
+    rows = TABLE.rows_for(policy)
     has_row = {(s, t.event) for t in rows for s in t.sources}
     out: set[tuple[str, str, str | None]] = set()
     for state in STATES:
         for event in EVENTS:
-            if (state, event) in has_row:
-                continue
-            if state in FINAL_STATES:
-                out.add((state, event, "R14"))
-                continue
-            rules: list[str | None] = [
-                r.rule for r in REFUSALS if r.event == event and state in r.states
-            ]
-            out.update((state, event, rule) for rule in rules or [None])
+            if (state, event) not in has_row:
+                out.update((state, event, rule) for rule in TABLE.refusal_rules(state, event))
     out.update(("*", "*", g.rule) for t in rows for g in t.guards)
     return frozenset(out)
 
 
 def _expected_refusal_rule(order: Order, event: str) -> str | None:
     """The rule the table names for ``event`` in ``order``'s state when no row takes it."""
-    if order.state in FINAL_STATES:
-        return "R14"  # ENGINE_RULES: refusal_for refuses everything else in a final state
-    for r in REFUSALS:
-        if r.event == event and order.state in r.states and (r.when is None or r.when(order)):
-            return r.rule
-    return None
+    prohibition = TABLE.prohibition_for(order, event)
+    return None if prohibition is None else prohibition.rule
 
 
 def _selectors(order: Order) -> tuple[str, ...]:
     names = {
         t.when.name
-        for t in transitions_for(order.policy)
+        for t in TABLE.rows_for(order.policy)
         if t.when is not None and order.state in t.sources and t.when(order)
     }
     return tuple(sorted(names))
 
 
 def _refusal_conditions(order: Order) -> tuple[bool, ...]:
-    return tuple(r.when(order) for r in REFUSALS if r.when is not None and order.state in r.states)
+    return tuple(
+        p.when(order) for p in TABLE.prohibitions if p.when is not None and order.state in p.states
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,15 +278,8 @@ def _refusal_conditions(order: Order) -> tuple[bool, ...]:
 
 
 def _deadlines(order: Order) -> list[dt.datetime]:
-    """Every deadline the order holds (fields named ``*_deadline`` of it and its refund)."""
-    out = [getattr(order, a.name) for a in attrs.fields(Order) if a.name.endswith("_deadline")]
-    if order.pending_refund is not None:
-        out += [
-            getattr(order.pending_refund, a.name)
-            for a in attrs.fields(PendingRefund)
-            if a.name.endswith("_deadline")
-        ]
-    return [d for d in out if isinstance(d, dt.datetime)]
+    """Every deadline the table compares against that the order holds now."""
+    return [d for deadline in TABLE.deadlines() if (d := deadline.of(order)) is not None]
 
 
 def _last_at(order: Order) -> dt.datetime:
@@ -411,7 +396,7 @@ def next_steps(order: Order) -> list[tuple[TransitionSpec, Step]]:
     """Every row the order's state offers, each with the earliest step its guards admit."""
     out: list[tuple[TransitionSpec, Step]] = []
     for event in EVENTS:
-        for row in candidates(order, event):
+        for row in TABLE.candidates(order, event):
             step = _valid_step(order, row)
             if step is not None:
                 out.append((row, step))
@@ -488,7 +473,7 @@ def _path(start: Start, node: _Node, path_id: str) -> Path:
 
 
 def shortest_paths(*, start: Start | None = None, policy: Policy | None = None) -> tuple[Path, ...]:
-    """The shortest path to each state, in the order of :data:`~statemachine.records.STATES`.
+    """The shortest path to each state, in the order of :data:`~statemachine.table.STATES`.
 
     A state no generated step reaches raises :class:`AssertionError` naming it.
     """
@@ -576,7 +561,7 @@ def _refusal_cover(start: Start) -> tuple[RefusalCase, ...]:
         where = f"{order.state}[{','.join(selectors)}]" if selectors else order.state
         path = _path(start, node, f"to-{where}")
         for event in EVENTS:
-            rows = candidates(order, event)
+            rows = TABLE.candidates(order, event)
             if not rows:
                 rule = _expected_refusal_rule(order, event)
                 target: tuple[object, ...] = ("state", order.state, event, rule)

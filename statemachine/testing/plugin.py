@@ -24,7 +24,8 @@ import attrs
 import pytest
 
 from ..errors import InvalidInput
-from ..order import Order, require_aware
+from ..machine import require_aware
+from ..order import Order
 from ..policy import DEFAULT_POLICY, Policy
 from ..records import FireResult
 from .paths import (

@@ -24,11 +24,12 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from ..machine import EVENTS, TransitionSpec
 from ..money import minor_unit
 from ..order import Order
 from ..policy import Policy
 from ..records import CLAIM_REASONS, StateName
+from ..spec import TransitionSpec
+from ..table import EVENTS
 from .paths import DEFAULT_PAID_AT, Path, Start, Step, admits, next_steps, row_label
 
 __all__ = ["arbitrary_data", "arbitrary_steps", "starts", "valid_paths", "valid_steps"]

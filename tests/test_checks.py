@@ -5,10 +5,12 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from statemachine import Policy, machine
+from statemachine import Policy
 from statemachine.checks import ENGINE_RULES, TableError, check_table, graph
-from statemachine.machine import REFUSALS, TRANSITIONS, TransitionSpec, When, machine_for
+from statemachine.machine import build_machine, machine_for
 from statemachine.rules import RULES
+from statemachine.spec import TransitionSpec, When
+from statemachine.table import PROHIBITIONS, TABLE, TRANSITIONS
 
 
 def _without(pred: object) -> tuple[TransitionSpec, ...]:
@@ -17,7 +19,7 @@ def _without(pred: object) -> tuple[TransitionSpec, ...]:
 
 def _problems(rows: tuple[TransitionSpec, ...], **kwargs: object) -> tuple[str, ...]:
     with pytest.raises(TableError) as caught:
-        check_table(rows, refusals=kwargs.pop("refusals", REFUSALS), **kwargs)  # type: ignore[arg-type]
+        check_table(rows, prohibitions=kwargs.pop("prohibitions", PROHIBITIONS), **kwargs)  # type: ignore[arg-type]
     return caught.value.problems
 
 
@@ -28,7 +30,7 @@ def _problems(rows: tuple[TransitionSpec, ...], **kwargs: object) -> tuple[str, 
 )
 def test_shipped_table_passes_under_each_policy(policy: Policy) -> None:
     """The shipped table is sound under every policy switch, so machine_for builds (R12 off too)."""
-    check_table(machine.transitions_for(policy), refusals=REFUSALS)
+    check_table(TABLE.rows_for(policy), prohibitions=PROHIBITIONS)
     assert machine_for(policy) is machine_for(policy)
 
 
@@ -39,10 +41,10 @@ def test_engine_rules_are_exactly_r14_r15_r16() -> None:
 
 
 def test_every_other_rule_is_carried_by_the_table() -> None:
-    """Every rule that is not an engine rule has a guard, effect or refusal in the table."""
+    """Every rule that is not an engine rule has a guard, effect or prohibition in the table."""
     carried = {g.rule for t in TRANSITIONS for g in t.guards}
     carried |= {e.rule for t in TRANSITIONS for e in t.effects if e.rule}
-    carried |= {r.rule for r in REFUSALS}
+    carried |= {r.rule for r in PROHIBITIONS}
     assert set(RULES) - set(ENGINE_RULES) <= carried
 
 
@@ -61,13 +63,13 @@ def test_dead_end_state_is_named() -> None:
     )
 
 
-def test_rule_without_guard_effect_or_refusal_is_named() -> None:
-    """R10 loses its only guard and refusal: the table no longer enforces it."""
+def test_rule_without_guard_effect_or_prohibition_is_named() -> None:
+    """R10 loses its only guard and prohibition: the table no longer enforces it."""
     rows = tuple(
         attrs.evolve(t, guards=tuple(g for g in t.guards if g.rule != "R10")) for t in TRANSITIONS
     )
-    refusals = tuple(r for r in REFUSALS if r.rule != "R10")
-    problems = _problems(rows, refusals=refusals)
+    prohibitions = tuple(r for r in PROHIBITIONS if r.rule != "R10")
+    problems = _problems(rows, prohibitions=prohibitions)
     assert any(p.startswith("rule R10 is enforced by no guard") for p in problems)
 
 
@@ -98,7 +100,7 @@ def test_different_selectors_are_not_ambiguous() -> None:
     rows = [t for t in TRANSITIONS if t.event == "settle_refund"]
     assert len(rows) == 2
     assert {t.when.name for t in rows if t.when} == {"cancellation_refund", "claim_refund"}
-    check_table(TRANSITIONS, refusals=REFUSALS)
+    check_table(TRANSITIONS, prohibitions=PROHIBITIONS)
 
 
 def test_row_leaving_a_final_state_is_named() -> None:
@@ -123,35 +125,32 @@ def test_unknown_names_are_named() -> None:
     assert any("names unknown rule R99" in p for p in problems)
 
 
-def test_shadowed_refusal_is_named() -> None:
-    """An unconditional refusal for a pair a row always takes can never apply."""
-    r2 = next(r for r in REFUSALS if r.rule == "R2" and r.when is None)
-    problems = _problems(TRANSITIONS, refusals=(*REFUSALS, attrs.evolve(r2, states=("paid",))))
-    assert any(p.startswith("the R2 refusal of request_cancellation in 'paid'") for p in problems)
+def test_shadowed_prohibition_is_named() -> None:
+    """An unconditional prohibition for a pair a row always takes can never apply."""
+    r2 = next(r for r in PROHIBITIONS if r.rule == "R2" and r.when is None)
+    problems = _problems(
+        TRANSITIONS, prohibitions=(*PROHIBITIONS, attrs.evolve(r2, states=("paid",)))
+    )
+    assert any(
+        p.startswith("the R2 prohibition of request_cancellation in 'paid'") for p in problems
+    )
 
 
 def test_every_problem_is_listed_at_once() -> None:
     """The error lists every problem, one per line, so one run shows all that is wrong."""
     with pytest.raises(TableError) as caught:
-        check_table(TRANSITIONS[:1], refusals=REFUSALS)
+        check_table(TRANSITIONS[:1], prohibitions=PROHIBITIONS)
     err = caught.value
     assert len(err.problems) > 3
     assert str(err).count("\n  - ") == len(err.problems)
     assert isinstance(err, ValueError)
 
 
-def test_broken_table_fails_when_the_machine_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    """machine_for runs the checks: a table with an unreachable state fails at build time."""
-    broken = _without(lambda t: t.dest == "delivered")
-    monkeypatch.setattr(machine, "TRANSITIONS", broken)
-    policy = Policy(claim_window_days=97)  # a policy no other test builds, so nothing is cached
-    try:
-        with pytest.raises(TableError, match="state 'delivered' cannot be reached"):
-            machine_for(policy)
-    finally:
-        machine.transitions_for.cache_clear()
-        machine._index.cache_clear()
-        machine_for.cache_clear()
+def test_broken_table_fails_when_the_machine_is_built() -> None:
+    """build_machine runs the checks: a table with an unreachable state fails at build time."""
+    broken = attrs.evolve(TABLE, rows=_without(lambda t: t.dest == "delivered"))
+    with pytest.raises(TableError, match="state 'delivered' cannot be reached"):
+        build_machine(broken, Policy())
 
 
 def test_graph_is_the_table() -> None:
