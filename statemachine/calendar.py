@@ -56,7 +56,7 @@ def _country_holidays(country: str) -> holidays.HolidayBase:
     return holidays.country_holidays(country)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class BusinessCalendar:
     """Working days of one supplier: a ``holidays`` country calendar plus overrides.
 
@@ -108,8 +108,7 @@ class BusinessCalendar:
         >>> cal.business_deadline(paid, 7).isoformat()
         '2026-03-02T23:59:59.999999+08:00'
         """
-        local = to_local_date(start, self.timezone)
-        return end_of_day(self.nth_working_day_after(local, days), self.timezone)
+        return _business_deadline(self, to_local_date(start, self.timezone), days)
 
     def calendar_deadline(self, start: dt.datetime, days: int) -> dt.datetime:
         """End of the ``days``-th calendar day after ``start``'s local date, in local time."""
@@ -121,16 +120,29 @@ class BusinessCalendar:
 
         ``None`` for calendars computed by rule alone (no year-by-year schedule to wait for).
         """
-        cal = self._holidays
-        if not getattr(cal, "has_substituted_holidays", False):
-            return None
-        years = getattr(cal, "special_public_holidays", None) or {}
-        return max(years) if years else None
+        _ = self._holidays  # an unknown country is InvalidInput, not a KeyError
+        return _last_official_year(self.country)
 
     def schedule_is_official(self, year: int) -> bool:
         """Whether ``year``'s working days come from an official schedule, not a guess."""
         last = self.last_official_year()
         return last is None or year <= last
+
+
+@lru_cache(maxsize=64)
+def _last_official_year(country: str) -> int | None:
+    cal = _country_holidays(country)
+    if not getattr(cal, "has_substituted_holidays", False):
+        return None
+    years = getattr(cal, "special_public_holidays", None) or {}
+    return max(years) if years else None
+
+
+@lru_cache(maxsize=4096)
+def _business_deadline(cal: BusinessCalendar, day: dt.date, days: int) -> dt.datetime:
+    """The deadline of ``days`` working days from ``day``: each (calendar, day, days) is
+    counted once, so creating many orders paid on the same day costs no calendar work."""
+    return end_of_day(_nth_working_day_after(cal, day, days), cal.timezone)
 
 
 @lru_cache(maxsize=4096)

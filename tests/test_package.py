@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -63,3 +64,141 @@ def test_import_succeeds_without_the_clash() -> None:
         check=True,
     ).stdout
     assert out.strip() == "Order"
+
+
+def _modules() -> dict[str, ast.Module]:
+    out = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = ast.parse(path.read_text(encoding="utf-8"))
+    return out
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(name: str, tree: ast.Module, package: bool) -> set[str]:
+    """The package's modules ``name`` imports at run time, at the top or inside a function
+    (imports under ``if TYPE_CHECKING`` serve type hints only and are left out)."""
+    found: set[str] = set()
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if _is_type_checking(node):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = name.split(".") if package else name.split(".")[:-1]
+            base = base[: len(base) - (node.level - 1)]
+            target = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(target)
+            found.update(f"{target}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            mod = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [mod] if mod else [a.name for a in node.names]  # type: ignore[union-attr]
+            found.update(n for n in names if n and n.startswith("statemachine"))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                todo.append(child)
+    return found
+
+
+def test_core_modules_import_without_a_cycle() -> None:
+    """The vocabulary, the table, the runtime, the order and the serializer import one another
+    in one direction only: no module imports, even lazily, one that imports it back."""
+    trees = _modules()
+    packages = {n for n in trees if (ROOT.parent / n.replace(".", "/") / "__init__.py").exists()}
+    graph = {
+        n: {m for m in _imports(n, tree, n in packages) if m in trees and m != n}
+        for n, tree in trees.items()
+    }
+    core = {n for n in graph if n.count(".") == 1 and n != "statemachine.__main__"}
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()]:
+                if nxt not in seen and nxt != "statemachine":
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    cycles = sorted(n for n in core if n in reach(n))
+    assert cycles == [], f"import cycles through {cycles}"
+    assert "statemachine.order" not in reach("statemachine.serialize")
+    assert "statemachine.machine" not in reach("statemachine.checks")
+    assert "statemachine.machine" not in reach("statemachine.table")
+
+
+def _code_strings(tree: ast.Module) -> list[str]:
+    """String constants of ``tree`` that are not docstrings or keys of a dict display (a fact
+    named ``paid`` is the amount paid, not the state)."""
+    keys = {id(k) for node in ast.walk(tree) if isinstance(node, ast.Dict) for k in node.keys}
+    docstrings = keys | {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_state_names_are_written_only_in_the_table() -> None:
+    """R14: the states (and which are final) are declared once, in statemachine.table; no other
+    module of the package spells a state's name as a string of its own."""
+    spelled = {
+        name: sorted(set(_code_strings(tree)) & set(statemachine.STATES))
+        for name, tree in _modules().items()
+        if name != "statemachine.table"
+    }
+    assert {n: s for n, s in spelled.items() if s} == {}
+
+
+def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
+    """Every exception class the package raises to callers is an OrderError declared in
+    statemachine.errors, and each pickles to an equal message and data without __reduce__."""
+    import pickle
+
+    from statemachine import errors
+
+    defined = [
+        obj
+        for tree_name in _modules()
+        if not tree_name.endswith("__main__")
+        for mod in [__import__(tree_name, fromlist=["_"])]
+        for obj in vars(mod).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseException)
+        and obj.__module__.startswith("statemachine")
+        and not obj.__name__.startswith("_")  # never reaches a caller
+    ]
+    assert defined
+    for cls in defined:
+        assert cls.__module__ == "statemachine.errors", cls
+        assert issubclass(cls, errors.OrderError), cls
+        assert "__reduce__" not in vars(cls), cls
+    samples = [
+        errors.InvalidInput("bad amount", field="amount"),
+        errors.EventRejected("R2: no", rule="R2", event="e", state="s", order_id="o", facts={}),
+        errors.UnknownOrder("AE-1"),
+        errors.OrderExists("AE-1"),
+        errors.CorruptOrder("AE-1", "its body is not JSON", field="body"),
+        errors.TableError(["a problem"]),
+        errors.GraphvizMissing("dot", "png"),
+        errors.ConcurrentUpdate("lost", order_id="AE-1", event="dispatch", attempts=3),
+        errors.SchemaVersionError("db", 2, 1),
+    ]
+    assert {type(e) for e in samples} == {c for c in defined if c is not errors.OrderError}
+    for error in samples:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error) and repr(copy) == repr(error)
