@@ -152,12 +152,13 @@ def not_yet_dispatched(order: Order, ctx: Context) -> Objection | None:
 @guard("R12", needs_data=False, deadline=DISPATCH_DEADLINE)
 def past_dispatch_deadline(order: Order, ctx: Context) -> Objection | None:
     """Auto-close only once the R1 dispatch deadline has passed."""
-    if ctx.at > order.dispatch_deadline:
+    deadline = DISPATCH_DEADLINE.of(order)
+    if deadline is None or ctx.at > deadline:
         return None
     return Objection(
         f"order {order.order_id} is not late yet: its dispatch deadline (R1) ends at "
-        f"{fmt_moment(order.dispatch_deadline)}, and it is {fmt_moment(ctx.at)}.",
-        {"dispatch_deadline": fmt_moment(order.dispatch_deadline), "at": fmt_moment(ctx.at)},
+        f"{fmt_moment(deadline)}, and it is {fmt_moment(ctx.at)}.",
+        {"dispatch_deadline": fmt_moment(deadline), "at": fmt_moment(ctx.at)},
     )
 
 
@@ -178,7 +179,7 @@ def claim_reason_accepted(order: Order, ctx: Context) -> Objection | None:
 @guard("R13", needs_data=False, deadline=CLAIM_DEADLINE)
 def claim_window_open(order: Order, ctx: Context) -> Objection | None:
     """A claim must be opened by the end of the claim window after the delivery's local date."""
-    deadline = order.claim_deadline
+    deadline = CLAIM_DEADLINE.of(order)
     if deadline is None or ctx.at <= deadline:
         return None
     delivered = order.delivered_at
