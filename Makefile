@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# python-statemachine also installs a top-level `statemachine`: it gets a venv of its own, for
+# the bench's peer contender (bench/contender_psm.py) and its smoke test.
+PSM_VERSION := 3.2.2
+PSM_VENV := bench/.venv-psm
+PSM_STAMP := $(PSM_VENV)/.installed-$(PSM_VERSION)
 
-.PHONY: venv test lint typecheck pytest demo docs diagrams bench clean
+.PHONY: venv bench-venv test lint typecheck pytest demo docs diagrams bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +20,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(PSM_STAMP):
+	$(PYTHON) -m venv $(PSM_VENV)
+	$(PSM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		python-statemachine==$(PSM_VERSION)
+	touch $(PSM_STAMP)
+
+bench-venv: $(PSM_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,4 +59,4 @@ diagrams: $(STAMP)
 	$(BIN)/python -m statemachine.diagrams --out diagrams --readme-section docs/diagrams-readme-section.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PSM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
