@@ -36,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict statemachine
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(PSM_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
