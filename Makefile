@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# python-statemachine also installs a top-level `statemachine`: it gets a venv of its own, for
+# the bench's peer contender (bench/contender_psm.py) and its smoke test.
+PSM_VERSION := 3.2.2
+PSM_VENV := bench/.venv-psm
+PSM_STAMP := $(PSM_VENV)/.installed-$(PSM_VERSION)
 
-.PHONY: venv test lint typecheck pytest demo docs diagrams bench clean
+.PHONY: venv bench-venv test lint typecheck pytest demo docs diagrams bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +21,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
+$(PSM_STAMP):
+	$(PYTHON) -m venv $(PSM_VENV)
+	$(PSM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		python-statemachine==$(PSM_VERSION)
+	touch $(PSM_STAMP)
+
+bench-venv: $(PSM_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -23,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict statemachine
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(PSM_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -31,9 +44,11 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/python -m statemachine
 
-# Benchmarks, not part of `make test`: Order.create against a transitions Machine per order,
+# Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
+# rounds, written to bench/README.md), Order.create against a transitions Machine per order,
 # then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL.
-bench: $(STAMP)
+bench: $(STAMP) $(PSM_STAMP)
+	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/order_create.py
 	$(BIN)/python bench/bench_store.py
 
@@ -46,4 +61,4 @@ diagrams: $(STAMP)
 	$(BIN)/python -m statemachine.diagrams --out diagrams --readme-section docs/diagrams-readme-section.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PSM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
