@@ -273,7 +273,7 @@ def view(order: Any) -> dict[str, Any]:
     """An order as JSON-safe data, comparable across contenders.
 
     Reads ``state``, ``history`` (``event``, ``source``, ``dest``, ``at``, ``event_id``),
-    ``refunds`` (``amount``, ``reason``, ``funded_by``), ``pending_refund.blame``,
+    ``refunds`` (``amount``, ``reason``, ``blame``), ``pending_refund.blame``,
     ``incidents`` (``kind``) and ``tracking_number``: ours and the peers' orders have them all.
     """
     pending = order.pending_refund
@@ -282,7 +282,7 @@ def view(order: Any) -> dict[str, Any]:
         "history": [
             [r.event, r.source, r.dest, r.at.isoformat(), r.event_id] for r in order.history
         ],
-        "refunds": [[str(e.amount), e.reason, e.funded_by] for e in order.refunds],
+        "refunds": [[str(e.amount), e.reason, e.blame] for e in order.refunds],
         "blame": pending.blame if pending is not None else None,
         "incidents": [i.kind for i in order.incidents],
         "tracking_number": order.tracking_number,

@@ -70,12 +70,12 @@ class HistoryRecord:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """A refund settled on the order (R11), funded by ``funded_by`` (R9)."""
+    """A refund settled on the order (R11), funded by ``blame`` (R9)."""
 
     at: dt.datetime
     amount: Decimal
     reason: str
-    funded_by: str
+    blame: str
     event_id: str | None
 
 
