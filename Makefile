@@ -45,11 +45,10 @@ demo: $(STAMP)
 	$(BIN)/python -m statemachine
 
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
-# rounds, written to bench/README.md), Order.create against a transitions Machine per order,
+# rounds, written to bench/README.md),
 # then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL.
 bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/peers.py
-	$(BIN)/python bench/order_create.py
 	$(BIN)/python bench/bench_store.py
 
 docs: $(STAMP)
