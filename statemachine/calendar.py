@@ -10,6 +10,15 @@ make-up Saturdays around each holiday) are only known as far as the installed ``
 release carries them. :meth:`BusinessCalendar.schedule_is_official` says whether a year is
 carried; the order records a warning for a deadline that falls in a year that is not, instead of
 silently trusting a guess.
+
+Moments are compared as instants. Python compares two datetimes that share a ``tzinfo`` by
+their wall clocks, ignoring ``fold``: in the repeated hour of a daylight-saving change, 01:30
+(the first one) would count as later than 01:10 (the second). :func:`as_instant` gives every
+moment that enters the package a fixed UTC offset (the one its own zone gives it), so every
+comparison, deadline and round trip works on instants, in every zone.
+
+The calendar ends at the ends of ``datetime`` (years 1 and 9999): a deadline that cannot be
+counted there is :class:`~statemachine.errors.InvalidInput`, never an ``OverflowError``.
 """
 
 from __future__ import annotations
@@ -24,10 +33,18 @@ import holidays
 
 from .errors import InvalidInput
 
-__all__ = ["BusinessCalendar", "end_of_day", "to_local_date"]
+__all__ = [
+    "MAX_SCAN_DAYS",
+    "BusinessCalendar",
+    "as_instant",
+    "end_of_day",
+    "to_local_date",
+    "zone",
+]
 
 _END_OF_DAY: Final = dt.time(23, 59, 59, 999999)
-_MAX_SCAN_DAYS: Final = 3660
+MAX_SCAN_DAYS: Final = 3660
+"""How far (calendar days) a deadline is looked for; policies are bounded to stay within it."""
 
 
 @lru_cache(maxsize=64)
@@ -35,18 +52,59 @@ def zone(name: str) -> ZoneInfo:
     """The :class:`ZoneInfo` called ``name``, or :class:`InvalidInput` naming the time zone."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(f"unknown time zone {name!r}", field="timezone") from None
+
+
+@lru_cache(maxsize=256)
+def _fixed(offset: dt.timedelta) -> dt.timezone:
+    return dt.UTC if not offset else dt.timezone(offset)
+
+
+def as_instant(moment: dt.datetime) -> dt.datetime:
+    """``moment`` (aware) with a fixed UTC offset: the same instant and wall clock, so that it
+    compares, subtracts and round-trips as an instant.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> ny = ZoneInfo("America/New_York")
+    >>> first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=ny)  # 01:30 EDT, the first 01:30
+    >>> second = dt.datetime(2026, 11, 1, 1, 10, fold=1, tzinfo=ny)  # 01:10 EST, an hour later
+    >>> first < second, as_instant(first) < as_instant(second)
+    (False, True)
+    >>> as_instant(second).isoformat()
+    '2026-11-01T01:10:00-05:00'
+    """
+    tz = moment.tzinfo
+    if type(tz) is dt.timezone:
+        return moment
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError(f"as_instant needs an aware datetime, got {moment!r}")
+    return moment.replace(tzinfo=_fixed(offset), fold=0)
+
+
+def _out_of_range(what: str, moment: object) -> InvalidInput:
+    return InvalidInput(
+        f"{what} from {moment} cannot be counted: it falls outside the years 1 to 9999 that a "
+        "datetime holds",
+        field=None,
+    )
 
 
 def to_local_date(moment: dt.datetime, tz: str) -> dt.date:
     """The date ``moment`` falls on in time zone ``tz``."""
-    return moment.astimezone(zone(tz)).date()
+    try:
+        return moment.astimezone(zone(tz)).date()
+    except OverflowError:
+        raise _out_of_range(f"the local date in {tz}", moment.isoformat()) from None
 
 
 def end_of_day(day: dt.date, tz: str) -> dt.datetime:
-    """The last instant (23:59:59.999999) of ``day`` in time zone ``tz``."""
-    return dt.datetime.combine(day, _END_OF_DAY, tzinfo=zone(tz))
+    """The last instant (23:59:59.999999) of ``day`` in time zone ``tz``, as an instant."""
+    try:
+        return as_instant(dt.datetime.combine(day, _END_OF_DAY, tzinfo=zone(tz)))
+    except OverflowError:
+        raise _out_of_range(f"the end of {day} in {tz}", day.isoformat()) from None
 
 
 @lru_cache(maxsize=64)
@@ -113,7 +171,11 @@ class BusinessCalendar:
     def calendar_deadline(self, start: dt.datetime, days: int) -> dt.datetime:
         """End of the ``days``-th calendar day after ``start``'s local date, in local time."""
         local = to_local_date(start, self.timezone)
-        return end_of_day(local + dt.timedelta(days=days), self.timezone)
+        try:
+            day = local + dt.timedelta(days=days)
+        except OverflowError:
+            raise _out_of_range(f"a deadline {days} days on", local.isoformat()) from None
+        return end_of_day(day, self.timezone)
 
     def last_official_year(self) -> int | None:
         """The last year whose official working-day schedule the installed ``holidays`` carries.
@@ -150,10 +212,16 @@ def _nth_working_day_after(cal: BusinessCalendar, day: dt.date, n: int) -> dt.da
     if n < 0:
         raise ValueError(f"business days must be >= 0, got {n}")
     current, counted = day, 0
-    for _ in range(_MAX_SCAN_DAYS):
+    for _ in range(MAX_SCAN_DAYS):
         if counted == n:
             return current
+        if current == dt.date.max:
+            raise _out_of_range(f"a deadline {n} business days on", day.isoformat())
         current += dt.timedelta(days=1)
         if cal.is_working_day(current):
             counted += 1
-    raise ValueError(f"no {n} working days within {_MAX_SCAN_DAYS} days after {day}")
+    raise InvalidInput(
+        f"the supplier's calendar ({cal.country}, with the policy's extra holidays) has no {n} "
+        f"working days within {MAX_SCAN_DAYS} days after {day}",
+        field="extra_holidays",
+    )

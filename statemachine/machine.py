@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from transitions import Machine, State
 
+from .calendar import as_instant
 from .checks import check_table
 from .errors import EventRejected, InvalidInput
 from .money import parse_amount
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 __all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_TEXT_LENGTH",
     "Move",
     "allowed_events",
     "build_machine",
@@ -201,7 +204,8 @@ def moves_for(policy: Policy) -> Mapping[tuple[str, str], tuple[Move, ...]]:
 
 
 def require_aware(value: object, field: str) -> dt.datetime:
-    """``value`` if it is a timezone-aware datetime, else :class:`InvalidInput` naming ``field``."""
+    """``value`` as an instant (:func:`~statemachine.calendar.as_instant`) if it is a
+    timezone-aware datetime, else :class:`InvalidInput` naming ``field`` (R16)."""
     if not isinstance(value, dt.datetime):
         raise InvalidInput(f"{field} must be a timezone-aware datetime, got {value!r}", field=field)
     if value.utcoffset() is None:
@@ -210,13 +214,35 @@ def require_aware(value: object, field: str) -> dt.datetime:
             "(R16); pass tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))",
             field=field,
         )
-    return value
+    return as_instant(value)
 
 
-def require_text(value: object, field: str) -> str:
-    """``value`` stripped if it is a non-blank string, else :class:`InvalidInput`."""
+MAX_ID_LENGTH: Final = 200
+"""The longest order id or event id accepted, in characters."""
+MAX_TEXT_LENGTH: Final = 1000
+"""The longest text event data (a tracking number, a claim reason) accepted, in characters."""
+
+
+def require_text(value: object, field: str, *, limit: int = MAX_TEXT_LENGTH) -> str:
+    """``value`` stripped if it is non-blank text a database can store (no NUL, no lone
+    surrogate) of at most ``limit`` characters, else :class:`InvalidInput` naming ``field``."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field} must be a non-blank string, got {value!r}", field=field)
+        shown = repr(value) if not isinstance(value, str) else repr(value[:20])
+        raise InvalidInput(f"{field} must be a non-blank string, got {shown}", field=field)
+    if len(value) > limit:
+        raise InvalidInput(
+            f"{field} is {len(value)} characters long; at most {limit} are accepted",
+            field=field,
+        )
+    if "\x00" in value:
+        raise InvalidInput(f"{field} contains a NUL character, which no store keeps", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{field} is not valid Unicode text (it holds a lone surrogate): {value[:20]!r}",
+            field=field,
+        ) from None
     return value.strip()
 
 
@@ -331,7 +357,7 @@ def fire(
     ``Event.trigger`` instead of directly: slower, the same result (the tests compare them).
     """
     if event_id is not None:
-        event_id = require_text(event_id, "event_id")
+        event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
         duplicate = _duplicate(order, event, event_id)
         if duplicate is not None:
             return duplicate
@@ -367,6 +393,11 @@ def fire(
         for apply in move.effects:
             apply(order, ctx)
         order.record(HistoryRecord(event, source, order.state, at, event_id, ctx.recorded))
+    except InvalidInput as exc:  # a deadline the event would open cannot be counted
+        order.restore(saved)
+        if exc.field is None:
+            raise InvalidInput(f"{event} at {at.isoformat()}: {exc.message}", field="at") from None
+        raise
     except BaseException:
         order.restore(saved)
         raise

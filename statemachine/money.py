@@ -1,7 +1,13 @@
 """Amounts and currencies: exact :class:`~decimal.Decimal` amounts in a currency's minor unit.
 
 Floats are refused (``0.1 + 0.2`` is not money); so are amounts finer than the currency's minor
-unit (``10.005`` USD), since rounding money silently is how ledgers drift.
+unit (``10.005`` USD), since rounding money silently is how ledgers drift. An amount given as
+text is accepted in one canonical form only: ASCII digits with an optional ``-`` and decimal
+point (``"1000.00"``; not ``"1_000.00"``, ``"1e3"``, ``" 10"`` or digits of other scripts).
+
+Currencies are the ISO 4217 codes that hold money, with their minor units, as the ``iso4217``
+package publishes them (it follows the official list): codes without a minor unit (gold
+``XAU``, the test code ``XTS``, "no currency" ``XXX``, the SDR ``XDR``...) are refused.
 """
 
 from __future__ import annotations
@@ -11,24 +17,17 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Final
 
+from iso4217 import Currency
+
 from .errors import InvalidInput
 
-__all__ = ["minor_unit", "parse_amount", "parse_currency"]
+__all__ = ["CURRENCIES", "minor_unit", "parse_amount", "parse_currency"]
 
-# ISO 4217 currencies whose minor unit is not 2 digits. Every other code has 2.
-_MINOR_UNITS: Final[dict[str, int]] = {
-    **dict.fromkeys(
-        (
-            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-            "VND", "VUV", "XAF", "XOF", "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}  # fmt: skip
+CURRENCIES: Final[dict[str, int]] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+"""Every ISO 4217 code that holds money, with its minor unit (digits after the point)."""
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 def parse_currency(value: object, *, field: str = "currency") -> str:
@@ -40,12 +39,18 @@ def parse_currency(value: object, *, field: str = "currency") -> str:
             f"{field} must be a three-letter upper-case ISO 4217 code such as 'USD', got {value!r}",
             field=field,
         )
+    if value not in CURRENCIES:
+        raise InvalidInput(
+            f"{field} {value!r} is not an ISO 4217 currency that holds money (codes such as "
+            "XXX, XTS or XAU have no minor unit)",
+            field=field,
+        )
     return value
 
 
 def minor_unit(currency: str) -> int:
     """Digits after the decimal point in ``currency`` (2 for USD, 0 for JPY, 3 for KWD)."""
-    return _MINOR_UNITS.get(currency, 2)
+    return CURRENCIES[currency]
 
 
 @lru_cache(maxsize=64)
@@ -56,19 +61,21 @@ def _quantum(currency: str) -> Decimal:
 def parse_amount(value: object, currency: str, *, field: str = "amount") -> Decimal:
     """``value`` as a :class:`Decimal` quantized to ``currency``'s minor unit.
 
-    Accepts a :class:`Decimal` or a decimal string; refuses floats, other types, NaN, infinities
-    and amounts finer than the minor unit with :class:`InvalidInput` naming ``field``. The sign is
-    not judged here: whether a non-positive amount is refused is the caller's rule (R11).
+    Accepts a :class:`Decimal` or a canonical decimal string (``"12.50"``, ``"-3"``); refuses
+    floats, other types, other spellings, NaN, infinities and amounts finer than the minor unit
+    with :class:`InvalidInput` naming ``field``. The sign is not judged here: whether a
+    non-positive amount is refused is the caller's rule (R11).
     """
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
+        if len(value) > 40 or not _AMOUNT.fullmatch(value):
             raise InvalidInput(
-                f"{field} must be a decimal string such as '12.50', got {value!r}", field=field
-            ) from None
+                f"{field} must be a decimal string of ASCII digits such as '12.50', got "
+                f"{value[:40]!r}",
+                field=field,
+            )
+        amount = Decimal(value)
     else:
         kind = "a float" if isinstance(value, float) else f"of type {type(value).__name__}"
         raise InvalidInput(

@@ -21,7 +21,7 @@ import attrs
 from . import machine
 from .calendar import to_local_date
 from .errors import InvalidInput
-from .machine import require_aware, require_text
+from .machine import MAX_ID_LENGTH, require_aware, require_text
 from .money import parse_amount, parse_currency
 from .policy import DEFAULT_POLICY, Policy
 from .records import (
@@ -92,7 +92,7 @@ class Order:
 
         ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
         """
-        oid = require_text(order_id, "order_id")
+        oid = require_text(order_id, "order_id", limit=MAX_ID_LENGTH)
         cur = parse_currency(currency)
         paid = parse_amount(amount, cur)
         if paid <= 0:
@@ -102,9 +102,15 @@ class Order:
             policy = DEFAULT_POLICY
         elif not isinstance(policy, Policy):
             raise InvalidInput(f"policy must be a Policy, got {policy!r}", field="policy")
-        deadline = policy.business_calendar.business_deadline(
-            paid_at, policy.dispatch_business_days
-        )
+        try:
+            deadline = policy.business_calendar.business_deadline(
+                paid_at, policy.dispatch_business_days
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"paid_at {paid_at.isoformat()} opens no R1 dispatch window: {exc.message}",
+                field="paid_at",
+            ) from None
         order = cls(oid, paid, cur, paid_at, deadline, policy)
         order.check_calendar("dispatch_deadline", deadline)
         return order
@@ -156,6 +162,7 @@ class Order:
     def fire(
         self,
         event_name: str,
+        /,
         *,
         at: dt.datetime,
         event_id: str | None = None,

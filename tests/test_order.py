@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statemachine import EventRejected, InvalidInput, Order, Policy
+from statemachine.machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 from .helpers import PAID_AT, SH, new_order, reach, t
 
@@ -655,3 +659,59 @@ def test_r9_ledgers_record_who_funds_each_refund() -> None:
     merchant.open_claim(reason="not_as_described", amount="30.00", listing_altered=True, at=t(5))
     merchant.settle_refund(at=t(6))
     assert [(e.amount, e.blame) for e in merchant.refunds] == [(Decimal("30.00"), "merchant")]
+
+
+# --------------------------------------------------------------------------------------------
+# Text a store cannot keep is refused at the boundary
+
+BAD_TEXT = st.one_of(
+    st.text(min_size=1, max_size=8).map(lambda t: t + "\x00"),
+    st.text(max_size=8).map(lambda t: "id" + t + "\ud800"),
+    st.just("x" * (MAX_TEXT_LENGTH + 1)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(BAD_TEXT, st.sampled_from(["order_id", "event_id", "tracking_number", "reason"]))
+def test_text_no_store_can_keep_is_invalid_input(text: str, field: str) -> None:
+    """R15 R8: a NUL, a lone surrogate or over-long text in an id or text data is InvalidInput
+    naming the field, before anything changes; never UnicodeEncodeError from a store later."""
+    if field == "order_id":
+        with pytest.raises(InvalidInput) as caught:
+            Order.create(text, "10.00", "USD", PAID_AT)
+        assert caught.value.field == "order_id"
+        return
+    order = reach("delivered") if field == "reason" else new_order()
+    before = order.to_dict()
+    event, kwargs = {
+        "event_id": ("withdraw_cancellation", {"event_id": text}),
+        "tracking_number": ("dispatch", {"tracking_number": text}),
+        "reason": ("open_claim", {"reason": text, "amount": "1.00"}),
+    }[field]
+    with pytest.raises(InvalidInput) as caught:
+        order.fire(event, at=t(5), **kwargs)
+    assert caught.value.field == field
+    assert order.to_dict() == before
+
+
+def test_id_length_limit_is_the_documented_one() -> None:
+    """R15: ids up to MAX_ID_LENGTH characters are kept, one more is InvalidInput; the README
+    states the limits."""
+    longest = "A" * MAX_ID_LENGTH
+    order = Order.create(longest, "10.00", "USD", PAID_AT)
+    order.dispatch(tracking_number="LP1", at=t(1), event_id=longest)
+    assert order.history[-1].event_id == longest
+    with pytest.raises(InvalidInput, match=f"at most {MAX_ID_LENGTH}"):
+        Order.create(longest + "A", "10.00", "USD", PAID_AT)
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{MAX_ID_LENGTH} characters" in readme and f"{MAX_TEXT_LENGTH} characters" in readme
+
+
+@pytest.mark.parametrize("key", ["event_name", "self", "colour"])
+def test_event_data_named_like_a_parameter_is_invalid_input(key: str) -> None:
+    """R15: a JSON payload spread into fire() whose key collides with fire's own parameter
+    names is InvalidInput naming the key, not a TypeError."""
+    order = new_order()
+    with pytest.raises(InvalidInput) as caught:
+        order.fire("dispatch", at=t(1), tracking_number="LP1", **{key: "x"})
+    assert caught.value.field == key
