@@ -38,6 +38,7 @@ __all__ = [
     "BusinessCalendar",
     "as_instant",
     "end_of_day",
+    "given_window_end",
     "to_local_date",
     "zone",
 ]
@@ -105,6 +106,37 @@ def end_of_day(day: dt.date, tz: str) -> dt.datetime:
         return as_instant(dt.datetime.combine(day, _END_OF_DAY, tzinfo=zone(tz)))
     except OverflowError:
         raise _out_of_range(f"the end of {day} in {tz}", day.isoformat()) from None
+
+
+def given_window_end(value: object, opened: dt.datetime, tz: str, field: str) -> dt.datetime:
+    """A deadline taken as given (read back, never counted again): an aware datetime that ends a
+    local day in ``tz`` after the local date of ``opened`` and within :data:`MAX_SCAN_DAYS` of
+    it, as an instant; :class:`InvalidInput` naming ``field`` otherwise.
+
+    Deadlines are computed once, when their window opens; an order read back keeps them, so a
+    newer ``holidays`` release never moves one. What can be checked without counting again is
+    their shape.
+    """
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise InvalidInput(f"{field} must be an aware datetime, got {value!r}", field=field)
+    moment = as_instant(value)
+    try:
+        local = moment.astimezone(zone(tz))
+        start = to_local_date(opened, tz)
+    except (OverflowError, InvalidInput):
+        raise InvalidInput(f"{field} {moment.isoformat()} is out of range", field=field) from None
+    if local.time() != _END_OF_DAY:
+        raise InvalidInput(
+            f"{field} {moment.isoformat()} does not end a day in {tz} (23:59:59.999999)",
+            field=field,
+        )
+    if not 0 < (local.date() - start).days <= MAX_SCAN_DAYS:
+        raise InvalidInput(
+            f"{field} {moment.isoformat()} is not within {MAX_SCAN_DAYS} days after the window "
+            f"opened on {start}",
+            field=field,
+        )
+    return moment
 
 
 @lru_cache(maxsize=64)

@@ -9,11 +9,14 @@ decided by then. The table (:mod:`statemachine.table`) puts them in rows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from .calendar import end_of_day, given_window_end, to_local_date
+from .errors import InvalidInput
 from .guards import fmt_moment, fmt_money, pending_of
 from .records import (
     CANCELLATION_REASONS,
@@ -94,18 +97,48 @@ def lapse_cancellation_request(order: Order, ctx: Context) -> None:
     )  # fmt: skip
 
 
+def _window_end(
+    order: Order, ctx: Context, name: str, count: Callable[[], dt.datetime]
+) -> dt.datetime:
+    """The end of a window this event opens: counted now, or, when the order is read back, the
+    one it was opened with (checked for its shape, never counted again)."""
+    given = ctx.given.get(name)
+    if given is None:
+        return count()
+    if isinstance(given, dt.date) and not isinstance(given, dt.datetime):
+        given = end_of_day(given, order.policy.timezone)  # a window's last day
+    return given_window_end(given, ctx.at, order.policy.timezone, name)
+
+
 def _open_refund(order: Order, ctx: Context, reason: Reason, amount: Decimal, blame: Blame) -> None:
     earliest: dt.date | None = None
     deadline: dt.datetime | None = None
+    ctx.recorded.update(reason=reason, amount=str(amount), blame=blame)
     if reason in CANCELLATION_REASONS:
         policy = order.policy
         cal = policy.business_calendar
         first, last = policy.repayment_business_days
-        earliest = cal.business_deadline(ctx.at, first).date()
-        deadline = cal.business_deadline(ctx.at, last)
+        earliest = _window_end(
+            order,
+            ctx,
+            "repayment_earliest",
+            lambda: cal.business_deadline(ctx.at, first),
+        ).date()
+        deadline = _window_end(
+            order, ctx, "repayment_deadline", lambda: cal.business_deadline(ctx.at, last)
+        )
+        if to_local_date(deadline, policy.timezone) < earliest:
+            raise InvalidInput(
+                f"repayment_deadline {fmt_moment(deadline)} is before repayment_earliest "
+                f"{earliest}",
+                field="repayment_deadline",
+            )
         order.check_calendar("repayment_deadline", deadline)
+        ctx.recorded.update(
+            repayment_earliest=earliest.isoformat(),
+            repayment_deadline=fmt_moment(deadline),
+        )
     order.pending_refund = PendingRefund(reason, amount, blame, ctx.at, earliest, deadline)
-    ctx.recorded.update(reason=reason, amount=str(amount), blame=blame)
 
 
 @effect("R4")
@@ -216,7 +249,11 @@ def book_customer_reimbursement(order: Order, ctx: Context) -> None:
 def record_delivery(order: Order, ctx: Context) -> None:
     """Delivery is confirmed; the claim window of R13 opens."""
     order.delivered_at = ctx.at
-    order.claim_deadline = order.policy.business_calendar.calendar_deadline(
-        ctx.at, order.policy.claim_window_days
+    policy = order.policy
+    order.claim_deadline = _window_end(
+        order,
+        ctx,
+        "claim_deadline",
+        lambda: policy.business_calendar.calendar_deadline(ctx.at, policy.claim_window_days),
     )
     ctx.recorded["claim_deadline"] = fmt_moment(order.claim_deadline)

@@ -347,6 +347,7 @@ def fire(
     at: dt.datetime,
     event_id: str | None,
     data: Mapping[str, object],
+    given: Mapping[str, object] | None = None,
     *,
     via_engine: bool = False,
 ) -> FireResult:
@@ -355,6 +356,8 @@ def fire(
     The order is changed only by the effects of the transition taken; if one raises, every
     field is put back as it was. ``via_engine`` runs the transition through the engine's own
     ``Event.trigger`` instead of directly: slower, the same result (the tests compare them).
+    ``given`` holds the ends of the windows the event opens, when an order is read back
+    (:attr:`Context.given <statemachine.spec.Context.given>`).
     """
     if event_id is not None:
         event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
@@ -369,7 +372,7 @@ def fire(
     late = time_objection(order, event, at)
     if late is not None:
         raise late
-    ctx = Context(event, at, event_id, parsed, recorded)
+    ctx = Context(event, at, event_id, parsed, recorded, given or {})
     if via_engine:
         return _fire_via_engine(order, ctx)
     source = order.state

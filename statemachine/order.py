@@ -19,7 +19,7 @@ from typing import Any, Final
 import attrs
 
 from . import machine
-from .calendar import to_local_date
+from .calendar import given_window_end, to_local_date
 from .errors import InvalidInput
 from .machine import MAX_ID_LENGTH, require_aware, require_text
 from .money import parse_amount, parse_currency
@@ -92,6 +92,21 @@ class Order:
 
         ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
         """
+        return cls.begin(order_id, amount, currency, paid_at, policy=policy)
+
+    @classmethod
+    def begin(
+        cls,
+        order_id: object,
+        amount: object,
+        currency: object,
+        paid_at: object,
+        *,
+        policy: object = None,
+        dispatch_deadline: object = None,
+    ) -> Order:
+        """:meth:`create`, checking every argument; with ``dispatch_deadline`` (an order read
+        back) the R1 deadline is the one given, checked for its shape, not counted again."""
         oid = require_text(order_id, "order_id", limit=MAX_ID_LENGTH)
         cur = parse_currency(currency)
         paid = parse_amount(amount, cur)
@@ -102,15 +117,20 @@ class Order:
             policy = DEFAULT_POLICY
         elif not isinstance(policy, Policy):
             raise InvalidInput(f"policy must be a Policy, got {policy!r}", field="policy")
-        try:
-            deadline = policy.business_calendar.business_deadline(
-                paid_at, policy.dispatch_business_days
+        if dispatch_deadline is not None:
+            deadline = given_window_end(
+                dispatch_deadline, paid_at, policy.timezone, "dispatch_deadline"
             )
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"paid_at {paid_at.isoformat()} opens no R1 dispatch window: {exc.message}",
-                field="paid_at",
-            ) from None
+        else:
+            try:
+                deadline = policy.business_calendar.business_deadline(
+                    paid_at, policy.dispatch_business_days
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"paid_at {paid_at.isoformat()} opens no R1 dispatch window: {exc.message}",
+                    field="paid_at",
+                ) from None
         order = cls(oid, paid, cur, paid_at, deadline, policy)
         order.check_calendar("dispatch_deadline", deadline)
         return order

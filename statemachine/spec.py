@@ -135,6 +135,9 @@ class Context:
     data: dict[str, Any] = attrs.field(factory=dict)
     recorded: dict[str, DataValue] = attrs.field(factory=dict)
     """What the history keeps of the data: JSON-safe values."""
+    given: Mapping[str, object] = attrs.field(factory=dict)
+    """Deadlines to take instead of counting them: when an order is read back, the windows its
+    history opened are replayed with the deadlines they were opened with."""
 
 
 @attrs.frozen
