@@ -327,17 +327,34 @@ def _prohibited(order: Order, ctx: Context) -> EventRejected:
 # Firing
 
 
-def _duplicate(order: Order, event: str, event_id: str) -> FireResult | None:
-    """R15: the result of the first application of ``event_id``, if it was applied."""
-    record = order.find_event_id(event_id)
-    if record is None:
-        return None
+def _duplicate(
+    order: Order, record: HistoryRecord, event: str, event_id: str, data: Mapping[str, object]
+) -> FireResult:
+    """R15: the result of the first application of ``event_id``, if this request is the same
+    one: the same event, and the same data after parsing (``at`` is not compared: a retry may
+    carry a later receipt time). A key reused for another request is :class:`InvalidInput`."""
+    reused = (
+        f"R15: event_id {event_id!r} was already applied to order {order.order_id} as "
+        f"{record.event}"
+    )
     if record.event != event:
-        raise InvalidInput(
-            f"R15: event_id {event_id!r} was already applied to order {order.order_id} as "
-            f"{record.event}; it cannot be reused for {event!r}",
-            field="event_id",
-        )
+        raise InvalidInput(f"{reused}; it cannot be reused for {event!r}", field="event_id")
+    spec = EVENTS[event]
+    _, recorded = parse_data(spec, data, order.currency)
+    for p in spec.params:
+        if p.name in recorded:
+            new: object = recorded[p.name]
+        elif p.default is None:
+            continue  # omitted, and its default is whatever the first request resolved
+        else:
+            new = p.default
+        old = record.data.get(p.name)
+        if new != old or type(new) is not type(old):
+            raise InvalidInput(
+                f"{reused} with {p.name}={old!r}; this request has {p.name}={new!r}. An event id "
+                "names one request: send a new id for another one",
+                field="event_id",
+            )
     return FireResult(event, record.source, record.dest, record.at, event_id, True)
 
 
@@ -361,9 +378,9 @@ def fire(
     """
     if event_id is not None:
         event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
-        duplicate = _duplicate(order, event, event_id)
-        if duplicate is not None:
-            return duplicate
+        applied = order.find_event_id(event_id)
+        if applied is not None:
+            return _duplicate(order, applied, event, event_id, data)
     spec = EVENTS.get(event) if isinstance(event, str) else None
     if spec is None:
         raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")

@@ -153,7 +153,12 @@ _ALL: Final = (
         "Idempotency by event id",
         "An event carrying an `event_id` already applied to the order changes nothing; `fire` "
         "returns normally and its result has `duplicate` true (a webhook delivered twice is not "
-        "an error). The same `event_id` sent with a different event name is `InvalidInput`.",
+        "an error). The same `event_id` sent with a different event name, or with the same "
+        'event but different data (after parsing: `"25.0"` and `"25.00"` are the same amount), '
+        "is `InvalidInput` naming `event_id` and saying what differs (the time `at` is not "
+        "compared: a retry may carry a later receipt time): a key reused for another request is "
+        "a caller's bug, never a silent duplicate (the rule payment APIs apply to idempotency "
+        "keys).",
         "platform",
     ),
     Rule(

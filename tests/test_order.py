@@ -523,6 +523,79 @@ def test_r15_event_id_reused_for_another_event_is_invalid(order: Order) -> None:
     assert snapshot(order) == before
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["25.00", "25.0", "25", "10.00", "10.01", "0.01"]),
+    st.sampled_from(["25.00", "25.0", "25", "10.00", "10.01", "0.01", None]),
+    st.sampled_from(["damaged_in_transit", "not_as_described"]),
+    st.sampled_from(["damaged_in_transit", "not_as_described"]),
+    st.booleans(),
+    st.sampled_from([True, False, None]),
+    st.integers(0, 48),
+)
+def test_r15_a_key_reused_with_other_data_is_invalid_input(
+    first_amount: str,
+    retry_amount: str | None,
+    first_reason: str,
+    retry_reason: str,
+    altered: bool,
+    retry_altered: bool | None,
+    later_hours: int,
+) -> None:
+    """R15: a retry with the same event id is a duplicate exactly when its data parses to the
+    first request's (25.0 is 25.00; an omitted flag is its default; the time is not compared);
+    otherwise InvalidInput naming event_id and the field that differs, changing nothing."""
+    order = reach("delivered")
+    order.open_claim(
+        reason=first_reason, amount=first_amount, listing_altered=altered, at=t(3), event_id="k"
+    )
+    before = snapshot(order)
+    data: dict[str, object] = {"reason": retry_reason}
+    if retry_amount is not None:
+        data["amount"] = retry_amount
+    if retry_altered is not None:
+        data["listing_altered"] = retry_altered
+    same = (
+        retry_amount is not None
+        and Decimal(retry_amount) == Decimal(first_amount)
+        and retry_reason == first_reason
+        and (retry_altered if retry_altered is not None else False) == altered
+    )
+    if retry_amount is None:  # the amount is required: the retry is malformed
+        with pytest.raises(InvalidInput) as caught:
+            order.fire("open_claim", at=t(3, later_hours), event_id="k", **data)
+        assert caught.value.field == "amount"
+    elif same:
+        assert order.fire("open_claim", at=t(3, later_hours), event_id="k", **data).duplicate
+    else:
+        with pytest.raises(InvalidInput, match="R15") as caught:
+            order.fire("open_claim", at=t(3, later_hours), event_id="k", **data)
+        assert caught.value.field == "event_id"
+        first_differing = next(
+            name
+            for name, mine, theirs in (
+                ("reason", first_reason, retry_reason),
+                ("amount", Decimal(first_amount), Decimal(retry_amount)),
+                ("listing_altered", altered, bool(retry_altered)),
+            )
+            if mine != theirs
+        )
+        assert f"this request has {first_differing}=" in str(caught.value)
+    assert snapshot(order) == before
+
+
+def test_r15_settlement_retry_without_its_optional_amount_is_a_duplicate(order: Order) -> None:
+    """R15 R5: settle_refund's amount defaults to the pending amount: a retry that omits it,
+    or gives the amount the first settled, is a duplicate; another amount is InvalidInput."""
+    claimed = reach("refund_pending:claim")
+    claimed.settle_refund(at=t(5), amount="30.00", event_id="s-1")
+    assert claimed.settle_refund(at=t(6), event_id="s-1").duplicate
+    assert claimed.settle_refund(at=t(6), amount="30.0", event_id="s-1").duplicate
+    with pytest.raises(InvalidInput, match="amount") as caught:
+        claimed.settle_refund(at=t(6), amount="40.00", event_id="s-1")
+    assert caught.value.field == "event_id"
+
+
 def test_r15_refused_event_does_not_claim_its_id(order: Order) -> None:
     """R15: an event id of a refused event is not consumed; it can be used later."""
     refused(order, "confirm_delivery", at=t(1))
