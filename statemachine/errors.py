@@ -20,6 +20,7 @@ identity, print their message, and pickle (to another process, a task queue) wit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import attrs
 
@@ -31,10 +32,17 @@ __all__ = [
     "InvalidInput",
     "OrderError",
     "OrderExists",
+    "RefusalKind",
     "SchemaVersionError",
     "TableError",
     "UnknownOrder",
 ]
+
+
+RefusalKind = Literal["state", "data", "time"]
+"""What refuses an event: the order's *state* (it does not take the event now: HTTP 409), the
+event's *data* (an amount, a reason: 422), or its *time* (R16, a deadline not reached or
+passed: 409)."""
 
 
 def _facts(value: Mapping[str, str] | None) -> dict[str, str]:
@@ -70,8 +78,12 @@ class EventRejected(OrderError):
     """A rule refuses the event; the order is left exactly as it was.
 
     ``rule`` is the rule id that forbids it (``"R2"``), or ``None`` where no rule speaks and the
-    state simply does not take the event. ``event`` and ``state`` name what was refused where.
-    ``facts`` holds the values that decided (dates, amounts, tracking number) as strings.
+    state simply does not take the event. ``event`` and ``state`` name what was refused where,
+    ``order_id`` which order. ``facts`` holds the values that decided (dates, amounts, tracking
+    number) as strings. ``kind`` says what refuses (:data:`RefusalKind`): ``"state"`` (the
+    order's state does not take the event: a wrong state, R2, R5, R7, R14), ``"data"`` (the
+    event's data breaks a rule: R8, R10, R11, R5's amount) or ``"time"`` (R16, or a deadline not
+    reached or passed: R4, R12, R13).
     """
 
     message: str
@@ -80,6 +92,7 @@ class EventRejected(OrderError):
     state: str
     order_id: str
     facts: dict[str, str] = attrs.field(factory=dict, converter=_facts)
+    kind: RefusalKind = "state"
 
 
 @attrs.define(auto_exc=True, str=False)

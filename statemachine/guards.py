@@ -141,7 +141,7 @@ CLAIM_DEADLINE = Deadline(
 # Guards, one rule each
 
 
-@guard("R2", needs_data=False)
+@guard("R2", kind="state")
 def not_yet_dispatched(order: Order, ctx: Context) -> Objection | None:
     """A cancellation can be requested only while the order has not been dispatched."""
     if order.dispatched_at is None:
@@ -149,7 +149,7 @@ def not_yet_dispatched(order: Order, ctx: Context) -> Objection | None:
     return explain_dispatched(order, ctx)
 
 
-@guard("R12", needs_data=False, deadline=DISPATCH_DEADLINE)
+@guard("R12", kind="time", deadline=DISPATCH_DEADLINE)
 def past_dispatch_deadline(order: Order, ctx: Context) -> Objection | None:
     """Auto-close only once the R1 dispatch deadline has passed."""
     deadline = DISPATCH_DEADLINE.of(order)
@@ -162,7 +162,7 @@ def past_dispatch_deadline(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R8", needs_data=True)
+@guard("R8", kind="data")
 def claim_reason_accepted(order: Order, ctx: Context) -> Objection | None:
     """After delivery, claims are accepted for not_as_described and damaged_in_transit only."""
     reason = ctx.data["reason"]
@@ -176,7 +176,7 @@ def claim_reason_accepted(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R13", needs_data=False, deadline=CLAIM_DEADLINE)
+@guard("R13", kind="time", deadline=CLAIM_DEADLINE)
 def claim_window_open(order: Order, ctx: Context) -> Objection | None:
     """A claim must be opened by the end of the claim window after the delivery's local date."""
     deadline = CLAIM_DEADLINE.of(order)
@@ -210,7 +210,7 @@ def _not_positive(order: Order, what: str, amount: Decimal) -> Objection:
     )
 
 
-@guard("R11", needs_data=True)
+@guard("R11", kind="data")
 def claim_amount_within_cap(order: Order, ctx: Context) -> Objection | None:
     """A claim or goodwill amount is positive and at most the amount paid minus refunds."""
     amount: Decimal = ctx.data["amount"]
@@ -227,7 +227,7 @@ def claim_amount_within_cap(order: Order, ctx: Context) -> Objection | None:
     return None
 
 
-@guard("R10", needs_data=True)
+@guard("R10", kind="data")
 def goodwill_is_partial(order: Order, ctx: Context) -> Objection | None:
     """A goodwill refund is strictly less than the amount paid minus what was refunded."""
     amount: Decimal = ctx.data["amount"]
@@ -243,7 +243,7 @@ def goodwill_is_partial(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R5", needs_data=False)
+@guard("R5", kind="state")
 def not_a_cancellation_refund(order: Order, ctx: Context) -> Objection | None:
     """A cancellation refund cannot be declined: it is always the full amount."""
     pending = pending_of(order)
@@ -257,7 +257,7 @@ def not_a_cancellation_refund(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R5", needs_data=True)
+@guard("R5", kind="data")
 def settled_in_full(order: Order, ctx: Context) -> Objection | None:
     """A cancellation refund is settled in full (a non-positive amount is left to R11)."""
     pending = pending_of(order)
@@ -272,7 +272,7 @@ def settled_in_full(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R11", needs_data=True)
+@guard("R11", kind="data")
 def settlement_within_pending(order: Order, ctx: Context) -> Objection | None:
     """A settlement is positive and never more than the pending amount or what is left."""
     pending = pending_of(order)
@@ -291,7 +291,7 @@ def settlement_within_pending(order: Order, ctx: Context) -> Objection | None:
     return None
 
 
-@guard("R4", needs_data=False, deadline=REPAYMENT_DEADLINE)
+@guard("R4", kind="time", deadline=REPAYMENT_DEADLINE)
 def repayment_is_overdue(order: Order, ctx: Context) -> Objection | None:
     """Escalate once, after the end of the last repayment business day."""
     pending = pending_of(order)
@@ -301,6 +301,7 @@ def repayment_is_overdue(order: Order, ctx: Context) -> Objection | None:
             f"the overdue repayment of order {order.order_id} was already escalated; R4 "
             "escalates once.",
             {"repayment_deadline": fmt_moment(deadline) if deadline else ""},
+            kind="state",
         )
     if deadline is not None and ctx.at > deadline:
         return None
@@ -311,7 +312,7 @@ def repayment_is_overdue(order: Order, ctx: Context) -> Objection | None:
     )
 
 
-@guard("R7", needs_data=False)
+@guard("R7", kind="state")
 def supplier_can_no_longer_ship(order: Order, ctx: Context) -> Objection | None:
     """Reimburse the customer only once the supplier can no longer ship and the refund is
     agreed: a cancellation refund pending, or a final state."""
@@ -320,7 +321,7 @@ def supplier_can_no_longer_ship(order: Order, ctx: Context) -> Objection | None:
     return explain_early_reimbursement(order, ctx)
 
 
-@guard("R11", needs_data=True)
+@guard("R11", kind="data")
 def reimbursement_within_cap(order: Order, ctx: Context) -> Objection | None:
     """A reimbursement is positive and at most the amount paid minus what was paid back."""
     amount: Decimal = ctx.data["amount"]

@@ -53,10 +53,12 @@ __all__ = [
     "allowed_events",
     "build_machine",
     "due_clock_event",
+    "explain",
     "fire",
     "machine_for",
     "moves_for",
     "parse_data",
+    "refusals",
     "require_aware",
     "require_text",
     "time_objection",
@@ -302,25 +304,63 @@ def time_objection(order: Order, event: str, at: dt.datetime) -> EventRejected |
         state=order.state,
         order_id=order.order_id,
         facts={"at": at.isoformat(), "not_before": limit.isoformat()},
+        kind="time",
     )
 
 
 def _prohibited(order: Order, ctx: Context) -> EventRejected:
-    """The refusal of an event the order's state has no (selected) row for."""
+    """The refusal of an event the order's state has no (selected) row for (kind ``state``)."""
     prohibition = TABLE.prohibition_for(order, ctx.event)
     if prohibition is not None:
         return event_rejected(prohibition.rule, order, ctx.event, prohibition.explain(order, ctx))
-    takes = TABLE.takes(order.state, order.policy)
+    takes = tuple(e for e in TABLE.caller_events if _admitted(order, e, ctx.at))
     return event_rejected(
         None,
         order,
         ctx.event,
         Objection(
             f"order {order.order_id} is {order.state}, which does not take the event "
-            f"{ctx.event}; it takes: {', '.join(takes) or 'nothing'}.",
+            f"{ctx.event}; it takes now: {', '.join(takes) or 'nothing'}.",
             {"state": order.state},
         ),
     )
+
+
+def _selected(order: Order, event: str) -> Move | None:
+    """The engine transition of ``event`` from the order's state whose selector holds."""
+    for move in moves_for(order.policy).get((order.state, event), ()):
+        if move.when is None or move.when(order):
+            return move
+    return None
+
+
+def _objecting(order: Order, ctx: Context) -> tuple[Move | None, Guard | None, Objection | None]:
+    """The transition of ``ctx.event`` (``None``: no row), and its first data-free guard that
+    objects at ``ctx.at``, with the objection."""
+    move = _selected(order, ctx.event)
+    if move is not None:
+        for g in move.data_free_guards:
+            objection = g.fn(order, ctx)
+            if objection is not None:
+                return move, g, objection
+    return move, None, None
+
+
+def _admitted(order: Order, event: str, at: dt.datetime) -> bool:
+    """Whether the state and the time admit ``event`` at ``at`` (data not judged)."""
+    move, objecting, _ = _objecting(order, Context(event, at))
+    return move is not None and objecting is None
+
+
+def _refusal(order: Order, event: str, at: dt.datetime) -> EventRejected | None:
+    """Why ``event`` is refused at ``at`` judging the state and the time only (not data)."""
+    ctx = Context(event, at)
+    move, objecting, objection = _objecting(order, ctx)
+    if move is None:
+        return _prohibited(order, ctx)
+    if objecting is not None and objection is not None:
+        return event_rejected(objecting.rule, order, event, objection, objecting.kind)
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,6 +398,40 @@ def _duplicate(
     return FireResult(event, record.source, record.dest, record.at, event_id, True)
 
 
+def _prepare(
+    order: Order,
+    event: str,
+    at: object,
+    event_id: object,
+    data: Mapping[str, object],
+    given: Mapping[str, object] | None,
+) -> FireResult | tuple[Context, Move]:
+    """Every check of :func:`fire`, in its order, without changing anything: the duplicate's
+    result (R15), or the context and the transition to take; raises the refusal otherwise."""
+    if event_id is not None:
+        event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
+        applied = order.find_event_id(event_id)
+        if applied is not None:
+            return _duplicate(order, applied, event, event_id, data)
+    spec = EVENTS.get(event) if isinstance(event, str) else None
+    if spec is None:
+        raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")
+    moment = require_aware(at, "at")
+    parsed, recorded = parse_data(spec, data, order.currency)
+    late = time_objection(order, event, moment)
+    if late is not None:
+        raise late
+    ctx = Context(event, moment, event_id, parsed, recorded, given or {})
+    move = _selected(order, event)
+    if move is None:
+        raise _prohibited(order, ctx)
+    for g in move.guards:
+        objection = g.fn(order, ctx)
+        if objection is not None:
+            raise event_rejected(g.rule, order, event, objection, g.kind)
+    return ctx, move
+
+
 def fire(
     order: Order,
     event: str,
@@ -376,35 +450,13 @@ def fire(
     ``given`` holds the ends of the windows the event opens, when an order is read back
     (:attr:`Context.given <statemachine.spec.Context.given>`).
     """
-    if event_id is not None:
-        event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
-        applied = order.find_event_id(event_id)
-        if applied is not None:
-            return _duplicate(order, applied, event, event_id, data)
-    spec = EVENTS.get(event) if isinstance(event, str) else None
-    if spec is None:
-        raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")
-    at = require_aware(at, "at")
-    parsed, recorded = parse_data(spec, data, order.currency)
-    late = time_objection(order, event, at)
-    if late is not None:
-        raise late
-    ctx = Context(event, at, event_id, parsed, recorded, given or {})
+    prepared = _prepare(order, event, at, event_id, data, given)
+    if isinstance(prepared, FireResult):
+        return prepared
+    ctx, move = prepared
     if via_engine:
         return _fire_via_engine(order, ctx)
     source = order.state
-    move = None
-    for candidate in moves_for(order.policy).get((source, event), ()):
-        if candidate.when is None or candidate.when(order):
-            move = candidate
-            break
-    if move is None:
-        raise _prohibited(order, ctx)
-    for g in move.guards:
-        objection = g.fn(order, ctx)
-        if objection is not None:
-            raise event_rejected(g.rule, order, event, objection)
-
     notifications, incidents = order.notifications, order.incidents
     saved = order.snapshot()
     try:
@@ -412,11 +464,12 @@ def fire(
             order.state = move.dest
         for apply in move.effects:
             apply(order, ctx)
-        order.record(HistoryRecord(event, source, order.state, at, event_id, ctx.recorded))
+        order.record(HistoryRecord(event, source, order.state, ctx.at, ctx.event_id, ctx.recorded))
     except InvalidInput as exc:  # a deadline the event would open cannot be counted
         order.restore(saved)
         if exc.field is None:
-            raise InvalidInput(f"{event} at {at.isoformat()}: {exc.message}", field="at") from None
+            message = f"{event} at {ctx.at.isoformat()}: {exc.message}"
+            raise InvalidInput(message, field="at") from None
         raise
     except BaseException:
         order.restore(saved)
@@ -425,12 +478,36 @@ def fire(
         event,
         source,
         order.state,
-        at,
-        event_id,
+        ctx.at,
+        ctx.event_id,
         False,
         () if order.notifications is notifications else order.notifications[len(notifications) :],
         () if order.incidents is incidents else order.incidents[len(incidents) :],
     )
+
+
+def explain(
+    order: Order, event: str, at: object, event_id: object, data: Mapping[str, object]
+) -> EventRejected | InvalidInput | None:
+    """The refusal :func:`fire` would raise for this request, or ``None`` if it would be
+    accepted (a duplicate included); changes nothing."""
+    try:
+        _prepare(order, event, at, event_id, data, None)
+    except (EventRejected, InvalidInput) as exc:
+        return exc
+    return None
+
+
+def refusals(order: Order, at: object) -> dict[str, EventRejected]:
+    """Every caller event the order's state or the time refuses at ``at``, with its refusal:
+    the reasons behind :func:`allowed_events` (event data is not judged)."""
+    moment = require_aware(at, "at")
+    out: dict[str, EventRejected] = {}
+    for name in TABLE.caller_events:
+        refused = time_objection(order, name, moment) or _refusal(order, name, moment)
+        if refused is not None:
+            out[name] = refused
+    return out
 
 
 def _fire_via_engine(order: Order, ctx: Context) -> FireResult:
@@ -460,23 +537,11 @@ def _fire_via_engine(order: Order, ctx: Context) -> FireResult:
     )
 
 
-def _admits(order: Order, event: str, at: dt.datetime) -> bool:
-    """Whether a row of ``event`` from the order's state is selected and its data-free guards
-    let it through at ``at``."""
-    for move in moves_for(order.policy).get((order.state, event), ()):
-        if move.when is None or move.when(order):
-            ctx = Context(event, at)
-            return all(g.fn(order, ctx) is None for g in move.data_free_guards)
-    return False
-
-
-def allowed_events(order: Order, at: dt.datetime) -> tuple[str, ...]:
-    """The caller events the state and the data-free guards admit at ``at`` (empty when ``at``
-    is before the last record, R16)."""
-    at = require_aware(at, "at")
-    if time_objection(order, "allowed_events", at) is not None:
-        return ()
-    return tuple(name for name in TABLE.caller_events if _admits(order, name, at))
+def allowed_events(order: Order, at: object) -> tuple[str, ...]:
+    """The caller events neither the state nor the time refuses at ``at`` (those without an
+    entry in :func:`refusals`); empty when ``at`` is before the last record (R16)."""
+    refused = refusals(order, at)
+    return tuple(name for name in TABLE.caller_events if name not in refused)
 
 
 def due_clock_event(order: Order, now: dt.datetime) -> str | None:
@@ -485,6 +550,6 @@ def due_clock_event(order: Order, now: dt.datetime) -> str | None:
     for name in TABLE.clock_events:
         spec = EVENTS[name]
         due = spec.due.of(order) if spec.due is not None else None
-        if due is not None and now > due and _admits(order, name, now):
+        if due is not None and now > due and _admitted(order, name, now):
             return name
     return None

@@ -20,7 +20,7 @@ import attrs
 
 from . import machine
 from .calendar import given_window_end, to_local_date
-from .errors import InvalidInput
+from .errors import EventRejected, InvalidInput
 from .machine import MAX_ID_LENGTH, require_aware, require_text
 from .money import parse_amount, parse_currency
 from .policy import DEFAULT_POLICY, Policy
@@ -213,9 +213,30 @@ class Order:
         """Events a caller may send at ``at``: the state and the time-based guards admit them.
 
         Event data is not judged (``dispatch`` is listed in ``paid`` without a tracking number);
-        clock events are not listed. Empty when ``at`` is before the last record (R16).
+        clock events are not listed. Empty when ``at`` is before the last record (R16). The
+        events left out are exactly those :meth:`refusals` explains.
         """
         return machine.allowed_events(self, at)
+
+    def refusals(self, at: dt.datetime) -> dict[str, EventRejected]:
+        """Every caller event not allowed at ``at``, with the refusal that says why (its rule,
+        ``kind`` and facts): the reasons behind :meth:`allowed_events`. Event data is not
+        judged."""
+        return machine.refusals(self, at)
+
+    def explain(
+        self,
+        event_name: str,
+        /,
+        *,
+        at: dt.datetime,
+        event_id: str | None = None,
+        **data: object,
+    ) -> EventRejected | InvalidInput | None:
+        """The error :meth:`fire` would raise for this request, or ``None`` if it would be
+        accepted (a duplicate of an applied event included). Changes nothing: ask before firing.
+        """
+        return machine.explain(self, event_name, at, event_id, data)
 
     # ----------------------------------------------------------------------------------------
     # Typed events: each is fire() with the event's name

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .errors import EventRejected
+from .errors import EventRejected, RefusalKind
 from .records import DataValue, StateName
 from .rules import RULES
 
@@ -142,16 +142,24 @@ class Context:
 
 @attrs.frozen
 class Objection:
-    """Why a rule refuses: the explanation (without the rule id) and the facts that decided."""
+    """Why a rule refuses: the explanation (without the rule id) and the facts that decided;
+    ``kind`` overrides the kind of the guard that objects, where one guard refuses for two
+    reasons."""
 
     message: str
     facts: dict[str, str] = attrs.field(factory=dict)
+    kind: RefusalKind | None = None
 
 
 def event_rejected(
-    rule: str | None, order: Order, event: str, objection: Objection
+    rule: str | None,
+    order: Order,
+    event: str,
+    objection: Objection,
+    kind: RefusalKind = "state",
 ) -> EventRejected:
-    """The :class:`EventRejected` for ``objection``: the rule id first, the state always named."""
+    """The :class:`EventRejected` for ``objection``: the rule id first, the state always named,
+    the objection's kind if it has one, else ``kind``."""
     message = objection.message if rule is None else f"{rule}: {objection.message}"
     if order.state not in message:
         message = f"{message} (order {order.order_id} is {order.state})"
@@ -162,6 +170,7 @@ def event_rejected(
         state=order.state,
         order_id=order.order_id,
         facts=objection.facts,
+        kind=objection.kind or kind,
     )
 
 
@@ -177,7 +186,8 @@ class Guard:
     """A named check enforcing one rule; it returns an :class:`Objection` or ``None``.
 
     ``needs_data`` guards judge event data (amounts, reasons); the others judge only the order
-    and the time, so ``allowed_events`` can ask them. ``deadline`` is the moment a time guard
+    and the time, so ``allowed_events`` can ask them. ``kind`` is what refuses when it objects
+    (the order's state, the event's data or its time). ``deadline`` is the moment a time guard
     compares against, if any.
     """
 
@@ -185,6 +195,7 @@ class Guard:
     name: str
     fn: GuardFn = attrs.field(repr=False, eq=False)
     needs_data: bool
+    kind: RefusalKind
     doc: str
     deadline: Deadline | None = None
 
@@ -192,7 +203,7 @@ class Guard:
         """Raise :class:`EventRejected` naming this guard's rule if it objects."""
         objection = self.fn(order, ctx)
         if objection is not None:
-            raise event_rejected(self.rule, order, ctx.event, objection)
+            raise event_rejected(self.rule, order, ctx.event, objection, self.kind)
 
     def allows(self, order: Order, ctx: Context) -> bool:
         """Whether this guard lets the event through (no exception)."""
@@ -200,14 +211,19 @@ class Guard:
 
 
 def guard(
-    rule: str, *, needs_data: bool, deadline: Deadline | None = None
+    rule: str, *, kind: RefusalKind, deadline: Deadline | None = None
 ) -> Callable[[GuardFn], Guard]:
-    """Declare a guard function as enforcing ``rule``; its docstring is its description."""
+    """Declare a guard function as enforcing ``rule``; its docstring is its description.
+
+    A guard of kind ``"data"`` judges the event's data; the others judge only the order and the
+    time, so :meth:`Order.allowed_events <statemachine.order.Order.allowed_events>` can ask them.
+    """
     if rule not in RULES:
         raise KeyError(f"guard names unknown rule {rule!r}")
 
     def wrap(fn: GuardFn) -> Guard:
-        return Guard(rule, fn.__name__, fn, needs_data, (fn.__doc__ or "").strip(), deadline)
+        doc = (fn.__doc__ or "").strip()
+        return Guard(rule, fn.__name__, fn, kind == "data", kind, doc, deadline)
 
     return wrap
 

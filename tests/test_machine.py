@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import json
 import logging
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,14 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transitions import Machine
 
-from statemachine import EVENTS, EventRejected, InvalidInput, Order, Policy, machine_for
+from statemachine import EVENTS, EventRejected, InvalidInput, Order, OrderError, Policy, machine_for
 from statemachine.machine import _Apply, _Check, _Select, fire, moves_for
+from statemachine.money import minor_unit
 from statemachine.table import TABLE
 from statemachine.testing.paths import next_steps
-from statemachine.testing.strategies import arbitrary_steps, starts, valid_steps
+from statemachine.testing.strategies import arbitrary_steps, starts, valid_paths, valid_steps
 
 from . import strategies as s
-from .helpers import reach, t
+from .helpers import VARIANTS, reach, t
 
 
 def test_one_machine_per_policy_shared_by_every_order() -> None:
@@ -163,3 +165,125 @@ def test_duplicate_lookup_matches_a_scan_of_the_history(ids: list[str]) -> None:
         assert result.duplicate is seen
         if seen:
             assert order.to_dict() == before
+
+
+# --------------------------------------------------------------------------------------------
+# Asking before firing, and what kind of refusal it is
+
+KIND_BY_RULE = {"R2": "state", "R14": "state", None: "state", "R5": "state", "R7": "state",
+                "R8": "state", "R10": "state", "R12": "time", "R4": "time"}  # fmt: skip
+"""In the RULES.md matrix (at t(5), data valid): what refuses each refused pair."""
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_state_refusal_of_the_matrix_has_its_kind(variant: str) -> None:
+    """R2 R4 R5 R7 R8 R10 R12 R14: a state that does not take an event refuses it with kind
+    'state'; a deadline not reached (R12 auto-close, R4 overdue) with kind 'time'."""
+    for event in EVENTS:
+        order = reach(variant)
+        refusal = order.explain(event, at=t(5), **DATA.get(event, {}))
+        if isinstance(refusal, EventRejected):
+            assert refusal.kind == KIND_BY_RULE[refusal.rule], (variant, event, refusal.rule)
+
+
+@pytest.mark.parametrize(
+    ("variant", "event", "data", "rule", "kind"),
+    [
+        ("delivered", "open_claim", {"reason": "changed_mind", "amount": "1.00"}, "R8", "data"),
+        ("delivered", "open_claim", {"reason": "damaged_in_transit", "amount": "0"}, "R11", "data"),
+        ("delivered", "offer_goodwill_refund", {"amount": "100.00"}, "R10", "data"),
+        ("refund_pending:cancellation", "settle_refund", {"amount": "1.00"}, "R5", "data"),
+        ("refund_pending:claim", "settle_refund", {"amount": "99.00"}, "R11", "data"),
+        ("cancelled", "reimburse_customer", {"amount": "101.00"}, "R11", "data"),
+        ("delivered", "open_claim", {"reason": "damaged_in_transit", "amount": "1.00"}, "R13",
+         "time"),
+    ],
+)  # fmt: skip
+def test_data_and_time_refusals_have_their_kind(
+    variant: str, event: str, data: dict[str, Any], rule: str, kind: str
+) -> None:
+    """R5 R8 R10 R11 R13: a rule broken by the event's data is kind 'data' (HTTP 422); a claim
+    after its window is kind 'time'."""
+    order = reach(variant)
+    at = t(40) if rule == "R13" else t(5)
+    with pytest.raises(EventRejected) as caught:
+        order.fire(event, at=at, **data)
+    assert (caught.value.rule, caught.value.kind) == (rule, kind)
+
+
+def test_r16_is_a_time_refusal() -> None:
+    """R16: an event before the last record is refused with kind 'time'."""
+    order = reach("dispatched")
+    refusal = order.explain("confirm_delivery", at=t(0))
+    assert isinstance(refusal, EventRejected)
+    assert (refusal.rule, refusal.kind) == ("R16", "time")
+
+
+def _same(a: object, b: object) -> bool:
+    return (type(a), str(a), getattr(a, "rule", None), getattr(a, "kind", None)) == (
+        type(b),
+        str(b),
+        getattr(b, "rule", None),
+        getattr(b, "kind", None),
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), starts())
+def test_explain_says_what_fire_would_do_and_changes_nothing(
+    data: st.DataObject, start: Any
+) -> None:
+    """R1-R16: for random orders and random requests, explain() returns exactly the error
+    fire() raises (type, message, rule, kind), or None when fire() accepts; explain changes
+    nothing."""
+    order = start.new_order()
+    for _ in range(data.draw(st.integers(1, 8), label="length")):
+        choices = [arbitrary_steps(around=order.paid_at)]
+        if next_steps(order):
+            choices.append(valid_steps(order))
+        step = data.draw(st.one_of(*choices), label="step")
+        event_id = data.draw(s.event_ids, label="event_id")
+        before = order.to_dict()
+        told = order.explain(step.event, at=step.at, event_id=event_id, **step.data)
+        assert order.to_dict() == before
+        raised: OrderError | None = None
+        try:
+            order.fire(step.event, at=step.at, event_id=event_id, **step.data)
+        except (EventRejected, InvalidInput) as exc:
+            raised = exc
+        if raised is None:
+            assert told is None
+        else:
+            assert _same(told, raised), (told, raised)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_paths(max_steps=6), st.integers(-48, 24 * 40))
+def test_refusals_are_the_reasons_behind_allowed_events(path: Any, hours: int) -> None:
+    """R2 R4 R7 R12 R13 R14 R16: refusals(at) names exactly the caller events allowed_events
+    leaves out, each with the rule and kind fire() gives for it with well-formed data; a
+    refusal naming no rule lists the events the state takes, which are allowed_events."""
+    order = path.replay()
+    last = order.history[-1].at if order.history else order.paid_at
+    at = last + dt.timedelta(hours=hours)
+    refused = order.refusals(at)
+    allowed = order.allowed_events(at)
+    callers = [e for e, spec in EVENTS.items() if not spec.clock]
+    assert set(refused) | set(allowed) == set(callers)
+    assert not set(refused) & set(allowed)
+    unit = str(Decimal(1).scaleb(-minor_unit(order.currency)))
+    data = {e: {k: unit if k == "amount" else v for k, v in d.items()} for e, d in DATA.items()}
+    for event, refusal in refused.items():
+        with pytest.raises(EventRejected) as caught:
+            order.fire(event, at=at, **data.get(event, {}))
+        assert (caught.value.rule, caught.value.kind) == (refusal.rule, refusal.kind)
+        if refusal.rule is None:
+            assert f"it takes now: {', '.join(allowed) or 'nothing'}." in str(refusal)
+
+
+DATA: dict[str, dict[str, Any]] = {
+    "dispatch": {"tracking_number": "LP9"},
+    "open_claim": {"reason": "damaged_in_transit", "amount": "0.01"},
+    "offer_goodwill_refund": {"amount": "0.01"},
+    "reimburse_customer": {"amount": "0.01"},
+}
