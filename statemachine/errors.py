@@ -61,6 +61,26 @@ class OrderError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def to_dict(self) -> dict[str, object]:
+        """The error as plain JSON types, the same keys for every error (``None`` where one
+        does not apply), ready for a problem document or a log line.
+
+        >>> InvalidInput("amount must be positive", field="amount").to_dict()["field"]
+        'amount'
+        """
+        facts = getattr(self, "facts", None)
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "rule": getattr(self, "rule", None),
+            "kind": getattr(self, "kind", None),
+            "event": getattr(self, "event", None),
+            "state": getattr(self, "state", None),
+            "order_id": getattr(self, "order_id", None),
+            "field": getattr(self, "field", None),
+            "facts": dict(facts) if facts else {},
+        }
+
 
 @attrs.define(auto_exc=True, str=False)
 class InvalidInput(OrderError, ValueError):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import attrs
+
+from .jsonform import to_json
 
 __all__ = [
     "CANCELLATION_REASONS",
@@ -146,3 +148,13 @@ class FireResult:
     duplicate: bool = False
     notifications: tuple[Notification, ...] = ()
     incidents: tuple[Incident, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: times in ISO 8601 with their offset, records as objects.
+
+        >>> at = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+        >>> FireResult("dispatch", "paid", "dispatched", at).to_dict()["at"]
+        '2026-03-03T00:00:00+00:00'
+        """
+        data: dict[str, Any] = to_json(self)
+        return data

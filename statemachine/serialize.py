@@ -21,18 +21,16 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import cattrs
-from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
 
 from . import machine
-from .calendar import as_instant
 from .errors import EventRejected, InvalidInput, OrderError
+from .jsonform import CONVERTER
 from .table import EVENTS, STATES
 
 if TYPE_CHECKING:
@@ -49,83 +47,12 @@ FORMAT_VERSION: Final = 2
 """
 
 
-_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,10})?")
-
-
-def _structure_decimal(value: object, _: type) -> Decimal:
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise ValueError(f"expected a decimal string of ASCII digits, got {value!r}")
-    return Decimal(value)
-
-
-def _structure_datetime(value: object, _: type) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
-    else:
-        raise ValueError(f"expected an ISO 8601 datetime, got {value!r}")
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: a timezone offset is required (R16)")
-    return as_instant(moment)
-
-
-def _structure_date(value: object, _: type) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise ValueError(f"expected a date, got the datetime {value!r}")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"expected an ISO date, got {value!r}")
-
-
-def _structure_str(value: object, _: type) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _structure_bool(value: object, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _structure_int(value: object, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    return value
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True, unstruct_collection_overrides={tuple: list})
-    conv.register_unstructure_hook(Decimal, str)
-    conv.register_structure_hook(Decimal, _structure_decimal)
-    conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
-    conv.register_structure_hook(dt.datetime, _structure_datetime)
-    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
-    conv.register_structure_hook(dt.date, _structure_date)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(int, _structure_int)
-    configure_union_passthrough(str | bool, conv)
-    return conv
-
-
-_CONVERTER: Final = _make_converter()
 _PATH = re.compile(r" @ \$\.?(.*)$")
 
 
 def unstructure_order(order: Order) -> dict[str, Any]:
     """``order`` as a JSON-safe dict, with a ``format_version`` key."""
-    data: dict[str, Any] = _CONVERTER.unstructure(order)
+    data: dict[str, Any] = CONVERTER.unstructure(order)
     data["format_version"] = FORMAT_VERSION
     return data
 
@@ -170,7 +97,7 @@ def structure_order(data: Mapping[str, Any], cls: type[Order]) -> Order:
             field="state",
         )
     try:
-        stored = _CONVERTER.structure(body, cls)
+        stored = CONVERTER.structure(body, cls)
     except InvalidInput:
         raise
     except Exception as exc:  # cattrs wraps every field error in ClassValidationError
