@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -125,6 +126,8 @@ class AcceptsEverything(Faithful):
 class NamesNoRule(Faithful):
     """Bug: refusals do not say which rule (compare_rules catches it)."""
 
+    refusal_errors = (OrderError, ValueError)
+
     def send(self, step: Step) -> None:
         try:
             super().send(step)
@@ -165,6 +168,31 @@ def test_buggy_services_are_caught(machine: type[ReferenceMachine], message: str
     hunt = settings(STATEFUL, phases=[Phase.generate], max_examples=200, derandomize=True)
     with pytest.raises(AssertionError, match=message):
         run_state_machine_as_test(machine, settings=hunt)
+
+
+class CrashesOnBadData(Faithful):
+    """Bug: the service crashes with a TypeError on data it cannot handle."""
+
+    def send(self, step: Step) -> None:
+        if any(not isinstance(v, str | bool) for v in step.data.values()):
+            raise TypeError("unhandled value")
+        super().send(step)
+
+
+def test_a_crashing_service_fails_instead_of_passing_as_a_refusal() -> None:
+    """R11: refusal_errors defaults to OrderError, so a TypeError from the service fails the
+    run rather than counting as a refusal."""
+    hunt = settings(STATEFUL, phases=[Phase.generate], max_examples=200, derandomize=True)
+    with pytest.raises(TypeError, match="unhandled value"):
+        run_state_machine_as_test(CrashesOnBadData, settings=hunt)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arbitrary_steps(json_only=True))
+def test_json_only_steps_carry_only_what_json_can(step: Step) -> None:
+    """R16: with json_only, arbitrary steps carry no Decimal, NaN or infinity: their data
+    survive a JSON round trip unchanged."""
+    assert json.loads(json.dumps(dict(step.data), allow_nan=False)) == dict(step.data)
 
 
 def test_unimplemented_subclass_says_what_to_implement() -> None:

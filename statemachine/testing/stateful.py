@@ -43,15 +43,19 @@ class ReferenceMachine(RuleBasedStateMachine):
 
     Class attributes to adjust: ``start`` (a fixed :class:`Start`, else one is drawn per run),
     ``policy`` (the policy your service runs), ``compare_rules`` (also compare the rule id of
-    refusals), ``send_arbitrary`` (whether to send arbitrary, mostly invalid, steps too),
-    ``refusal_errors`` (the exceptions of your service that mean "refused").
+    refusals, read by :meth:`refusal_rule`), ``send_arbitrary`` (whether to send arbitrary,
+    mostly invalid, steps too), ``json_only`` (arbitrary steps carry only data JSON can: no
+    NaN, no ``Decimal``), ``refusal_errors`` (the exceptions of your service that mean
+    "refused"; by default the package's own :class:`~statemachine.errors.OrderError`, so a
+    service that crashes with a ``TypeError`` fails the run instead of passing as a refusal).
     """
 
     start: ClassVar[Start | None] = None
     policy: ClassVar[Policy | None] = None
     compare_rules: ClassVar[bool] = False
     send_arbitrary: ClassVar[bool] = True
-    refusal_errors: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
+    json_only: ClassVar[bool] = False
+    refusal_errors: ClassVar[tuple[type[BaseException], ...]] = (OrderError,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,7 +111,8 @@ class ReferenceMachine(RuleBasedStateMachine):
         assert self.reference is not None
         last = self.reference.history[-1].at if self.reference.history else None
         around = last or self.reference.paid_at
-        self._send_both(data.draw(arbitrary_steps(around=around), label="step"))
+        step = arbitrary_steps(around=around, json_only=self.json_only)
+        self._send_both(data.draw(step, label="step"))
 
     @invariant()
     def states_agree(self) -> None:

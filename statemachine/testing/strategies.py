@@ -116,29 +116,49 @@ def valid_paths(
     return Path(f"drawn:{events}", start, tuple(steps), tuple(states), tuple(covers))
 
 
-def arbitrary_data() -> st.SearchStrategy[dict[str, Any]]:
-    """Keyword data of any shape: the table's keywords and others, values of any type."""
+def arbitrary_data(*, json_only: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword data of any shape: the table's keywords and others, values of any type.
+
+    ``json_only`` keeps to what a JSON body can carry (for a service behind HTTP): strings,
+    numbers without NaN or infinities, booleans and null; no ``Decimal``.
+    """
     names = sorted({p.name for e in EVENTS.values() for p in e.params} | {"colour", "when"})
-    values = st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(min_value=-5, max_value=500),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.decimals(min_value=-500, max_value=500, places=2),
-        st.decimals(allow_nan=True, allow_infinity=True),
+    texts = st.one_of(
         st.sampled_from(("", "  ", *CLAIM_REASONS, "goodwill", "lost", "LP0012345")),
         st.text(max_size=12),
+        st.decimals(min_value=-500, max_value=500, places=2).map(str),
     )
+    if json_only:
+        values = st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(min_value=-5, max_value=500),
+            st.floats(allow_nan=False, allow_infinity=False),
+            texts,
+        )
+    else:
+        values = st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(min_value=-5, max_value=500),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.decimals(min_value=-500, max_value=500, places=2),
+            st.decimals(allow_nan=True, allow_infinity=True),
+            texts,
+        )
     return st.dictionaries(st.sampled_from(names), values, max_size=4)
 
 
 @st.composite
-def arbitrary_steps(draw: st.DrawFn, *, around: dt.datetime = DEFAULT_PAID_AT) -> Step:
+def arbitrary_steps(
+    draw: st.DrawFn, *, around: dt.datetime = DEFAULT_PAID_AT, json_only: bool = False
+) -> Step:
     """Any step: known or unknown events, any data, timestamps from a day before ``around``
-    to 60 days after it, sometimes naive. Many are refused; none may break an order."""
+    to 60 days after it, sometimes naive. Many are refused; none may break an order.
+    ``json_only`` limits the data to what JSON carries (:func:`arbitrary_data`)."""
     event = draw(st.one_of(st.sampled_from(tuple(EVENTS)), st.text(max_size=10)))
     offset = dt.timedelta(minutes=draw(st.integers(min_value=-24 * 60, max_value=60 * 24 * 60)))
     at = around + offset
     if draw(st.integers(min_value=0, max_value=9)) == 0:
         at = at.replace(tzinfo=None)
-    return Step(event, draw(arbitrary_data()), at)
+    return Step(event, draw(arbitrary_data(json_only=json_only)), at)
