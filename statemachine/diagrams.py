@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
+from .checks import ENGINE_RULES
 from .errors import GraphvizMissing
 from .records import StateName
 from .rules import RULES
@@ -594,6 +595,11 @@ def lifecycle_markdown(
         "|---|---|---|",
     ]
     lines.extend(f"| {rid} | {RULES[rid].title} | {', '.join(where[rid])} |" for rid in used)
+    lines.extend(
+        f"| {rid} | {RULES[rid].title} | every event (`Order.fire`) |"
+        for rid in ENGINE_RULES
+        if rid not in used
+    )
     lines += [
         "",
         "An order's journey is the same picture with its current state filled and the",

@@ -12,12 +12,11 @@ from typing import get_args
 
 from . import calendar as calendar_module
 from . import errors as errors_module
-from .order import Order
 from .policy import Policy
 from .records import IncidentKind, NotificationKind
 from .rules import RULES
 from .spec import TransitionSpec
-from .table import CLOCK_EVENTS, EVENTS, PROHIBITIONS, STATES, TABLE, TRANSITIONS
+from .table import EVENTS, PROHIBITIONS, STATES, TABLE, TRANSITIONS
 
 __all__ = ["main", "render_rules"]
 
@@ -129,15 +128,43 @@ def render_rules() -> str:
         "",
         _doc(calendar_module),
         "",
-        f"Clock events ({_code(CLOCK_EVENTS)}) come from `order.tick(now)`:",
+        "### Clock events",
         "",
-        _doc(Order.tick),
+        "The package never reads the wall clock. A sweep, a scheduler or a test calls",
+        "`order.tick(now)` (or a store's `sweep(now)`), which fires each clock event whose",
+        "deadline has passed and whose state and guards admit it; nothing fires in a final",
+        "state (R14). Each clock event is due after the deadline its spec declares:",
+        "",
+        *(
+            f"- `{name}`: after `{spec.due.name}` ({spec.due.rule}). {spec.due.doc}"
+            for name, spec in EVENTS.items()
+            if spec.due is not None
+        ),
         "",
         "## Checks and errors",
         "",
-        _doc(errors_module),
+        "`order.fire(event, at=..., event_id=..., **data)` checks, in this order, and stops at",
+        "the first that fails, leaving the order exactly as it was:",
         "",
-        _doc(Order.fire),
+        "1. a known `event_id` (R15): the same request again is a duplicate and changes nothing;",
+        "   the id reused for another event or other data is `InvalidInput`;",
+        "2. the input: a known event, an aware `at`, the event's keyword data well formed",
+        "   (`InvalidInput` naming the field);",
+        "3. the time (R16): not before the payment or the last record;",
+        "4. whether the state takes the event: R14 in a final state, else the rule of the",
+        "   prohibitions above, else no rule;",
+        "5. the row's guards, in the order the events table lists them (`open_claim`: R8, R13,",
+        "   R11).",
+        "",
+        "`order.explain(...)` answers the same checks without firing; `order.refusals(at)` gives",
+        "the refusal of every caller event the state or the time refuses now.",
+        "",
+        "A refusal is an `EventRejected` with its `rule`, the `event`, the `state`, the",
+        "`order_id`, the `facts` that decided (as strings) and its `kind`: `state` when the",
+        "order's state does not take the event, `data` when the event's data breaks a rule,",
+        "`time` for R16 and deadlines not reached or passed. Every error has `to_dict()`.",
+        "",
+        _doc(errors_module),
         "",
         "## Names callers rely on",
         "",

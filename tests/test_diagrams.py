@@ -75,8 +75,11 @@ def test_committed_text_diagrams_match_the_table_byte_for_byte(name: str) -> Non
 
 
 def test_committed_readme_section_matches_the_table() -> None:
-    """docs/diagrams-readme-section.md is exactly lifecycle_markdown() (Mermaid and rule table)."""
+    """docs/diagrams-readme-section.md is exactly lifecycle_markdown() (Mermaid and rule table,
+    R15 and R16 included), and the README carries it verbatim."""
     assert README_SECTION.read_text(encoding="utf-8") == lifecycle_markdown(), REGENERATE
+    assert lifecycle_markdown().rstrip("\n") in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "| R15 |" in lifecycle_markdown() and "| R16 |" in lifecycle_markdown()
 
 
 def test_every_lifecycle_mermaid_block_in_the_docs_is_the_generated_one() -> None:
