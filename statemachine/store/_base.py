@@ -12,7 +12,6 @@ import abc
 import datetime as dt
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol, runtime_checkable
@@ -23,6 +22,7 @@ from ..errors import EventRejected, InvalidInput, OrderError
 from ..machine import CLOCK_EVENTS, candidates
 from ..order import Order, require_aware
 from ..records import FireResult, Notification
+from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -298,15 +298,88 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
-    def execute(self, sql: Any, params: Sequence[Any] = ...) -> Any: ...
+    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: Any, params_seq: Iterable[Sequence[Any]], /) -> Any: ...
 
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
 
 
+@attrs.define
+class Transaction:
+    """A write transaction in progress, as a store's ``_write()`` hands it out.
+
+    ``cur`` runs its statements. The transaction commits when its ``with`` block ends, and
+    rolls back when the block raises (something went wrong) or when a step asked for it with
+    :meth:`rollback` because what it found is not to be kept (a duplicate delivery, a lost
+    compare-and-swap, an id already stored); that step says what happened in its return value.
+    """
+
+    cur: Cursor
+    keep: bool = attrs.field(default=True, init=False)
+    """Whether to commit at the end of the block (``False`` once :meth:`rollback` was asked)."""
+
+    def rollback(self) -> None:
+        """Undo everything this transaction wrote when its block ends, instead of committing."""
+        self.keep = False
+
+
+@attrs.frozen
+class Change:
+    """An order that a write transaction creates or changes, for :meth:`SQLStore._write_back`.
+
+    ``version`` is the row version the order was read at, 0 for a new order (no row yet);
+    ``history_from`` and ``notes_from`` are where its new history records and notifications
+    start; ``source`` is who sent its events, for the log.
+    """
+
+    order: Order
+    version: int
+    source: str | None
+    history_from: int = 0
+    notes_from: int = 0
+
+    @classmethod
+    def starting(cls, order: Order, version: int, source: str | None) -> Change:
+        """The change ``order`` (read at ``version``) goes through from now on: take it before
+        firing events on the order."""
+        return cls(order, version, source, len(order.history), len(order.notifications))
+
+
+@attrs.frozen
+class LostSwap:
+    """What one try of ``apply`` did when another writer had moved the order's version on
+    since it was read: it rolled back and wrote nothing; ``apply`` tries again."""
+
+    order_id: str
+    version: int
+    """The version the try had read."""
+
+
 _ORDER_COLUMNS: Final = (
     "order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body"
+)
+_INSERT_ORDER: Final = (
+    f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (order_id) DO NOTHING"
+)
+_UPDATE_ORDER: Final = (
+    "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, repayment_deadline = ?, "
+    "due_at = ?, body = ? WHERE order_id = ? AND version = ?"
+)
+_INSERT_LOG: Final = (
+    "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, event_id, source, "
+    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_OUTBOX: Final = (
+    "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_CLAIM: Final = (
+    "INSERT INTO inbox (order_id, event_id, event, source) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (order_id, event_id) DO NOTHING"
 )
 
 
@@ -319,6 +392,16 @@ def _validate_text(value: object, field: str) -> str:
 def _require_limit(limit: object) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive whole number, got {limit!r}", field="limit")
+
+
+def _reads_back(order: Order, data: Mapping[str, Any]) -> None:
+    """Refuse to store ``order`` unless its ``to_dict()`` (``data``) reads back as an order."""
+    try:
+        Order.from_dict(data)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"order {order.order_id!r} cannot be stored: {exc.message}", field=exc.field
+        ) from None
 
 
 class SQLStore(abc.ABC):
@@ -338,6 +421,10 @@ class SQLStore(abc.ABC):
        then raises :class:`ConcurrentUpdate`;
     5. appends the new history records to ``order_log`` (append-only, gap-free ``seq``);
     6. queues the order's new notifications in ``outbox``.
+
+    Steps 4 to 6 are :meth:`_write_back`, the one way an order reaches the database: ``add``
+    (a new row instead of a swapped one) and ``sweep`` (many orders in one batch) write
+    through it too.
     """
 
     _PLACEHOLDER: str = "?"
@@ -347,8 +434,8 @@ class SQLStore(abc.ABC):
     """The statements that bring the schema from version N-1 to N, by N."""
     _LOCK_DUE: str = ""
     """Suffix of the sweep's candidate query (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
-    _KNOWN_MAX: int = 1024
-    """How many validated orders a store object remembers (see :meth:`_validate_row`)."""
+    _CACHE_SIZE: int = DEFAULT_CAPACITY
+    """How many validated orders a store object remembers (see :class:`ValidatedOrders`)."""
 
     def __init__(self, where: str, max_attempts: int) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
@@ -360,13 +447,14 @@ class SQLStore(abc.ABC):
         self._max_attempts = max_attempts
         self._lock = threading.RLock()
         self._sql_cache: dict[str, str] = {}
-        self._known: OrderedDict[str, tuple[int, Any, Order]] = OrderedDict()
+        self._validated = ValidatedOrders(self._CACHE_SIZE)
 
     # -- dialect hooks ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _write(self) -> AbstractContextManager[Cursor]:
-        """A write transaction (committed on normal exit, rolled back on an exception)."""
+    def _write(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back when it raises or
+        when :meth:`Transaction.rollback` was asked."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractContextManager[Cursor]:
@@ -401,7 +489,8 @@ class SQLStore(abc.ABC):
 
     def _migrate(self) -> None:
         """Create or upgrade the schema; :class:`SchemaVersionError` if it is newer than ours."""
-        with self._write() as cur:
+        with self._write() as tx:
+            cur = tx.cur
             self._lock_migration(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cur.execute("SELECT version FROM schema_version")
@@ -446,25 +535,17 @@ class SQLStore(abc.ABC):
         """
         if not isinstance(order, Order):
             raise InvalidInput(f"add() takes an Order, got {type(order).__name__}", field="order")
-        # Validate before storing: a store never holds what it could not read back.
-        Order.from_dict(order.to_dict())
-        columns = self._columns(order)
+        change = Change(order, 0, source)
         with self._lock:
-            with self._write() as cur:
-                cur.execute(
-                    self._q(
-                        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (order_id) DO NOTHING"
-                    ),
-                    (order.order_id, order.state, 1, *columns),
-                )
-                if cur.rowcount != 1:
-                    raise OrderExists(order.order_id)
-                for record in order.history:
-                    if record.event_id is not None:
-                        self._claim(cur, order.order_id, record.event_id, record.event, source)
-                self._append(cur, order, 0, 0, source)
-            self._remember(order, 1, self._stored_body(columns[-1]))  # committed
+            with self._write() as tx:
+                bodies = self._write_back(tx.cur, [change])
+                if bodies is None:  # the id is taken
+                    tx.rollback()
+                else:
+                    self._claim_history(tx.cur, [change], source)
+            if bodies is None:
+                raise OrderExists(order.order_id)
+            self._validated.remember(order, 1, self._stored_body(bodies[0]))  # committed
         return 1
 
     def get(self, order_id: str) -> Order:
@@ -492,11 +573,9 @@ class SQLStore(abc.ABC):
             source = _validate_text(source, "source")
         with self._lock:
             for _ in range(self._max_attempts):
-                try:
-                    return self._try_apply(order_id, event, at, event_id, source, data)
-                except _Rollback as rollback:  # rolled back on purpose
-                    if rollback.outcome is not None:
-                        return rollback.outcome
+                attempt = self._try_apply(order_id, event, at, event_id, source, data)
+                if isinstance(attempt, Applied):
+                    return attempt
         raise ConcurrentUpdate(
             f"{event} on order {order_id} lost the compare-and-swap {self._max_attempts} times "
             "in a row to other writers; nothing was written, it is safe to send it again",
@@ -545,44 +624,50 @@ class SQLStore(abc.ABC):
     def sweep(self, now: dt.datetime, limit: int = 100) -> list[Applied]:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue), like ``tick``.
 
-        Orders are found through the index on their stored deadline (``due_at``), oldest
-        deadline first, at most ``limit`` of them, and changed in one transaction with
-        ``source="sweep"``. Idempotent: a second sweep at the same ``now`` fires nothing. An
-        order whose last event is dated after ``now`` (R16) is left for a later sweep.
+        Up to ``limit`` due orders are taken through the index on their stored deadline
+        (``due_at``), oldest deadline first, fired with ``source="sweep"`` and written back in
+        one batch, in one transaction. Idempotent: a second sweep at the same ``now`` fires
+        nothing. On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``, so concurrent
+        sweepers share the due orders and never fire one twice.
+
+        An order whose last event is dated after ``now`` (R16) is left for a later sweep.
         """
         now = require_aware(now, "now")
         _require_limit(limit)
-        applied: list[Applied] = []
-        with self._lock, self._write() as cur:
-            cur.execute(
-                self._q(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ? "
-                    f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
-                ),
-                (self._ts(now), limit),
-            )
-            for row in cur.fetchall():
-                order, version = self._validate_row(row)
-                before_history, before_notes = len(order.history), len(order.notifications)
-                try:
-                    results = order.tick(now)
-                except EventRejected:
-                    continue  # dated before the order's last event (R16): not due at this now
-                if not results:
-                    continue
-                if self._swap(cur, order, version) is None:  # pragma: no cover - rows are locked
+        fired: list[tuple[Change, list[FireResult]]] = []
+        with self._lock:
+            with self._write() as tx:
+                tx.cur.execute(
+                    self._q(
+                        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ? "
+                        f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
+                    ),
+                    (self._ts(now), limit),
+                )
+                for row in tx.cur.fetchall():
+                    order, version = self._validate_row(row)
+                    change = Change.starting(order, version, "sweep")
+                    try:
+                        results = order.tick(now)
+                    except EventRejected:
+                        continue  # dated before the order's last event (R16): not due at this now
+                    if results:
+                        fired.append((change, results))
+                bodies = self._write_back(tx.cur, [change for change, _ in fired])
+                if bodies is None:  # pragma: no cover - the rows are locked
                     raise ConcurrentUpdate(
-                        f"order {order.order_id} changed while the sweep held it",
-                        order_id=order.order_id,
-                        event=results[0].event,
+                        "an order changed while the sweep held it; nothing was written",
+                        order_id=None,
+                        event=None,
                         attempts=1,
                     )
-                self._append(cur, order, before_history, before_notes, "sweep")
-                applied.extend(
-                    Applied(order, result, version + 1, before_history + i)
-                    for i, result in enumerate(results, start=1)
-                )
-        return applied
+            for (change, _), body in zip(fired, bodies, strict=True):  # committed
+                self._validated.remember(change.order, change.version + 1, self._stored_body(body))
+        return [
+            Applied(change.order, result, change.version + 1, change.history_from + i)
+            for change, results in fired
+            for i, result in enumerate(results, start=1)
+        ]
 
     def outbox(self, limit: int = 100) -> list[OutboxItem]:
         """Notifications not acknowledged yet, in the order they were queued."""
@@ -607,14 +692,12 @@ class SQLStore(abc.ABC):
         for nid in ids:
             if isinstance(nid, bool) or not isinstance(nid, int):
                 raise InvalidInput(f"notification ids are whole numbers, got {nid!r}", field="ids")
-        acked = 0
-        with self._lock, self._write() as cur:
-            for nid in ids:
-                cur.execute(
-                    self._q("UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked"), (True, nid)
-                )
-                acked += cur.rowcount
-        return acked
+        with self._lock, self._write() as tx:
+            return self._run(
+                tx.cur,
+                "UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked",
+                [(True, nid) for nid in ids],
+            )
 
     # -- the steps ----------------------------------------------------------------------------
 
@@ -626,16 +709,16 @@ class SQLStore(abc.ABC):
         event_id: str | None,
         source: str | None,
         data: Mapping[str, object],
-    ) -> Applied:
-        """One attempt; raises :class:`_Rollback` to undo it (``outcome`` ``None``: lost CAS)."""
-        with self._write() as cur:
-            claimed = event_id is None or self._claim(cur, order_id, event_id, event, source)
-            order, version = self._load(cur, order_id)
-            before_history, before_notes = len(order.history), len(order.notifications)
+    ) -> Applied | LostSwap:
+        """One try of ``apply``, in one transaction: the event applied and committed, a
+        duplicate delivery (nothing kept), or :class:`LostSwap` (rolled back; try again)."""
+        with self._write() as tx:
+            claimed = event_id is None or self._claim(tx.cur, order_id, event_id, event, source)
+            order, version = self._load(tx.cur, order_id)
+            change = Change.starting(order, version, source)
             result = order.fire(event, at=at, event_id=event_id, **data)
-            if result.duplicate:
-                if claimed:  # the order knew the id but the inbox did not: write nothing
-                    raise _Rollback(self._duplicate(order, version, result))
+            if result.duplicate:  # R15: keep nothing, not even an inbox claim made just now
+                tx.rollback()
                 return self._duplicate(order, version, result)
             if not claimed:
                 raise CorruptOrder(
@@ -643,11 +726,11 @@ class SQLStore(abc.ABC):
                     f"the inbox holds event id {event_id!r} but the order's history does not",
                     field="inbox",
                 )
-            body = self._swap(cur, order, version)
-            if body is None:
-                raise _Rollback(None)
-            self._append(cur, order, before_history, before_notes, source)
-        self._remember(order, version + 1, body)  # committed
+            bodies = self._write_back(tx.cur, [change])
+            if bodies is None:  # another writer moved the version on
+                tx.rollback()
+                return LostSwap(order_id, version)
+        self._validated.remember(order, version + 1, self._stored_body(bodies[0]))  # committed
         return Applied(order, result, version + 1, len(order.history))
 
     def _duplicate(self, order: Order, version: int, result: FireResult) -> Applied:
@@ -658,14 +741,21 @@ class SQLStore(abc.ABC):
         self, cur: Cursor, order_id: str, event_id: str, event: str, source: str | None
     ) -> bool:
         """Insert the event id into the inbox; ``False`` if it was already there."""
-        cur.execute(
-            self._q(
-                "INSERT INTO inbox (order_id, event_id, event, source) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (order_id, event_id) DO NOTHING"
-            ),
-            (order_id, event_id, event, source),
-        )
+        cur.execute(self._q(_CLAIM), (order_id, event_id, event, source))
         return cur.rowcount == 1
+
+    def _claim_history(self, cur: Cursor, changes: Sequence[Change], source: str | None) -> None:
+        """Claim the event ids of the history new orders bring (R15: they are applied)."""
+        self._run(
+            cur,
+            _CLAIM,
+            [
+                (change.order.order_id, record.event_id, record.event, source)
+                for change in changes
+                for record in change.order.history
+                if record.event_id is not None
+            ],
+        )
 
     def _load(self, cur: Cursor, order_id: str) -> tuple[Order, int]:
         cur.execute(self._q(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))
@@ -678,28 +768,17 @@ class SQLStore(abc.ABC):
         """The order a row holds, checked through and through, and the row's version.
 
         The body is parsed and validated with :meth:`Order.from_dict`, and the real columns
-        must agree with it. One shortcut: when the row's version and body are exactly those
-        this store object last validated or wrote for the order, the remembered order is
-        copied instead of parsed again; any change to the body makes it a full read.
+        must agree with it. One shortcut: a row whose version and body are exactly those this
+        store object last validated or wrote for the order holds that very order, which
+        :class:`ValidatedOrders` copies instead of parsing the body again.
         """
         order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body = row
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise CorruptOrder(order_id, f"version is {version!r}", field="version")
-        known = self._known.get(order_id)
-        if known is not None and known[0] == version and known[1] == body:
-            order = attrs.evolve(known[2])  # the very body validated before: same order
-        else:
-            try:
-                data = self._from_json(body)
-            except ValueError as exc:
-                raise CorruptOrder(
-                    order_id, f"its body is not JSON ({exc})", field="body"
-                ) from None
-            try:
-                order = Order.from_dict(data)
-            except InvalidInput as exc:
-                raise CorruptOrder(order_id, exc.message, field=exc.field) from None
-            known = None
+        order = self._validated.recall(order_id, version, body)
+        known = order is not None
+        if order is None:
+            order = self._parse(order_id, body)
         expected = (order.order_id, order.state, *self._deadlines(order))
         names = ("order_id", "state", "dispatch_deadline", "repayment_deadline", "due_at")
         found = (order_id, state, dispatch_deadline, repayment_deadline, due_at)
@@ -710,16 +789,20 @@ class SQLStore(abc.ABC):
                     f"the {name} column holds {got!r} but the order's body says {want!r}",
                     field=name,
                 )
-        if known is None:
-            self._remember(order, version, body)
+        if not known:
+            self._validated.remember(order, version, body)
         return order, version
 
-    def _remember(self, order: Order, version: int, body: Any) -> None:
-        """Keep a private copy of a validated order with its row's version and stored body."""
-        self._known[order.order_id] = (version, body, attrs.evolve(order))
-        self._known.move_to_end(order.order_id)
-        if len(self._known) > self._KNOWN_MAX:
-            self._known.popitem(last=False)
+    def _parse(self, order_id: str, body: Any) -> Order:
+        """The order a stored body describes; :class:`CorruptOrder` if it does not."""
+        try:
+            data = self._from_json(body)
+        except ValueError as exc:
+            raise CorruptOrder(order_id, f"its body is not JSON ({exc})", field="body") from None
+        try:
+            return Order.from_dict(data)
+        except InvalidInput as exc:
+            raise CorruptOrder(order_id, exc.message, field=exc.field) from None
 
     def _stored_body(self, param: Any) -> Any:
         """The body column as a read will return it, given the parameter that wrote it."""
@@ -736,74 +819,91 @@ class SQLStore(abc.ABC):
             None if due is None else self._ts(due),
         )
 
-    def _columns(self, order: Order) -> tuple[Any, Any, Any, Any]:
-        """The deadline columns and the body of ``order``'s row."""
-        return (*self._deadlines(order), self._json(order.to_dict()))
+    def _run(self, cur: Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row of parameters (as one batch when there are several); the
+        number of rows it changed in all."""
+        if not rows:
+            return 0
+        if len(rows) == 1:
+            cur.execute(self._q(sql), rows[0])
+        else:
+            cur.executemany(self._q(sql), rows)
+        return cur.rowcount
 
-    def _swap(self, cur: Cursor, order: Order, version: int) -> Any:
-        """Write ``order`` if the row is still at ``version``: the body as the row will hold
-        it (see :meth:`_stored_body`), or ``None`` if the version had moved on."""
-        columns = self._columns(order)
-        cur.execute(
-            self._q(
-                "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, "
-                "repayment_deadline = ?, due_at = ?, body = ? WHERE order_id = ? AND version = ?"
-            ),
-            (order.state, version + 1, *columns, order.order_id, version),
+    def _write_back(self, cur: Cursor, changes: Sequence[Change]) -> list[Any] | None:
+        """Write what ``changes`` did, inside the caller's transaction: each order's row
+        (:meth:`_swap`), then its new history records and notifications (:meth:`_append`).
+
+        Returns the bodies written, one per change. ``None`` when a row was not as the change
+        read it (its version moved on, or a new order's id is taken): then nothing of the
+        changes may be kept, and the caller rolls the transaction back.
+        """
+        bodies = self._swap(cur, changes)
+        if bodies is not None:
+            self._append(cur, changes)
+        return bodies
+
+    def _swap(self, cur: Cursor, changes: Sequence[Change]) -> list[Any] | None:
+        """Compare-and-swap the rows of ``changes``: a changed order's row is replaced only if
+        it is still at the version read, a new order's row (version 0: none) is inserted only
+        if its id is free, once the order has been checked to read back. The bodies written,
+        or ``None`` if any row was not as read (see :meth:`_write_back`)."""
+        new_rows: list[tuple[Any, ...]] = []
+        swapped_rows: list[tuple[Any, ...]] = []
+        bodies: list[Any] = []
+        for change in changes:
+            order, version = change.order, change.version
+            data = order.to_dict()
+            if version == 0:  # from outside the store: it must read back
+                _reads_back(order, data)
+            body = self._json(data)
+            columns = (order.state, version + 1, *self._deadlines(order), body)
+            if version == 0:
+                new_rows.append((order.order_id, *columns))
+            else:
+                swapped_rows.append((*columns, order.order_id, version))
+            bodies.append(body)
+        written = self._run(cur, _INSERT_ORDER, new_rows) + self._run(
+            cur, _UPDATE_ORDER, swapped_rows
         )
-        return self._stored_body(columns[-1]) if cur.rowcount == 1 else None
+        return bodies if written == len(changes) else None
 
-    def _append(
-        self,
-        cur: Cursor,
-        order: Order,
-        from_history: int,
-        from_notes: int,
-        source: str | None,
-    ) -> None:
-        """Log the history records and queue the notifications from those positions on."""
-        for seq, record in enumerate(order.history[from_history:], start=from_history + 1):
-            cur.execute(
-                self._q(
-                    "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, "
-                    "event_id, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    order.order_id,
-                    seq,
-                    record.event,
-                    record.source,
-                    record.dest,
-                    self._ts(record.at),
-                    record.event_id,
-                    source,
-                    self._json(dict(record.data)),
-                ),
+    def _append(self, cur: Cursor, changes: Sequence[Change]) -> None:
+        """Log the changes' new history records and queue their new notifications."""
+        log_rows = [
+            (
+                change.order.order_id,
+                seq,
+                record.event,
+                record.source,
+                record.dest,
+                self._ts(record.at),
+                record.event_id,
+                change.source,
+                self._json(dict(record.data)),
             )
-        for position, note in enumerate(order.notifications[from_notes:], start=from_notes):
-            cur.execute(
-                self._q(
-                    "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    order.order_id,
-                    position,
-                    note.kind,
-                    note.channel,
-                    self._ts(note.at),
-                    note.rule,
-                    note.message,
-                ),
+            for change in changes
+            for seq, record in enumerate(
+                change.order.history[change.history_from :], start=change.history_from + 1
             )
-
-
-class _Rollback(Exception):
-    """Raised inside a write transaction to roll it back and hand ``outcome`` out."""
-
-    def __init__(self, outcome: Applied | None) -> None:
-        super().__init__("rollback")
-        self.outcome = outcome
+        ]
+        outbox_rows = [
+            (
+                change.order.order_id,
+                position,
+                note.kind,
+                note.channel,
+                self._ts(note.at),
+                note.rule,
+                note.message,
+            )
+            for change in changes
+            for position, note in enumerate(
+                change.order.notifications[change.notes_from :], start=change.notes_from
+            )
+        ]
+        self._run(cur, _INSERT_LOG, log_rows)
+        self._run(cur, _INSERT_OUTBOX, outbox_rows)
 
 
 def dumps(value: Any) -> str:
