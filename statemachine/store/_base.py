@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -208,6 +210,10 @@ class OrderStore(Protocol):
         """Store a new order; its version (1). :class:`OrderExists` if the id is taken."""
         ...
 
+    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """Store new orders in one transaction, all of them or none; how many were stored."""
+        ...
+
     def get(self, order_id: str) -> Order:
         """The stored order, validated; :class:`UnknownOrder` or :class:`CorruptOrder`."""
         ...
@@ -382,6 +388,8 @@ _CLAIM: Final = (
     "ON CONFLICT (order_id, event_id) DO NOTHING"
 )
 
+_T = TypeVar("_T")
+
 
 def _validate_text(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -392,6 +400,13 @@ def _validate_text(value: object, field: str) -> str:
 def _require_limit(limit: object) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive whole number, got {limit!r}", field="limit")
+
+
+def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _reads_back(order: Order, data: Mapping[str, Any]) -> None:
@@ -423,8 +438,8 @@ class SQLStore(abc.ABC):
     6. queues the order's new notifications in ``outbox``.
 
     Steps 4 to 6 are :meth:`_write_back`, the one way an order reaches the database: ``add``
-    (a new row instead of a swapped one) and ``sweep`` (many orders in one batch) write
-    through it too.
+    and ``add_many`` (a new row instead of a swapped one) and ``sweep`` (many orders in one
+    batch) write through it too.
     """
 
     _PLACEHOLDER: str = "?"
@@ -436,6 +451,8 @@ class SQLStore(abc.ABC):
     """Suffix of the sweep's candidate query (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
     _CACHE_SIZE: int = DEFAULT_CAPACITY
     """How many validated orders a store object remembers (see :class:`ValidatedOrders`)."""
+    _ADD_BATCH: int = 1000
+    """How many orders ``add_many`` sends per batch of statements (all in one transaction)."""
 
     def __init__(self, where: str, max_attempts: int) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
@@ -531,22 +548,52 @@ class SQLStore(abc.ABC):
 
         History the order already carries goes to the log (with ``source``), its event ids to
         the inbox and its notifications to the outbox, so the tables always agree with the
-        order. :class:`OrderExists` if the id is taken.
+        order. :class:`OrderExists` if the id is taken. The same as ``add_many([order])``.
         """
-        if not isinstance(order, Order):
-            raise InvalidInput(f"add() takes an Order, got {type(order).__name__}", field="order")
-        change = Change(order, 0, source)
+        self.add_many([order], source=source)
+        return 1
+
+    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """Store new orders in one transaction, all of them or none; how many were stored.
+
+        Each order is stored as :meth:`add` stores one (version 1, its history logged with
+        ``source``, its event ids claimed, its notifications queued); the statements go in
+        batches (``executemany``) and there is one commit, at the end. If any order cannot be
+        stored, none is: :class:`~statemachine.errors.InvalidInput` names an order that does
+        not read back (:meth:`Order.from_dict`) or whose id is given twice, and
+        :class:`OrderExists` the first order whose id is already stored. ``orders`` may be any
+        iterable; a generator is read once, one batch at a time.
+        """
+        if source is not None:
+            source = _validate_text(source, "source")
+        positions: dict[str, int] = {}
+        recent: deque[tuple[Order, Any]] = deque(maxlen=self._validated.capacity)
+        clash: list[str] = []
         with self._lock:
             with self._write() as tx:
-                bodies = self._write_back(tx.cur, [change])
-                if bodies is None:  # the id is taken
-                    tx.rollback()
-                else:
-                    self._claim_history(tx.cur, [change], source)
-            if bodies is None:
-                raise OrderExists(order.order_id)
-            self._validated.remember(order, 1, self._stored_body(bodies[0]))  # committed
-        return 1
+                for batch in _batches(orders, self._ADD_BATCH):
+                    changes = [self._new_order(o, positions, source) for o in batch]
+                    bodies = self._write_back(tx.cur, changes)
+                    if bodies is None:  # an id is stored already: keep nothing
+                        tx.rollback()
+                        clash = [change.order.order_id for change in changes]
+                        break
+                    self._claim_history(tx.cur, changes, source)
+                    recent.extend(zip(batch, bodies, strict=True))
+            if clash:
+                taken = self._first_stored(clash)
+                if taken is None:  # pragma: no cover - stored rows are never deleted
+                    raise ConcurrentUpdate(
+                        "another writer changed the orders while add_many ran; nothing was "
+                        "added, it is safe to try again",
+                        order_id=None,
+                        event=None,
+                        attempts=1,
+                    )
+                raise OrderExists(taken)
+            for order, body in recent:  # committed
+                self._validated.remember(order, 1, self._stored_body(body))
+        return len(positions)
 
     def get(self, order_id: str) -> Order:
         """The stored order, validated on the way out."""
@@ -756,6 +803,32 @@ class SQLStore(abc.ABC):
                 if record.event_id is not None
             ],
         )
+
+    def _new_order(self, order: object, positions: dict[str, int], source: str | None) -> Change:
+        """The change that adds ``order``, the next of an import; its id must be new to it."""
+        position = len(positions)
+        if not isinstance(order, Order):
+            raise InvalidInput(
+                f"a store adds Orders; item {position} is a {type(order).__name__}", field="order"
+            )
+        first = positions.setdefault(order.order_id, position)
+        if first != position:
+            raise InvalidInput(
+                f"order {order.order_id!r} is given twice, at positions {first} and {position} "
+                "of the orders to add; nothing was added",
+                field="order_id",
+            )
+        return Change(order, 0, source)
+
+    def _first_stored(self, order_ids: Sequence[str]) -> str | None:
+        """The first of ``order_ids`` that is stored; ``None`` if none is."""
+        marks = ", ".join("?" * len(order_ids))
+        with self._read() as cur:
+            cur.execute(
+                self._q(f"SELECT order_id FROM orders WHERE order_id IN ({marks})"), order_ids
+            )
+            stored = {row[0] for row in cur.fetchall()}
+        return next((order_id for order_id in order_ids if order_id in stored), None)
 
     def _load(self, cur: Cursor, order_id: str) -> tuple[Order, int]:
         cur.execute(self._q(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))

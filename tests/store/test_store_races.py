@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from store_helpers import PAID, StoreSpec, new_order, open_store, raw
 
-from statemachine import EVENTS, EventRejected
-from statemachine.store import ConcurrentUpdate, OrderStore
+from statemachine import EVENTS, EventRejected, Order
+from statemachine.store import ConcurrentUpdate, OrderExists, OrderStore
 
 WORKERS = 8
 ROUNDS = 3
@@ -136,6 +137,30 @@ def test_same_webhook_delivered_eight_times_concurrently_applies_once(
     assert sorted(kind for *_, kind in outcomes) == ["applied"] + ["duplicate"] * (WORKERS - 1)
     _check_consistent(store, spec, "AE-1", [("request_cancellation", "webhook-1")])
     assert [i.notification.kind for i in store.outbox()] == ["cancellation_request_received"]
+
+
+def _importer(barrier: Any, results: Any, spec: StoreSpec, worker: int) -> None:
+    store = open_store(spec)
+    orders = [Order.create(f"IMP-{i}", f"{10 + worker}.00", "USD", PAID) for i in range(300)]
+    barrier.wait()
+    try:
+        out: tuple[str, object] = ("added", store.add_many(orders))
+    except OrderExists as exc:
+        out = ("exists", exc.order_id)
+    store.close()
+    results.put((worker, out))
+
+
+def test_two_overlapping_imports_one_is_stored_whole(store: OrderStore, spec: StoreSpec) -> None:
+    """Two processes import the same 300 ids at once: one import is stored whole, the other
+    raises OrderExists naming the first id and adds nothing."""
+    outcomes = dict(_run_together(_importer, [(spec, 0), (spec, 1)]))
+    assert sorted(kind for kind, _ in outcomes.values()) == ["added", "exists"]
+    winner = next(w for w, (kind, _) in outcomes.items() if kind == "added")
+    assert outcomes[winner] == ("added", 300)
+    assert outcomes[1 - winner] == ("exists", "IMP-0")
+    assert {store.get(f"IMP-{i}").amount for i in range(300)} == {Decimal(f"{10 + winner}.00")}
+    assert raw(spec, "SELECT count(*) FROM orders") == [(300,)]
 
 
 def _sweeper(barrier: Any, results: Any, spec: StoreSpec, now: Any) -> None:
