@@ -453,6 +453,8 @@ class SQLStore(abc.ABC):
     """How many validated orders a store object remembers (see :class:`ValidatedOrders`)."""
     _ADD_BATCH: int = 1000
     """How many orders ``add_many`` sends per batch of statements (all in one transaction)."""
+    _PASS_OVER_MAX: int = 500
+    """How many due rows one ``sweep`` may pass over (corrupt, or not due under R16)."""
 
     def __init__(self, where: str, max_attempts: int) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
@@ -671,45 +673,65 @@ class SQLStore(abc.ABC):
     def sweep(self, now: dt.datetime, limit: int = 100) -> list[Applied]:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue), like ``tick``.
 
-        Up to ``limit`` due orders are taken through the index on their stored deadline
-        (``due_at``), oldest deadline first, fired with ``source="sweep"`` and written back in
-        one batch, in one transaction. Idempotent: a second sweep at the same ``now`` fires
-        nothing. On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``, so concurrent
-        sweepers share the due orders and never fire one twice.
+        Due orders are taken through the index on their stored deadline (``due_at``), oldest
+        deadline first, and fired with ``source="sweep"``, at most ``limit`` of them, all in one
+        transaction; their rows, log records and notifications are written in batches.
+        Idempotent: a second sweep at the same ``now`` fires nothing. On PostgreSQL the rows are
+        taken ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers share the due orders and never
+        fire one twice.
 
-        An order whose last event is dated after ``now`` (R16) is left for a later sweep.
+        A due order is passed over, and left as it is, when its last event is dated after
+        ``now`` (R16: not due at this ``now``; a later sweep fires it) or when its row is
+        corrupt; the sweep then takes the next due orders instead (passing over at most
+        ``500`` rows), so such rows never hold the others back. After the others are fired and
+        committed, :class:`CorruptOrder` is raised naming the first corrupt order (a note names
+        the others), so that someone repairs it. A corrupt row is never overwritten; it stays
+        due, and the first sweep after its repair fires it.
         """
         now = require_aware(now, "now")
         _require_limit(limit)
         fired: list[tuple[Change, list[FireResult]]] = []
+        bodies: list[Any] = []
+        corrupt: list[CorruptOrder] = []
+        passed: list[str] = []  # due, but not fired by this sweep
         with self._lock:
             with self._write() as tx:
-                tx.cur.execute(
-                    self._q(
-                        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ? "
-                        f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
-                    ),
-                    (self._ts(now), limit),
-                )
-                for row in tx.cur.fetchall():
-                    order, version = self._validate_row(row)
-                    change = Change.starting(order, version, "sweep")
-                    try:
-                        results = order.tick(now)
-                    except EventRejected:
-                        continue  # dated before the order's last event (R16): not due at this now
-                    if results:
-                        fired.append((change, results))
-                bodies = self._write_back(tx.cur, [change for change, _ in fired])
-                if bodies is None:  # pragma: no cover - the rows are locked
-                    raise ConcurrentUpdate(
-                        "an order changed while the sweep held it; nothing was written",
-                        order_id=None,
-                        event=None,
-                        attempts=1,
-                    )
+                while len(fired) < limit and len(passed) < self._PASS_OVER_MAX:
+                    wanted = limit - len(fired)
+                    rows = self._due_rows(tx.cur, now, wanted, passed)
+                    batch: list[tuple[Change, list[FireResult]]] = []
+                    for row in rows:
+                        try:
+                            order, version = self._validate_row(row)
+                        except CorruptOrder as exc:
+                            corrupt.append(exc)
+                            passed.append(row[0])
+                            continue
+                        change = Change.starting(order, version, "sweep")
+                        try:
+                            results = order.tick(now)
+                        except EventRejected:  # dated before its last event (R16)
+                            results = []
+                        if results:
+                            batch.append((change, results))
+                        else:
+                            passed.append(order.order_id)
+                    written = self._write_back(tx.cur, [change for change, _ in batch])
+                    if written is None:  # pragma: no cover - the rows are locked
+                        raise ConcurrentUpdate(
+                            "an order changed while the sweep held it; nothing was written",
+                            order_id=None,
+                            event=None,
+                            attempts=1,
+                        )
+                    fired += batch
+                    bodies += written
+                    if len(rows) < wanted:  # no more due rows
+                        break
             for (change, _), body in zip(fired, bodies, strict=True):  # committed
                 self._validated.remember(change.order, change.version + 1, self._stored_body(body))
+        if corrupt:
+            raise _passed_over(corrupt, len(fired))
         return [
             Applied(change.order, result, change.version + 1, change.history_from + i)
             for change, results in fired
@@ -779,6 +801,21 @@ class SQLStore(abc.ABC):
                 return LostSwap(order_id, version)
         self._validated.remember(order, version + 1, self._stored_body(bodies[0]))  # committed
         return Applied(order, result, version + 1, len(order.history))
+
+    def _due_rows(
+        self, cur: Cursor, now: dt.datetime, count: int, passed: Sequence[str]
+    ) -> list[Any]:
+        """Up to ``count`` rows due at ``now``, oldest deadline first, but for ``passed``;
+        locked for the transaction where the dialect can (skipping rows others hold)."""
+        but = f" AND order_id NOT IN ({', '.join('?' * len(passed))})" if passed else ""
+        cur.execute(
+            self._q(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ?{but} "
+                f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
+            ),
+            (self._ts(now), *passed, count),
+        )
+        return cur.fetchall()
 
     def _duplicate(self, order: Order, version: int, result: FireResult) -> Applied:
         seq = next(i for i, r in enumerate(order.history, start=1) if r.event_id == result.event_id)
@@ -977,6 +1014,19 @@ class SQLStore(abc.ABC):
         ]
         self._run(cur, _INSERT_LOG, log_rows)
         self._run(cur, _INSERT_OUTBOX, outbox_rows)
+
+
+def _passed_over(corrupt: Sequence[CorruptOrder], fired: int) -> CorruptOrder:
+    """The error of a sweep that passed over corrupt rows: the first one, with notes."""
+    first = corrupt[0]
+    if len(corrupt) > 1:
+        others = ", ".join(repr(error.order_id) for error in corrupt[1:])
+        first.add_note(f"the sweep passed over these corrupt orders too: {others}")
+    first.add_note(
+        f"the sweep fired the other due orders it took ({fired}) and committed them; the "
+        "corrupt rows were left as they are and stay due"
+    )
+    return first
 
 
 def dumps(value: Any) -> str:
