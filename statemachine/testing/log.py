@@ -10,6 +10,9 @@ JSON lines. :func:`check_log` replays the records of each order through a refere
 * every record it cannot read (:class:`LogProblem`: not JSON, a missing field, an unknown event,
   a naive timestamp, an order without its creation record).
 
+Memory is bounded by the orders still open, not by all the orders of the log: an order that
+reaches a final state is moved out of memory (see :func:`check_log`).
+
 The record format (one JSON object per line; a ``Mapping`` works too):
 
 ============  ===========================================================================
@@ -45,7 +48,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -143,7 +148,10 @@ class LogReport:
     mismatches: tuple[StateMismatch, ...] = ()
     problems: tuple[LogProblem, ...] = ()
     replayed: Mapping[str, Order] = attrs.field(factory=dict, repr=False, eq=False)
-    """The reference order of each order id, after the replay."""
+    """The reference order of each order id, after the replay (an order that reached a final
+    state is read back from where :func:`check_log` moved it, each time it is looked up)."""
+    max_open: int = attrs.field(default=0, eq=False)
+    """The most orders held in memory at once during the replay: seen and not yet final."""
 
     @property
     def ok(self) -> bool:
@@ -251,6 +259,72 @@ def log_of(order: Order) -> list[dict[str, Any]]:
     return out
 
 
+class _FinishedOrders:
+    """Orders that reached a final state, moved out of memory by :func:`check_log`.
+
+    A final state changes no more (R14) and takes only the late facts of R7 (a dispatch after
+    cancellation, a customer reimbursement), so a finished order is rarely needed again, but
+    when one of its records does come, the whole order must judge it: its event ids (R15),
+    its last record (R16), what the customer got back (R11). Each order is kept whole, as
+    compressed JSON (:meth:`Order.to_dict`), in a private temporary SQLite database that
+    SQLite deletes when the connection closes; memory holds only SQLite's page cache.
+    """
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+
+    def put(self, order: Order) -> None:
+        """Keep ``order`` (replacing what was kept under its id)."""
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("CREATE TABLE finished (order_id TEXT PRIMARY KEY, body BLOB)")
+        body = zlib.compress(json.dumps(order.to_dict(), separators=(",", ":")).encode(), 1)
+        self._db.execute("INSERT OR REPLACE INTO finished VALUES (?, ?)", (order.order_id, body))
+
+    def get(self, order_id: str) -> Order | None:
+        """The order kept under ``order_id``, read back; ``None`` if none is."""
+        row = self._find("SELECT body", order_id)
+        return None if row is None else Order.from_dict(json.loads(zlib.decompress(row[0])))
+
+    def __contains__(self, order_id: object) -> bool:
+        return isinstance(order_id, str) and self._find("SELECT 1", order_id) is not None
+
+    def _find(self, select: str, order_id: str) -> Any:
+        if self._db is None:
+            return None
+        return self._db.execute(
+            f"{select} FROM finished WHERE order_id = ?", (order_id,)
+        ).fetchone()
+
+
+class _Replayed(Mapping[str, Order]):
+    """:attr:`LogReport.replayed`: the open orders from memory, the finished ones read back."""
+
+    def __init__(self, ids: list[str], open_orders: dict[str, Order], finished: _FinishedOrders):
+        self._ids = ids
+        self._open = open_orders
+        self._finished = finished
+
+    def __getitem__(self, order_id: str) -> Order:
+        order = self._open.get(order_id)
+        if order is None:
+            order = self._finished.get(order_id)
+        if order is None:
+            raise KeyError(order_id)
+        return order
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._open or order_id in self._finished
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def check_log(
     records: Iterable[Mapping[str, Any] | str | bytes], *, policy: Policy | None = None
 ) -> LogReport:
@@ -259,8 +333,17 @@ def check_log(
 
     Blank lines are skipped; lines are numbered from 1 as they come. ``policy`` is the policy
     every order was run under (the specification's defaults if omitted).
+
+    Memory holds the orders still open (seen, not yet in a final state) and each order id once:
+    an order that reaches a final state is moved to a private temporary database, and read
+    back when a later record of it comes (R7's late facts, an R15 duplicate, or a record the
+    rules refuse, R14/R16), so every record is judged by the whole order, as before.
+    ``max_open`` in the report says how many orders were held at most.
     """
-    orders: dict[str, Order] = {}
+    open_orders: dict[str, Order] = {}
+    finished = _FinishedOrders()
+    ids: list[str] = []
+    max_open = 0
     mismatched: set[str] = set()
     refusals: list[LogRefusal] = []
     mismatches: list[StateMismatch] = []
@@ -275,9 +358,9 @@ def check_log(
         except InvalidInput as exc:
             problems.append(LogProblem(line, None, str(exc)))
             continue
-        order = orders.get(rec.order_id)
+        order = open_orders.get(rec.order_id)
         if rec.event == CREATED:
-            if order is not None:
+            if order is not None or rec.order_id in finished:
                 problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
                 continue
             try:
@@ -291,8 +374,8 @@ def check_log(
             except OrderError as exc:
                 problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
                 continue
-            orders[rec.order_id] = order
-        elif order is None:
+            ids.append(rec.order_id)
+        elif order is None and (order := finished.get(rec.order_id)) is None:
             problems.append(
                 LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
             )
@@ -309,6 +392,18 @@ def check_log(
         if rec.state is not None and rec.state != order.state and rec.order_id not in mismatched:
             mismatched.add(rec.order_id)
             mismatches.append(StateMismatch(line, rec.order_id, rec.event, rec.state, order.state))
+        if order.is_final:  # only late facts from now on: out of memory until one comes
+            finished.put(order)
+            open_orders.pop(rec.order_id, None)
+        else:
+            open_orders[rec.order_id] = order
+            max_open = max(max_open, len(open_orders))
     return LogReport(
-        count, tuple(orders), tuple(refusals), tuple(mismatches), tuple(problems), orders
+        count,
+        tuple(ids),
+        tuple(refusals),
+        tuple(mismatches),
+        tuple(problems),
+        _Replayed(ids, open_orders, finished),
+        max_open,
     )
