@@ -6,13 +6,15 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EventRejected, InvalidInput, Order, OrderError, Policy
 from statemachine.testing import check_log, transition_cover
+from statemachine.testing import log as log_module
 from statemachine.testing.log import (
     CREATED,
     LogProblem,
@@ -198,6 +200,14 @@ def _check_keeping_every_order(records: list[Any], policy: Policy | None = None)
     )
 
 
+@pytest.fixture(params=[0, 3, 1000], ids=["spill-all", "keep-3", "keep-1000"])
+def keep_finished(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many finished orders check_log keeps in memory before moving them to its temporary
+    database: none, a few, the default."""
+    monkeypatch.setattr(log_module, "_RECENT_FINISHED", request.param)
+    return int(request.param)
+
+
 def _assert_same_report(records: list[Any], policy: Policy | None = None) -> LogReport:
     """check_log on ``records`` reports exactly what the reference reports, and its replayed
     orders (finished ones read back) equal the reference's."""
@@ -244,7 +254,9 @@ def _late_facts(order_id: str, after: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def test_finished_orders_leave_memory_and_late_facts_are_still_judged() -> None:
+def test_finished_orders_leave_memory_and_late_facts_are_still_judged(
+    keep_finished: int,
+) -> None:
     """R7, R11, R14, R15, R16: with orders logged one after the other, at most one order is
     in memory at a time; records after an order's final state are judged as before."""
     records: list[Any] = []
@@ -260,7 +272,7 @@ def test_finished_orders_leave_memory_and_late_facts_are_still_judged() -> None:
     assert report.replayed["O1"].incidents[-1].kind == "dispatched_after_cancellation"  # R7
 
 
-def test_memory_follows_the_orders_open_at_once() -> None:
+def test_memory_follows_the_orders_open_at_once(keep_finished: int) -> None:
     """check_log holds as many orders as are open at once in the log (a window of 5 here),
     not every order it has seen (40)."""
     logs = [_ided(f"W{i}", i % 2) for i in range(40)]
@@ -279,15 +291,21 @@ def test_memory_follows_the_orders_open_at_once() -> None:
     assert "W99" not in report.replayed
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     paths=st.lists(st.integers(0, len(transition_cover()) - 1), min_size=1, max_size=6),
     late=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7)), max_size=10),
     shuffle=st.randoms(use_true_random=False),
-    as_text=st.booleans(),
+    form=st.sampled_from(["json lines", "mappings", "mappings with datetimes"]),
 )
 def test_findings_are_those_of_a_check_keeping_every_order(
-    paths: list[int], late: list[tuple[int, int]], shuffle: Any, as_text: bool
+    keep_finished: int,
+    paths: list[int],
+    late: list[tuple[int, int]],
+    shuffle: Any,
+    form: str,
 ) -> None:
     """R7, R14, R15, R16: any interleaving of order logs, with late records of any kind mixed
     in anywhere, gets the same findings, counts and replayed orders as the reference that
@@ -300,6 +318,9 @@ def test_findings_are_those_of_a_check_keeping_every_order(
     while any(logs):  # interleave, keeping each order's own records in their order
         log = shuffle.choice([log for log in logs if log])
         records.append(log.pop(0))
-    if as_text:
+    if form == "json lines":
         records = [json.dumps(r) for r in records]
+    elif form == "mappings with datetimes":
+        for r in records:
+            r["at"] = dt.datetime.fromisoformat(r["at"]).astimezone(ZoneInfo("Europe/Paris"))
     _assert_same_report(records)

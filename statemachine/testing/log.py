@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
 import sqlite3
-import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
@@ -74,6 +75,9 @@ __all__ = [
 
 CREATED: Final = "created"
 """The ``event`` of an order's first record: the payment that creates it."""
+
+_RECENT_FINISHED = 1000
+"""How many of the orders that finished last :func:`check_log` keeps in memory."""
 
 
 @attrs.frozen
@@ -259,64 +263,110 @@ def log_of(order: Order) -> list[dict[str, Any]]:
     return out
 
 
+def _create(
+    order_id: str, paid_at: dt.datetime, data: Mapping[str, Any], policy: Policy | None
+) -> Order:
+    """The order a ``created`` record describes (:class:`OrderError` if it cannot be made)."""
+    return Order.create(
+        order_id,
+        data.get("amount"),  # type: ignore[arg-type]
+        data.get("currency"),  # type: ignore[arg-type]
+        paid_at,
+        policy=policy,
+    )
+
+
+_Step = tuple[str, dt.datetime, str | None, Mapping[str, Any]]
+"""A record that changed an order, as its trail keeps it: event, at, event_id, data."""
+
+
 class _FinishedOrders:
     """Orders that reached a final state, moved out of memory by :func:`check_log`.
 
     A final state changes no more (R14) and takes only the late facts of R7 (a dispatch after
-    cancellation, a customer reimbursement), so a finished order is rarely needed again, but
-    when one of its records does come, the whole order must judge it: its event ids (R15),
-    its last record (R16), what the customer got back (R11). Each order is kept whole, as
-    compressed JSON (:meth:`Order.to_dict`), in a private temporary SQLite database that
-    SQLite deletes when the connection closes; memory holds only SQLite's page cache.
+    cancellation, a customer reimbursement), so a finished order is rarely needed again; but
+    when one of its records does come, the whole order must judge it: its event ids (R15), its
+    last record (R16), what the customer got back (R11). Late facts tend to follow soon, so the
+    ``recent`` orders that finished last stay in memory. An older one is kept as its trail: the
+    records that made it (its ``created`` record and every record applied since), pickled in a
+    private temporary SQLite database that SQLite deletes when the connection closes. Reading
+    it back replays the trail under the same policy: the same records through the same rules
+    give the same order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, recent: int, policy: Policy | None) -> None:
+        self._capacity = recent
+        self._policy = policy
+        self._recent: OrderedDict[str, tuple[Order, list[_Step]]] = OrderedDict()
         self._db: sqlite3.Connection | None = None
 
-    def put(self, order: Order) -> None:
-        """Keep ``order`` (replacing what was kept under its id)."""
+    def put(self, order: Order, trail: list[_Step]) -> None:
+        """Keep ``order`` and the ``trail`` of records that made it (replacing the old one).
+
+        The trail starts with the ``created`` record; the others were applied in order."""
+        self._recent[order.order_id] = (order, trail)
+        self._recent.move_to_end(order.order_id)
+        if len(self._recent) > self._capacity:
+            order_id, (_, oldest) = self._recent.popitem(last=False)
+            self._spill(order_id, oldest)
+
+    def get(self, order_id: str) -> tuple[Order, list[_Step]] | None:
+        """The order kept under ``order_id`` and its trail; ``None`` if none is."""
+        kept = self._recent.get(order_id)
+        if kept is not None:
+            return kept
+        row = None
+        if self._db is not None:
+            row = self._db.execute(
+                "SELECT trail FROM finished WHERE order_id = ?", (order_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        trail: list[_Step] = pickle.loads(row[0])
+        (_, paid_at, _, created), *applied = trail
+        order = _create(order_id, paid_at, created, self._policy)
+        for event, at, event_id, data in applied:
+            order.fire(event, at=at, event_id=event_id, **data)
+        return order, trail
+
+    def _spill(self, order_id: str, trail: list[_Step]) -> None:
         if self._db is None:
             self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = OFF")
             self._db.execute("PRAGMA synchronous = OFF")
-            self._db.execute("CREATE TABLE finished (order_id TEXT PRIMARY KEY, body BLOB)")
-        body = zlib.compress(json.dumps(order.to_dict(), separators=(",", ":")).encode(), 1)
-        self._db.execute("INSERT OR REPLACE INTO finished VALUES (?, ?)", (order.order_id, body))
-
-    def get(self, order_id: str) -> Order | None:
-        """The order kept under ``order_id``, read back; ``None`` if none is."""
-        row = self._find("SELECT body", order_id)
-        return None if row is None else Order.from_dict(json.loads(zlib.decompress(row[0])))
-
-    def __contains__(self, order_id: object) -> bool:
-        return isinstance(order_id, str) and self._find("SELECT 1", order_id) is not None
-
-    def _find(self, select: str, order_id: str) -> Any:
-        if self._db is None:
-            return None
-        return self._db.execute(
-            f"{select} FROM finished WHERE order_id = ?", (order_id,)
-        ).fetchone()
+            self._db.execute("CREATE TABLE finished (order_id TEXT PRIMARY KEY, trail BLOB)")
+        self._db.execute(
+            "INSERT OR REPLACE INTO finished VALUES (?, ?)",
+            (order_id, pickle.dumps(trail, pickle.HIGHEST_PROTOCOL)),
+        )
 
 
 class _Replayed(Mapping[str, Order]):
     """:attr:`LogReport.replayed`: the open orders from memory, the finished ones read back."""
 
-    def __init__(self, ids: list[str], open_orders: dict[str, Order], finished: _FinishedOrders):
+    def __init__(
+        self,
+        ids: list[str],
+        known: set[str],
+        open_orders: dict[str, Order],
+        finished: _FinishedOrders,
+    ) -> None:
         self._ids = ids
+        self._known = known
         self._open = open_orders
         self._finished = finished
 
     def __getitem__(self, order_id: str) -> Order:
         order = self._open.get(order_id)
-        if order is None:
-            order = self._finished.get(order_id)
-        if order is None:
+        if order is not None:
+            return order
+        kept = self._finished.get(order_id)
+        if kept is None:
             raise KeyError(order_id)
-        return order
+        return kept[0]
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self._open or order_id in self._finished
+        return order_id in self._known
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._ids)
@@ -334,15 +384,18 @@ def check_log(
     Blank lines are skipped; lines are numbered from 1 as they come. ``policy`` is the policy
     every order was run under (the specification's defaults if omitted).
 
-    Memory holds the orders still open (seen, not yet in a final state) and each order id once:
-    an order that reaches a final state is moved to a private temporary database, and read
-    back when a later record of it comes (R7's late facts, an R15 duplicate, or a record the
-    rules refuse, R14/R16), so every record is judged by the whole order, as before.
-    ``max_open`` in the report says how many orders were held at most.
+    Memory holds the orders still open (seen, not yet in a final state) with the records that
+    made them, the 1,000 orders that finished last, and each order id once. An older finished
+    order is moved to a private temporary database and made again from its records only if a
+    later record of it comes (R7's late facts, an R15 duplicate, a record the rules refuse
+    under R14 or R16), so every record is judged by the whole order, as before. ``max_open``
+    in the report says how many orders were open at most.
     """
     open_orders: dict[str, Order] = {}
-    finished = _FinishedOrders()
-    ids: list[str] = []
+    trails: dict[str, list[_Step]] = {}  # the records that made each open order
+    finished = _FinishedOrders(_RECENT_FINISHED, policy)
+    ids: list[str] = []  # every order created, in order
+    created: set[str] = set()
     max_open = 0
     mismatched: set[str] = set()
     refusals: list[LogRefusal] = []
@@ -359,44 +412,50 @@ def check_log(
             problems.append(LogProblem(line, None, str(exc)))
             continue
         order = open_orders.get(rec.order_id)
+        trail = trails.get(rec.order_id, [])
         if rec.event == CREATED:
-            if order is not None or rec.order_id in finished:
+            if rec.order_id in created:
                 problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
                 continue
             try:
-                order = Order.create(
-                    rec.order_id,
-                    rec.data.get("amount"),  # type: ignore[arg-type]
-                    rec.data.get("currency"),  # type: ignore[arg-type]
-                    rec.at,
-                    policy=policy,
-                )
+                order = _create(rec.order_id, rec.at, rec.data, policy)
             except OrderError as exc:
                 problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
                 continue
             ids.append(rec.order_id)
-        elif order is None and (order := finished.get(rec.order_id)) is None:
+            created.add(rec.order_id)
+            trail = [(CREATED, rec.at, None, rec.data)]
+        elif rec.order_id not in created:
             problems.append(
                 LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
             )
             continue
         else:
+            if order is None:  # a record after the order's final state: bring it back
+                kept = finished.get(rec.order_id)
+                assert kept is not None, f"order {rec.order_id} is neither open nor finished"
+                order, trail = kept
             try:
-                order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
+                fired = order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
             except EventRejected as exc:
                 refusals.append(
                     LogRefusal(line, rec.order_id, rec.event, rec.at, exc.state, exc.rule, str(exc))
                 )
             except InvalidInput as exc:
                 problems.append(LogProblem(line, rec.order_id, f"{rec.event}: {exc}"))
+            else:
+                if not fired.duplicate:
+                    trail.append((rec.event, rec.at, rec.event_id, rec.data))
         if rec.state is not None and rec.state != order.state and rec.order_id not in mismatched:
             mismatched.add(rec.order_id)
             mismatches.append(StateMismatch(line, rec.order_id, rec.event, rec.state, order.state))
         if order.is_final:  # only late facts from now on: out of memory until one comes
-            finished.put(order)
+            finished.put(order, trail)
             open_orders.pop(rec.order_id, None)
+            trails.pop(rec.order_id, None)
         else:
             open_orders[rec.order_id] = order
+            trails[rec.order_id] = trail
             max_open = max(max_open, len(open_orders))
     return LogReport(
         count,
@@ -404,6 +463,6 @@ def check_log(
         tuple(refusals),
         tuple(mismatches),
         tuple(problems),
-        _Replayed(ids, open_orders, finished),
+        _Replayed(ids, created, open_orders, finished),
         max_open,
     )
