@@ -32,10 +32,13 @@ demo: $(STAMP)
 	$(BIN)/python -m statemachine
 
 # Benchmarks, not part of `make test`: Order.create against a transitions Machine per order,
-# then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL.
+# then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then scale
+# (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare SQL
+# and the previous release; bench_scale.py writes its tables into bench/README.md.
 bench: $(STAMP)
 	$(BIN)/python bench/order_create.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_scale.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md
