@@ -45,11 +45,14 @@ demo: $(STAMP)
 	$(BIN)/python -m statemachine
 
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
-# rounds, written to bench/README.md),
-# then store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL.
+# rounds), store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then
+# scale (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare
+# SQL and the previous release. peers.py and bench_scale.py write their tables into
+# bench/README.md.
 bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_scale.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md

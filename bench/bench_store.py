@@ -179,7 +179,8 @@ def run_bare(spec: Spec, prefix: str, count: int, start: Callable[[], None]) -> 
     began = time.monotonic()
     for oid, steps in plans:
         for s in steps:
-            with store._write() as cur:
+            with store._write() as tx:
+                cur = tx.cur
                 cur.execute(claim, s["inbox"])
                 cur.execute(load, (oid,))
                 cur.fetchone()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import itertools
 import json
 import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -32,6 +33,7 @@ from ..machine import require_aware
 from ..order import Order
 from ..records import FireResult, Notification
 from ..table import EVENTS, TABLE
+from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -123,6 +125,10 @@ class OrderStore(Protocol):
         """Store a new order; its version (1). :class:`OrderExists` if the id is taken."""
         ...
 
+    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """Store new orders in one transaction, all of them or none; how many were stored."""
+        ...
+
     def get(self, order_id: str) -> Order:
         """The stored order, validated; :class:`UnknownOrder` or :class:`CorruptOrder`."""
         ...
@@ -194,16 +200,91 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
-    def execute(self, sql: Any, params: Sequence[Any] = ...) -> Any: ...
+    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: Any, params_seq: Iterable[Sequence[Any]], /) -> Any: ...
 
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
 
 
+@attrs.define
+class Transaction:
+    """A write transaction in progress, as a store's ``_write()`` hands it out.
+
+    ``cur`` runs its statements. The transaction commits when its ``with`` block ends, and
+    rolls back when the block raises (something went wrong) or when a step asked for it with
+    :meth:`rollback` because what it found is not to be kept (a duplicate delivery, a lost
+    compare-and-swap, an id already stored); that step says what happened in its return value.
+    """
+
+    cur: Cursor
+    keep: bool = attrs.field(default=True, init=False)
+    """Whether to commit at the end of the block (``False`` once :meth:`rollback` was asked)."""
+
+    def rollback(self) -> None:
+        """Undo everything this transaction wrote when its block ends, instead of committing."""
+        self.keep = False
+
+
+@attrs.frozen
+class Change:
+    """An order that a write transaction creates or changes, for :meth:`SQLStore._write_back`.
+
+    ``version`` is the row version the order was read at, 0 for a new order (no row yet);
+    ``history_from`` and ``notes_from`` are where its new history records and notifications
+    start; ``source`` is who sent its events, for the log.
+    """
+
+    order: Order
+    version: int
+    source: str | None
+    history_from: int = 0
+    notes_from: int = 0
+
+    @classmethod
+    def starting(cls, order: Order, version: int, source: str | None) -> Change:
+        """The change ``order`` (read at ``version``) goes through from now on: take it before
+        firing events on the order."""
+        return cls(order, version, source, len(order.history), len(order.notifications))
+
+
+@attrs.frozen
+class LostSwap:
+    """What one try of ``apply`` did when another writer had moved the order's version on
+    since it was read: it rolled back and wrote nothing; ``apply`` tries again."""
+
+    order_id: str
+    version: int
+    """The version the try had read."""
+
+
 _ORDER_COLUMNS: Final = (
     "order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body"
 )
+_INSERT_ORDER: Final = (
+    f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (order_id) DO NOTHING"
+)
+_UPDATE_ORDER: Final = (
+    "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, repayment_deadline = ?, "
+    "due_at = ?, body = ? WHERE order_id = ? AND version = ?"
+)
+_INSERT_LOG: Final = (
+    "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, event_id, source, "
+    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_OUTBOX: Final = (
+    "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_CLAIM: Final = (
+    "INSERT INTO inbox (order_id, event_id, event, source) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (order_id, event_id) DO NOTHING"
+)
+
+_T = TypeVar("_T")
 
 
 def _validate_text(value: object, field: str) -> str:
@@ -215,6 +296,23 @@ def _validate_text(value: object, field: str) -> str:
 def _require_limit(limit: object) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive whole number, got {limit!r}", field="limit")
+
+
+def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _reads_back(order: Order, data: Mapping[str, Any]) -> None:
+    """Refuse to store ``order`` unless its ``to_dict()`` (``data``) reads back as an order."""
+    try:
+        Order.from_dict(data)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"order {order.order_id!r} cannot be stored: {exc.message}", field=exc.field
+        ) from None
 
 
 class SQLStore(abc.ABC):
@@ -234,6 +332,10 @@ class SQLStore(abc.ABC):
        then raises :class:`ConcurrentUpdate`;
     5. appends the new history records to ``order_log`` (append-only, gap-free ``seq``);
     6. queues the order's new notifications in ``outbox``.
+
+    Steps 4 to 6 are :meth:`_write_back`, the one way an order reaches the database: ``add``
+    and ``add_many`` (a new row instead of a swapped one) and ``sweep`` (many orders in one
+    batch) write through it too.
     """
 
     _PLACEHOLDER: str = "?"
@@ -243,8 +345,12 @@ class SQLStore(abc.ABC):
     """The statements that bring the schema from version N-1 to N, by N."""
     _LOCK_DUE: str = ""
     """Suffix of the sweep's candidate query (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
-    _KNOWN_MAX: int = 1024
-    """How many validated orders a store object remembers (see :meth:`_validate_row`)."""
+    _CACHE_SIZE: int = DEFAULT_CAPACITY
+    """How many validated orders a store object remembers (see :class:`ValidatedOrders`)."""
+    _ADD_BATCH: int = 1000
+    """How many orders ``add_many`` sends per batch of statements (all in one transaction)."""
+    _PASS_OVER_MAX: int = 500
+    """How many due rows one ``sweep`` may pass over (corrupt, or not due under R16)."""
 
     def __init__(self, where: str, max_attempts: int) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
@@ -256,13 +362,14 @@ class SQLStore(abc.ABC):
         self._max_attempts = max_attempts
         self._lock = threading.RLock()
         self._sql_cache: dict[str, str] = {}
-        self._known: OrderedDict[str, tuple[int, Any, Order]] = OrderedDict()
+        self._validated = ValidatedOrders(self._CACHE_SIZE)
 
     # -- dialect hooks ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _write(self) -> AbstractContextManager[Cursor]:
-        """A write transaction (committed on normal exit, rolled back on an exception)."""
+    def _write(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back when it raises or
+        when :meth:`Transaction.rollback` was asked."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractContextManager[Cursor]:
@@ -297,7 +404,8 @@ class SQLStore(abc.ABC):
 
     def _migrate(self) -> None:
         """Create or upgrade the schema; :class:`SchemaVersionError` if it is newer than ours."""
-        with self._write() as cur:
+        with self._write() as tx:
+            cur = tx.cur
             self._lock_migration(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cur.execute("SELECT version FROM schema_version")
@@ -338,30 +446,52 @@ class SQLStore(abc.ABC):
 
         History the order already carries goes to the log (with ``source``), its event ids to
         the inbox and its notifications to the outbox, so the tables always agree with the
-        order. :class:`OrderExists` if the id is taken.
+        order. :class:`OrderExists` if the id is taken. The same as ``add_many([order])``.
         """
-        if not isinstance(order, Order):
-            raise InvalidInput(f"add() takes an Order, got {type(order).__name__}", field="order")
-        # Validate before storing: a store never holds what it could not read back.
-        Order.from_dict(order.to_dict())
-        columns = self._columns(order)
-        with self._lock:
-            with self._write() as cur:
-                cur.execute(
-                    self._q(
-                        f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (order_id) DO NOTHING"
-                    ),
-                    (order.order_id, order.state, 1, *columns),
-                )
-                if cur.rowcount != 1:
-                    raise OrderExists(order.order_id)
-                for record in order.history:
-                    if record.event_id is not None:
-                        self._claim(cur, order.order_id, record.event_id, record.event, source)
-                self._append(cur, order, 0, 0, source)
-            self._remember(order, 1, self._stored_body(columns[-1]))  # committed
+        self.add_many([order], source=source)
         return 1
+
+    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """Store new orders in one transaction, all of them or none; how many were stored.
+
+        Each order is stored as :meth:`add` stores one (version 1, its history logged with
+        ``source``, its event ids claimed, its notifications queued); the statements go in
+        batches (``executemany``) and there is one commit, at the end. If any order cannot be
+        stored, none is: :class:`~statemachine.errors.InvalidInput` names an order that does
+        not read back (:meth:`Order.from_dict`) or whose id is given twice, and
+        :class:`OrderExists` the first order whose id is already stored. ``orders`` may be any
+        iterable; a generator is read once, one batch at a time.
+        """
+        if source is not None:
+            source = _validate_text(source, "source")
+        positions: dict[str, int] = {}
+        recent: deque[tuple[Order, Any]] = deque(maxlen=self._validated.capacity)
+        clash: list[str] = []
+        with self._lock:
+            with self._write() as tx:
+                for batch in _batches(orders, self._ADD_BATCH):
+                    changes = [self._new_order(o, positions, source) for o in batch]
+                    bodies = self._write_back(tx.cur, changes)
+                    if bodies is None:  # an id is stored already: keep nothing
+                        tx.rollback()
+                        clash = [change.order.order_id for change in changes]
+                        break
+                    self._claim_history(tx.cur, changes, source)
+                    recent.extend(zip(batch, bodies, strict=True))
+            if clash:
+                taken = self._first_stored(clash)
+                if taken is None:  # pragma: no cover - stored rows are never deleted
+                    raise ConcurrentUpdate(
+                        "another writer changed the orders while add_many ran; nothing was "
+                        "added, it is safe to try again",
+                        order_id=None,
+                        event=None,
+                        attempts=1,
+                    )
+                raise OrderExists(taken)
+            for order, body in recent:  # committed
+                self._validated.remember(order, 1, self._stored_body(body))
+        return len(positions)
 
     def get(self, order_id: str) -> Order:
         """The stored order, validated on the way out."""
@@ -388,11 +518,9 @@ class SQLStore(abc.ABC):
             source = _validate_text(source, "source")
         with self._lock:
             for _ in range(self._max_attempts):
-                try:
-                    return self._try_apply(order_id, event, at, event_id, source, data)
-                except _Rollback as rollback:  # rolled back on purpose
-                    if rollback.outcome is not None:
-                        return rollback.outcome
+                attempt = self._try_apply(order_id, event, at, event_id, source, data)
+                if isinstance(attempt, Applied):
+                    return attempt
         raise ConcurrentUpdate(
             f"{event} on order {order_id} lost the compare-and-swap {self._max_attempts} times "
             "in a row to other writers; nothing was written, it is safe to send it again",
@@ -441,44 +569,70 @@ class SQLStore(abc.ABC):
     def sweep(self, now: dt.datetime, limit: int = 100) -> list[Applied]:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue), like ``tick``.
 
-        Orders are found through the index on their stored deadline (``due_at``), oldest
-        deadline first, at most ``limit`` of them, and changed in one transaction with
-        ``source="sweep"``. Idempotent: a second sweep at the same ``now`` fires nothing. An
-        order whose last event is dated after ``now`` (R16) is left for a later sweep.
+        Due orders are taken through the index on their stored deadline (``due_at``), oldest
+        deadline first, and fired with ``source="sweep"``, at most ``limit`` of them, all in one
+        transaction; their rows, log records and notifications are written in batches.
+        Idempotent: a second sweep at the same ``now`` fires nothing. On PostgreSQL the rows are
+        taken ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers share the due orders and never
+        fire one twice.
+
+        A due order is passed over, and left as it is, when its last event is dated after
+        ``now`` (R16: not due at this ``now``; a later sweep fires it) or when its row is
+        corrupt; the sweep then takes the next due orders instead (passing over at most
+        ``500`` rows), so such rows never hold the others back. After the others are fired and
+        committed, :class:`CorruptOrder` is raised naming the first corrupt order (a note names
+        the others), so that someone repairs it. A corrupt row is never overwritten; it stays
+        due, and the first sweep after its repair fires it.
         """
         now = require_aware(now, "now")
         _require_limit(limit)
-        applied: list[Applied] = []
-        with self._lock, self._write() as cur:
-            cur.execute(
-                self._q(
-                    f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ? "
-                    f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
-                ),
-                (self._ts(now), limit),
-            )
-            for row in cur.fetchall():
-                order, version = self._validate_row(row)
-                before_history, before_notes = len(order.history), len(order.notifications)
-                try:
-                    results = order.tick(now)
-                except EventRejected:
-                    continue  # dated before the order's last event (R16): not due at this now
-                if not results:
-                    continue
-                if self._swap(cur, order, version) is None:  # pragma: no cover - rows are locked
-                    raise ConcurrentUpdate(
-                        f"order {order.order_id} changed while the sweep held it",
-                        order_id=order.order_id,
-                        event=results[0].event,
-                        attempts=1,
-                    )
-                self._append(cur, order, before_history, before_notes, "sweep")
-                applied.extend(
-                    Applied(order, result, version + 1, before_history + i)
-                    for i, result in enumerate(results, start=1)
-                )
-        return applied
+        fired: list[tuple[Change, list[FireResult]]] = []
+        bodies: list[Any] = []
+        corrupt: list[CorruptOrder] = []
+        passed: list[str] = []  # due, but not fired by this sweep
+        with self._lock:
+            with self._write() as tx:
+                while len(fired) < limit and len(passed) < self._PASS_OVER_MAX:
+                    wanted = limit - len(fired)
+                    rows = self._due_rows(tx.cur, now, wanted, passed)
+                    batch: list[tuple[Change, list[FireResult]]] = []
+                    for row in rows:
+                        try:
+                            order, version = self._validate_row(row)
+                        except CorruptOrder as exc:
+                            corrupt.append(exc)
+                            passed.append(row[0])
+                            continue
+                        change = Change.starting(order, version, "sweep")
+                        try:
+                            results = order.tick(now)
+                        except EventRejected:  # dated before its last event (R16)
+                            results = []
+                        if results:
+                            batch.append((change, results))
+                        else:
+                            passed.append(order.order_id)
+                    written = self._write_back(tx.cur, [change for change, _ in batch])
+                    if written is None:  # pragma: no cover - the rows are locked
+                        raise ConcurrentUpdate(
+                            "an order changed while the sweep held it; nothing was written",
+                            order_id=None,
+                            event=None,
+                            attempts=1,
+                        )
+                    fired += batch
+                    bodies += written
+                    if len(rows) < wanted:  # no more due rows
+                        break
+            for (change, _), body in zip(fired, bodies, strict=True):  # committed
+                self._validated.remember(change.order, change.version + 1, self._stored_body(body))
+        if corrupt:
+            raise _passed_over(corrupt, len(fired))
+        return [
+            Applied(change.order, result, change.version + 1, change.history_from + i)
+            for change, results in fired
+            for i, result in enumerate(results, start=1)
+        ]
 
     def outbox(self, limit: int = 100) -> list[OutboxItem]:
         """Notifications not acknowledged yet, in the order they were queued."""
@@ -503,14 +657,12 @@ class SQLStore(abc.ABC):
         for nid in ids:
             if isinstance(nid, bool) or not isinstance(nid, int):
                 raise InvalidInput(f"notification ids are whole numbers, got {nid!r}", field="ids")
-        acked = 0
-        with self._lock, self._write() as cur:
-            for nid in ids:
-                cur.execute(
-                    self._q("UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked"), (True, nid)
-                )
-                acked += cur.rowcount
-        return acked
+        with self._lock, self._write() as tx:
+            return self._run(
+                tx.cur,
+                "UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked",
+                [(True, nid) for nid in ids],
+            )
 
     # -- the steps ----------------------------------------------------------------------------
 
@@ -522,16 +674,16 @@ class SQLStore(abc.ABC):
         event_id: str | None,
         source: str | None,
         data: Mapping[str, object],
-    ) -> Applied:
-        """One attempt; raises :class:`_Rollback` to undo it (``outcome`` ``None``: lost CAS)."""
-        with self._write() as cur:
-            claimed = event_id is None or self._claim(cur, order_id, event_id, event, source)
-            order, version = self._load(cur, order_id)
-            before_history, before_notes = len(order.history), len(order.notifications)
+    ) -> Applied | LostSwap:
+        """One try of ``apply``, in one transaction: the event applied and committed, a
+        duplicate delivery (nothing kept), or :class:`LostSwap` (rolled back; try again)."""
+        with self._write() as tx:
+            claimed = event_id is None or self._claim(tx.cur, order_id, event_id, event, source)
+            order, version = self._load(tx.cur, order_id)
+            change = Change.starting(order, version, source)
             result = order.fire(event, at=at, event_id=event_id, **data)
-            if result.duplicate:
-                if claimed:  # the order knew the id but the inbox did not: write nothing
-                    raise _Rollback(self._duplicate(order, version, result))
+            if result.duplicate:  # R15: keep nothing, not even an inbox claim made just now
+                tx.rollback()
                 return self._duplicate(order, version, result)
             if not claimed:
                 raise CorruptOrder(
@@ -539,12 +691,27 @@ class SQLStore(abc.ABC):
                     f"the inbox holds event id {event_id!r} but the order's history does not",
                     field="inbox",
                 )
-            body = self._swap(cur, order, version)
-            if body is None:
-                raise _Rollback(None)
-            self._append(cur, order, before_history, before_notes, source)
-        self._remember(order, version + 1, body)  # committed
+            bodies = self._write_back(tx.cur, [change])
+            if bodies is None:  # another writer moved the version on
+                tx.rollback()
+                return LostSwap(order_id, version)
+        self._validated.remember(order, version + 1, self._stored_body(bodies[0]))  # committed
         return Applied(order, result, version + 1, len(order.history))
+
+    def _due_rows(
+        self, cur: Cursor, now: dt.datetime, count: int, passed: Sequence[str]
+    ) -> list[Any]:
+        """Up to ``count`` rows due at ``now``, oldest deadline first, but for ``passed``;
+        locked for the transaction where the dialect can (skipping rows others hold)."""
+        but = f" AND order_id NOT IN ({', '.join('?' * len(passed))})" if passed else ""
+        cur.execute(
+            self._q(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE due_at <= ?{but} "
+                f"ORDER BY due_at LIMIT ?{self._LOCK_DUE}"
+            ),
+            (self._ts(now), *passed, count),
+        )
+        return cur.fetchall()
 
     def _duplicate(self, order: Order, version: int, result: FireResult) -> Applied:
         seq = next(i for i, r in enumerate(order.history, start=1) if r.event_id == result.event_id)
@@ -554,14 +721,47 @@ class SQLStore(abc.ABC):
         self, cur: Cursor, order_id: str, event_id: str, event: str, source: str | None
     ) -> bool:
         """Insert the event id into the inbox; ``False`` if it was already there."""
-        cur.execute(
-            self._q(
-                "INSERT INTO inbox (order_id, event_id, event, source) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (order_id, event_id) DO NOTHING"
-            ),
-            (order_id, event_id, event, source),
-        )
+        cur.execute(self._q(_CLAIM), (order_id, event_id, event, source))
         return cur.rowcount == 1
+
+    def _claim_history(self, cur: Cursor, changes: Sequence[Change], source: str | None) -> None:
+        """Claim the event ids of the history new orders bring (R15: they are applied)."""
+        self._run(
+            cur,
+            _CLAIM,
+            [
+                (change.order.order_id, record.event_id, record.event, source)
+                for change in changes
+                for record in change.order.history
+                if record.event_id is not None
+            ],
+        )
+
+    def _new_order(self, order: object, positions: dict[str, int], source: str | None) -> Change:
+        """The change that adds ``order``, the next of an import; its id must be new to it."""
+        position = len(positions)
+        if not isinstance(order, Order):
+            raise InvalidInput(
+                f"a store adds Orders; item {position} is a {type(order).__name__}", field="order"
+            )
+        first = positions.setdefault(order.order_id, position)
+        if first != position:
+            raise InvalidInput(
+                f"order {order.order_id!r} is given twice, at positions {first} and {position} "
+                "of the orders to add; nothing was added",
+                field="order_id",
+            )
+        return Change(order, 0, source)
+
+    def _first_stored(self, order_ids: Sequence[str]) -> str | None:
+        """The first of ``order_ids`` that is stored; ``None`` if none is."""
+        marks = ", ".join("?" * len(order_ids))
+        with self._read() as cur:
+            cur.execute(
+                self._q(f"SELECT order_id FROM orders WHERE order_id IN ({marks})"), order_ids
+            )
+            stored = {row[0] for row in cur.fetchall()}
+        return next((order_id for order_id in order_ids if order_id in stored), None)
 
     def _load(self, cur: Cursor, order_id: str) -> tuple[Order, int]:
         cur.execute(self._q(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))
@@ -574,28 +774,17 @@ class SQLStore(abc.ABC):
         """The order a row holds, checked through and through, and the row's version.
 
         The body is parsed and validated with :meth:`Order.from_dict`, and the real columns
-        must agree with it. One shortcut: when the row's version and body are exactly those
-        this store object last validated or wrote for the order, the remembered order is
-        copied instead of parsed again; any change to the body makes it a full read.
+        must agree with it. One shortcut: a row whose version and body are exactly those this
+        store object last validated or wrote for the order holds that very order, which
+        :class:`ValidatedOrders` copies instead of parsing the body again.
         """
         order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body = row
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise CorruptOrder(order_id, f"version is {version!r}", field="version")
-        known = self._known.get(order_id)
-        if known is not None and known[0] == version and known[1] == body:
-            order = attrs.evolve(known[2])  # the very body validated before: same order
-        else:
-            try:
-                data = self._from_json(body)
-            except ValueError as exc:
-                raise CorruptOrder(
-                    order_id, f"its body is not JSON ({exc})", field="body"
-                ) from None
-            try:
-                order = Order.from_dict(data)
-            except InvalidInput as exc:
-                raise CorruptOrder(order_id, exc.message, field=exc.field) from None
-            known = None
+        order = self._validated.recall(order_id, version, body)
+        known = order is not None
+        if order is None:
+            order = self._parse(order_id, body)
         expected = (order.order_id, order.state, *self._deadlines(order))
         names = ("order_id", "state", "dispatch_deadline", "repayment_deadline", "due_at")
         found = (order_id, state, dispatch_deadline, repayment_deadline, due_at)
@@ -606,16 +795,20 @@ class SQLStore(abc.ABC):
                     f"the {name} column holds {got!r} but the order's body says {want!r}",
                     field=name,
                 )
-        if known is None:
-            self._remember(order, version, body)
+        if not known:
+            self._validated.remember(order, version, body)
         return order, version
 
-    def _remember(self, order: Order, version: int, body: Any) -> None:
-        """Keep a private copy of a validated order with its row's version and stored body."""
-        self._known[order.order_id] = (version, body, attrs.evolve(order))
-        self._known.move_to_end(order.order_id)
-        if len(self._known) > self._KNOWN_MAX:
-            self._known.popitem(last=False)
+    def _parse(self, order_id: str, body: Any) -> Order:
+        """The order a stored body describes; :class:`CorruptOrder` if it does not."""
+        try:
+            data = self._from_json(body)
+        except ValueError as exc:
+            raise CorruptOrder(order_id, f"its body is not JSON ({exc})", field="body") from None
+        try:
+            return Order.from_dict(data)
+        except InvalidInput as exc:
+            raise CorruptOrder(order_id, exc.message, field=exc.field) from None
 
     def _stored_body(self, param: Any) -> Any:
         """The body column as a read will return it, given the parameter that wrote it."""
@@ -632,74 +825,104 @@ class SQLStore(abc.ABC):
             None if due is None else self._ts(due),
         )
 
-    def _columns(self, order: Order) -> tuple[Any, Any, Any, Any]:
-        """The deadline columns and the body of ``order``'s row."""
-        return (*self._deadlines(order), self._json(order.to_dict()))
+    def _run(self, cur: Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row of parameters (as one batch when there are several); the
+        number of rows it changed in all."""
+        if not rows:
+            return 0
+        if len(rows) == 1:
+            cur.execute(self._q(sql), rows[0])
+        else:
+            cur.executemany(self._q(sql), rows)
+        return cur.rowcount
 
-    def _swap(self, cur: Cursor, order: Order, version: int) -> Any:
-        """Write ``order`` if the row is still at ``version``: the body as the row will hold
-        it (see :meth:`_stored_body`), or ``None`` if the version had moved on."""
-        columns = self._columns(order)
-        cur.execute(
-            self._q(
-                "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, "
-                "repayment_deadline = ?, due_at = ?, body = ? WHERE order_id = ? AND version = ?"
-            ),
-            (order.state, version + 1, *columns, order.order_id, version),
+    def _write_back(self, cur: Cursor, changes: Sequence[Change]) -> list[Any] | None:
+        """Write what ``changes`` did, inside the caller's transaction: each order's row
+        (:meth:`_swap`), then its new history records and notifications (:meth:`_append`).
+
+        Returns the bodies written, one per change. ``None`` when a row was not as the change
+        read it (its version moved on, or a new order's id is taken): then nothing of the
+        changes may be kept, and the caller rolls the transaction back.
+        """
+        bodies = self._swap(cur, changes)
+        if bodies is not None:
+            self._append(cur, changes)
+        return bodies
+
+    def _swap(self, cur: Cursor, changes: Sequence[Change]) -> list[Any] | None:
+        """Compare-and-swap the rows of ``changes``: a changed order's row is replaced only if
+        it is still at the version read, a new order's row (version 0: none) is inserted only
+        if its id is free, once the order has been checked to read back. The bodies written,
+        or ``None`` if any row was not as read (see :meth:`_write_back`)."""
+        new_rows: list[tuple[Any, ...]] = []
+        swapped_rows: list[tuple[Any, ...]] = []
+        bodies: list[Any] = []
+        for change in changes:
+            order, version = change.order, change.version
+            data = order.to_dict()
+            if version == 0:  # from outside the store: it must read back
+                _reads_back(order, data)
+            body = self._json(data)
+            columns = (order.state, version + 1, *self._deadlines(order), body)
+            if version == 0:
+                new_rows.append((order.order_id, *columns))
+            else:
+                swapped_rows.append((*columns, order.order_id, version))
+            bodies.append(body)
+        written = self._run(cur, _INSERT_ORDER, new_rows) + self._run(
+            cur, _UPDATE_ORDER, swapped_rows
         )
-        return self._stored_body(columns[-1]) if cur.rowcount == 1 else None
+        return bodies if written == len(changes) else None
 
-    def _append(
-        self,
-        cur: Cursor,
-        order: Order,
-        from_history: int,
-        from_notes: int,
-        source: str | None,
-    ) -> None:
-        """Log the history records and queue the notifications from those positions on."""
-        for seq, record in enumerate(order.history[from_history:], start=from_history + 1):
-            cur.execute(
-                self._q(
-                    "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, "
-                    "event_id, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    order.order_id,
-                    seq,
-                    record.event,
-                    record.source,
-                    record.dest,
-                    self._ts(record.at),
-                    record.event_id,
-                    source,
-                    self._json(dict(record.data)),
-                ),
+    def _append(self, cur: Cursor, changes: Sequence[Change]) -> None:
+        """Log the changes' new history records and queue their new notifications."""
+        log_rows = [
+            (
+                change.order.order_id,
+                seq,
+                record.event,
+                record.source,
+                record.dest,
+                self._ts(record.at),
+                record.event_id,
+                change.source,
+                self._json(dict(record.data)),
             )
-        for position, note in enumerate(order.notifications[from_notes:], start=from_notes):
-            cur.execute(
-                self._q(
-                    "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    order.order_id,
-                    position,
-                    note.kind,
-                    note.channel,
-                    self._ts(note.at),
-                    note.rule,
-                    note.message,
-                ),
+            for change in changes
+            for seq, record in enumerate(
+                change.order.history[change.history_from :], start=change.history_from + 1
             )
+        ]
+        outbox_rows = [
+            (
+                change.order.order_id,
+                position,
+                note.kind,
+                note.channel,
+                self._ts(note.at),
+                note.rule,
+                note.message,
+            )
+            for change in changes
+            for position, note in enumerate(
+                change.order.notifications[change.notes_from :], start=change.notes_from
+            )
+        ]
+        self._run(cur, _INSERT_LOG, log_rows)
+        self._run(cur, _INSERT_OUTBOX, outbox_rows)
 
 
-class _Rollback(Exception):
-    """Raised inside a write transaction to roll it back and hand ``outcome`` out."""
-
-    def __init__(self, outcome: Applied | None) -> None:
-        super().__init__("rollback")
-        self.outcome = outcome
+def _passed_over(corrupt: Sequence[CorruptOrder], fired: int) -> CorruptOrder:
+    """The error of a sweep that passed over corrupt rows: the first one, with notes."""
+    first = corrupt[0]
+    if len(corrupt) > 1:
+        others = ", ".join(repr(error.order_id) for error in corrupt[1:])
+        first.add_note(f"the sweep passed over these corrupt orders too: {others}")
+    first.add_note(
+        f"the sweep fired the other due orders it took ({fired}) and committed them; the "
+        "corrupt rows were left as they are and stay due"
+    )
+    return first
 
 
 def dumps(value: Any) -> str:

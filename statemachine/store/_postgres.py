@@ -21,6 +21,7 @@ from ._base import (
     DEFAULT_ATTEMPTS,
     Cursor,
     SQLStore,
+    Transaction,
     dumps,
 )
 
@@ -127,9 +128,11 @@ class PostgresStore(SQLStore):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
     @contextmanager
-    def _write(self) -> Iterator[Cursor]:
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            yield cur
+    def _write(self) -> Iterator[Transaction]:
+        with self._conn.transaction() as pg_tx, self._conn.cursor() as cur:
+            tx = Transaction(cur)
+            yield tx
+            pg_tx.force_rollback = not tx.keep  # read when the transaction block ends
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:

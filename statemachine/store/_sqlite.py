@@ -22,6 +22,7 @@ from ._base import (
     ConcurrentUpdate,
     Cursor,
     SQLStore,
+    Transaction,
     dumps,
 )
 
@@ -127,7 +128,7 @@ class SQLiteStore(SQLStore):
         self._conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Cursor]:
+    def _write(self) -> Iterator[Transaction]:
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -142,13 +143,17 @@ class SQLiteStore(SQLStore):
                 event=None,
                 attempts=1,
             ) from exc
+        tx = Transaction(cur)
         try:
-            yield cur
+            yield tx
         except BaseException:
             self._conn.rollback()
             raise
         else:
-            self._conn.commit()
+            if tx.keep:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
         finally:
             cur.close()
 

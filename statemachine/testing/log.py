@@ -10,6 +10,9 @@ JSON lines. :func:`check_log` replays the records of each order through a refere
 * every record it cannot read (:class:`LogProblem`: not JSON, a missing field, an unknown event,
   a naive timestamp, an order without its creation record).
 
+Memory is bounded by the orders still open, not by all the orders of the log: an order that
+reaches a final state is moved out of memory (see :func:`check_log`).
+
 The record format (one JSON object per line; a ``Mapping`` works too):
 
 ============  ===========================================================================
@@ -45,7 +48,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+import pickle
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -69,6 +75,9 @@ __all__ = [
 
 CREATED: Final = "created"
 """The ``event`` of an order's first record: the payment that creates it."""
+
+_RECENT_FINISHED = 1000
+"""How many of the orders that finished last :func:`check_log` keeps in memory."""
 
 
 @attrs.frozen
@@ -143,7 +152,10 @@ class LogReport:
     mismatches: tuple[StateMismatch, ...] = ()
     problems: tuple[LogProblem, ...] = ()
     replayed: Mapping[str, Order] = attrs.field(factory=dict, repr=False, eq=False)
-    """The reference order of each order id, after the replay."""
+    """The reference order of each order id, after the replay (an order that reached a final
+    state is read back from where :func:`check_log` moved it, each time it is looked up)."""
+    max_open: int = attrs.field(default=0, eq=False)
+    """The most orders held in memory at once during the replay: seen and not yet final."""
 
     @property
     def ok(self) -> bool:
@@ -251,6 +263,118 @@ def log_of(order: Order) -> list[dict[str, Any]]:
     return out
 
 
+def _create(
+    order_id: str, paid_at: dt.datetime, data: Mapping[str, Any], policy: Policy | None
+) -> Order:
+    """The order a ``created`` record describes (:class:`OrderError` if it cannot be made)."""
+    return Order.create(
+        order_id,
+        data.get("amount"),  # type: ignore[arg-type]
+        data.get("currency"),  # type: ignore[arg-type]
+        paid_at,
+        policy=policy,
+    )
+
+
+_Step = tuple[str, dt.datetime, str | None, Mapping[str, Any]]
+"""A record that changed an order, as its trail keeps it: event, at, event_id, data."""
+
+
+class _FinishedOrders:
+    """Orders that reached a final state, moved out of memory by :func:`check_log`.
+
+    A final state changes no more (R14) and takes only the late facts of R7 (a dispatch after
+    cancellation, a customer reimbursement), so a finished order is rarely needed again; but
+    when one of its records does come, the whole order must judge it: its event ids (R15), its
+    last record (R16), what the customer got back (R11). Late facts tend to follow soon, so the
+    ``recent`` orders that finished last stay in memory. An older one is kept as its trail: the
+    records that made it (its ``created`` record and every record applied since), pickled in a
+    private temporary SQLite database that SQLite deletes when the connection closes. Reading
+    it back replays the trail under the same policy: the same records through the same rules
+    give the same order.
+    """
+
+    def __init__(self, recent: int, policy: Policy | None) -> None:
+        self._capacity = recent
+        self._policy = policy
+        self._recent: OrderedDict[str, tuple[Order, list[_Step]]] = OrderedDict()
+        self._db: sqlite3.Connection | None = None
+
+    def put(self, order: Order, trail: list[_Step]) -> None:
+        """Keep ``order`` and the ``trail`` of records that made it (replacing the old one).
+
+        The trail starts with the ``created`` record; the others were applied in order."""
+        self._recent[order.order_id] = (order, trail)
+        self._recent.move_to_end(order.order_id)
+        if len(self._recent) > self._capacity:
+            order_id, (_, oldest) = self._recent.popitem(last=False)
+            self._spill(order_id, oldest)
+
+    def get(self, order_id: str) -> tuple[Order, list[_Step]] | None:
+        """The order kept under ``order_id`` and its trail; ``None`` if none is."""
+        kept = self._recent.get(order_id)
+        if kept is not None:
+            return kept
+        row = None
+        if self._db is not None:
+            row = self._db.execute(
+                "SELECT trail FROM finished WHERE order_id = ?", (order_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        trail: list[_Step] = pickle.loads(row[0])
+        (_, paid_at, _, created), *applied = trail
+        order = _create(order_id, paid_at, created, self._policy)
+        for event, at, event_id, data in applied:
+            order.fire(event, at=at, event_id=event_id, **data)
+        return order, trail
+
+    def _spill(self, order_id: str, trail: list[_Step]) -> None:
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("CREATE TABLE finished (order_id TEXT PRIMARY KEY, trail BLOB)")
+        self._db.execute(
+            "INSERT OR REPLACE INTO finished VALUES (?, ?)",
+            (order_id, pickle.dumps(trail, pickle.HIGHEST_PROTOCOL)),
+        )
+
+
+class _Replayed(Mapping[str, Order]):
+    """:attr:`LogReport.replayed`: the open orders from memory, the finished ones read back."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        known: set[str],
+        open_orders: dict[str, Order],
+        finished: _FinishedOrders,
+    ) -> None:
+        self._ids = ids
+        self._known = known
+        self._open = open_orders
+        self._finished = finished
+
+    def __getitem__(self, order_id: str) -> Order:
+        order = self._open.get(order_id)
+        if order is not None:
+            return order
+        kept = self._finished.get(order_id)
+        if kept is None:
+            raise KeyError(order_id)
+        return kept[0]
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def check_log(
     records: Iterable[Mapping[str, Any] | str | bytes], *, policy: Policy | None = None
 ) -> LogReport:
@@ -259,8 +383,20 @@ def check_log(
 
     Blank lines are skipped; lines are numbered from 1 as they come. ``policy`` is the policy
     every order was run under (the specification's defaults if omitted).
+
+    Memory holds the orders still open (seen, not yet in a final state) with the records that
+    made them, the 1,000 orders that finished last, and each order id once. An older finished
+    order is moved to a private temporary database and made again from its records only if a
+    later record of it comes (R7's late facts, an R15 duplicate, a record the rules refuse
+    under R14 or R16), so every record is judged by the whole order, as before. ``max_open``
+    in the report says how many orders were open at most.
     """
-    orders: dict[str, Order] = {}
+    open_orders: dict[str, Order] = {}
+    trails: dict[str, list[_Step]] = {}  # the records that made each open order
+    finished = _FinishedOrders(_RECENT_FINISHED, policy)
+    ids: list[str] = []  # every order created, in order
+    created: set[str] = set()
+    max_open = 0
     mismatched: set[str] = set()
     refusals: list[LogRefusal] = []
     mismatches: list[StateMismatch] = []
@@ -275,40 +411,58 @@ def check_log(
         except InvalidInput as exc:
             problems.append(LogProblem(line, None, str(exc)))
             continue
-        order = orders.get(rec.order_id)
+        order = open_orders.get(rec.order_id)
+        trail = trails.get(rec.order_id, [])
         if rec.event == CREATED:
-            if order is not None:
+            if rec.order_id in created:
                 problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
                 continue
             try:
-                order = Order.create(
-                    rec.order_id,
-                    rec.data.get("amount"),  # type: ignore[arg-type]
-                    rec.data.get("currency"),  # type: ignore[arg-type]
-                    rec.at,
-                    policy=policy,
-                )
+                order = _create(rec.order_id, rec.at, rec.data, policy)
             except OrderError as exc:
                 problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
                 continue
-            orders[rec.order_id] = order
-        elif order is None:
+            ids.append(rec.order_id)
+            created.add(rec.order_id)
+            trail = [(CREATED, rec.at, None, rec.data)]
+        elif rec.order_id not in created:
             problems.append(
                 LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
             )
             continue
         else:
+            if order is None:  # a record after the order's final state: bring it back
+                kept = finished.get(rec.order_id)
+                assert kept is not None, f"order {rec.order_id} is neither open nor finished"
+                order, trail = kept
             try:
-                order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
+                fired = order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
             except EventRejected as exc:
                 refusals.append(
                     LogRefusal(line, rec.order_id, rec.event, rec.at, exc.state, exc.rule, str(exc))
                 )
             except InvalidInput as exc:
                 problems.append(LogProblem(line, rec.order_id, f"{rec.event}: {exc}"))
+            else:
+                if not fired.duplicate:
+                    trail.append((rec.event, rec.at, rec.event_id, rec.data))
         if rec.state is not None and rec.state != order.state and rec.order_id not in mismatched:
             mismatched.add(rec.order_id)
             mismatches.append(StateMismatch(line, rec.order_id, rec.event, rec.state, order.state))
+        if order.is_final:  # only late facts from now on: out of memory until one comes
+            finished.put(order, trail)
+            open_orders.pop(rec.order_id, None)
+            trails.pop(rec.order_id, None)
+        else:
+            open_orders[rec.order_id] = order
+            trails[rec.order_id] = trail
+            max_open = max(max_open, len(open_orders))
     return LogReport(
-        count, tuple(orders), tuple(refusals), tuple(mismatches), tuple(problems), orders
+        count,
+        tuple(ids),
+        tuple(refusals),
+        tuple(mismatches),
+        tuple(problems),
+        _Replayed(ids, created, open_orders, finished),
+        max_open,
     )

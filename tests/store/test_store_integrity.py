@@ -107,6 +107,21 @@ def test_sweep_refuses_a_corrupt_due_row(store: OrderStore, spec: StoreSpec) -> 
     assert raw(spec, "SELECT count(*) FROM order_log") == [(0,)]
 
 
+def test_duplicate_known_only_to_the_order_keeps_no_claim(
+    store: OrderStore, spec: StoreSpec
+) -> None:
+    """R15: a delivery whose id the order's history holds but the inbox lost is a duplicate;
+    the claim made for it in that transaction is rolled back, nothing else is written."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
+    raw(spec, "DELETE FROM inbox")
+    again = store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
+    assert (again.duplicate, again.version, again.seq) == (True, 2, 1)
+    assert raw(spec, "SELECT count(*) FROM inbox") == [(0,)]
+    assert raw(spec, "SELECT version FROM orders") == [(2,)]
+    assert len(store.history("AE-1")) == 1
+
+
 def test_log_is_append_only(store: OrderStore, spec: StoreSpec) -> None:
     """The log refuses UPDATE and DELETE at the database itself."""
     store.add(new_order())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from store_helpers import PAID, StoreSpec, new_order, open_store, raw
 
-from statemachine import EVENTS, EventRejected
-from statemachine.store import ConcurrentUpdate, OrderStore
+from statemachine import EVENTS, EventRejected, Order
+from statemachine.store import ConcurrentUpdate, OrderExists, OrderStore
 
 WORKERS = 8
 ROUNDS = 3
@@ -138,28 +139,63 @@ def test_same_webhook_delivered_eight_times_concurrently_applies_once(
     assert [i.notification.kind for i in store.outbox()] == ["cancellation_request_received"]
 
 
-def _sweeper(barrier: Any, results: Any, spec: StoreSpec, now: Any) -> None:
+def _importer(barrier: Any, results: Any, spec: StoreSpec, worker: int) -> None:
+    store = open_store(spec)
+    orders = [Order.create(f"IMP-{i}", f"{10 + worker}.00", "USD", PAID) for i in range(300)]
+    barrier.wait()
+    try:
+        out: tuple[str, object] = ("added", store.add_many(orders))
+    except OrderExists as exc:
+        out = ("exists", exc.order_id)
+    store.close()
+    results.put((worker, out))
+
+
+def test_two_overlapping_imports_one_is_stored_whole(store: OrderStore, spec: StoreSpec) -> None:
+    """Two processes import the same 300 ids at once: one import is stored whole, the other
+    raises OrderExists naming the first id and adds nothing."""
+    outcomes = dict(_run_together(_importer, [(spec, 0), (spec, 1)]))
+    assert sorted(kind for kind, _ in outcomes.values()) == ["added", "exists"]
+    winner = next(w for w, (kind, _) in outcomes.items() if kind == "added")
+    assert outcomes[winner] == ("added", 300)
+    assert outcomes[1 - winner] == ("exists", "IMP-0")
+    assert {store.get(f"IMP-{i}").amount for i in range(300)} == {Decimal(f"{10 + winner}.00")}
+    assert raw(spec, "SELECT count(*) FROM orders") == [(300,)]
+
+
+def _sweeper(barrier: Any, results: Any, spec: StoreSpec, now: Any, limit: int) -> None:
     store = open_store(spec)
     barrier.wait()
     fired: list[tuple[str, str]] = []
-    while batch := store.sweep(now, limit=3):
+    while batch := store.sweep(now, limit=limit):
         fired += [(a.order.order_id, a.result.event) for a in batch]
     store.close()
     results.put(fired)
 
 
-def test_two_sweepers_fire_each_clock_event_once(store: OrderStore, spec: StoreSpec) -> None:
-    """R12: two sweepers started together over the same due orders fire each clock event once
-    (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite)."""
-    ids = [f"AE-{i}" for i in range(30)]
-    for order_id in ids:
-        store.add(new_order(order_id))
-    now = store.get("AE-0").dispatch_deadline.replace(day=20)
-    first, second = _run_together(_sweeper, [(spec, now), (spec, now)])
+@pytest.mark.parametrize("limit", [3, 40])
+def test_two_sweepers_fire_each_clock_event_once(
+    store: OrderStore, spec: StoreSpec, limit: int
+) -> None:
+    """R12, R4: two sweepers started together over the same due orders, each firing batches
+    of ``limit`` in one transaction, fire each clock event exactly once (FOR UPDATE SKIP
+    LOCKED on PostgreSQL, the write lock on SQLite); log and rows agree."""
+    plain = [new_order(f"AE-{i}") for i in range(40)]
+    accepted = [new_order(f"AC-{i}") for i in range(40)]
+    for order in accepted:  # R4: the repayment window runs
+        order.fire("request_cancellation", at=PAID)
+        order.fire("supplier_accepts_cancellation", at=PAID)
+    store.add_many(plain + accepted)
+    now = PAID.replace(month=5)
+    first, second = _run_together(_sweeper, [(spec, now, limit), (spec, now, limit)])
     assert not set(first) & set(second)
-    assert sorted(first + second) == sorted((i, "dispatch_deadline_expired") for i in ids)
-    for order_id in ids:
-        assert [e.event for e in store.history(order_id)] == ["dispatch_deadline_expired"]
+    expected = [(o.order_id, "dispatch_deadline_expired") for o in plain]
+    expected += [(o.order_id, "repayment_overdue") for o in accepted]
+    assert sorted(first + second) == sorted(expected)
+    for order_id, event in expected:
+        swept = [e.event for e in store.history(order_id) if e.source == "sweep"]
+        assert swept == [event]
+        assert raw(spec, "SELECT version FROM orders WHERE order_id = ?", (order_id,)) == [(2,)]
     assert store.sweep(now) == []
 
 
