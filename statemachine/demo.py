@@ -11,6 +11,7 @@ import inspect
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import EventRejected
@@ -110,11 +111,12 @@ def stored_webhooks(folder: Path) -> Order:
 
     store = SQLiteStore(folder / "orders.db")
     store.add(Order.create("AE-2001", "19.90", "USD", _at(6, 1)))
-    for event_id, event, data in (
+    webhooks: tuple[tuple[str, str, dict[str, Any]], ...] = (
         ("wh-1", "request_cancellation", {}),
         ("wh-2", "dispatch", {"tracking_number": "LP00999"}),
         ("wh-2", "dispatch", {"tracking_number": "LP00999"}),
-    ):
+    )
+    for event_id, event, data in webhooks:
         applied = store.apply("AE-2001", event, at=_at(6, 2), event_id=event_id, **data)
         print(f"    {event_id} {event}: version {applied.version}, duplicate {applied.duplicate}")
     pending = store.outbox(limit=10)

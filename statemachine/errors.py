@@ -10,6 +10,8 @@
     ├── GraphvizMissing (RuntimeError)
     │                               rendering SVG or PNG needs Graphviz's ``dot``
     ├── ConcurrentUpdate            other writers won every compare-and-swap; nothing written
+    ├── VersionConflict             the order moved on from the version the caller expected
+    ├── StoreUnavailable            a store cannot be opened or used where it was pointed
     └── SchemaVersionError          a database carries a schema newer than this release
 
 Every error carries data, not only a message (``EventRejected.rule``, ``InvalidInput.field``,
@@ -34,8 +36,10 @@ __all__ = [
     "OrderExists",
     "RefusalKind",
     "SchemaVersionError",
+    "StoreUnavailable",
     "TableError",
     "UnknownOrder",
+    "VersionConflict",
 ]
 
 
@@ -216,6 +220,40 @@ class ConcurrentUpdate(OrderError):
     order_id: str | None
     event: str | None
     attempts: int
+
+
+@attrs.define(auto_exc=True, str=False)
+class VersionConflict(OrderError):
+    """``apply(..., expected_version=N)`` found the order at another version (HTTP ``If-Match``
+    failed: 412); nothing was written. Read the order again and decide anew."""
+
+    order_id: str
+    expected: int
+    found: int
+    event: str | None = None
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return (
+            f"order {self.order_id!r} is at version {self.found}, not the expected "
+            f"{self.expected}; nothing was written (read it again before deciding)"
+        )
+
+
+@attrs.define(auto_exc=True, str=False)
+class StoreUnavailable(OrderError):
+    """A store cannot be opened or used at ``where`` (a path or a redacted connection
+    string): not a database, no such directory, read-only, another application's tables,
+    a server that does not answer. ``problem`` says which."""
+
+    where: str
+    problem: str
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return f"cannot use the store at {self.where}: {self.problem}"
 
 
 @attrs.define(auto_exc=True, str=False)

@@ -196,9 +196,41 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
         errors.GraphvizMissing("dot", "png"),
         errors.ConcurrentUpdate("lost", order_id="AE-1", event="dispatch", attempts=3),
         errors.SchemaVersionError("db", 2, 1),
+        errors.VersionConflict("AE-1", 1, 2, "dispatch"),
+        errors.StoreUnavailable("orders.db", "the file is not a SQLite database"),
     ]
     assert {type(e) for e in samples} == {c for c in defined if c is not errors.OrderError}
     for error in samples:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error)
         assert str(copy) == str(error) and repr(copy) == repr(error)
+
+
+def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Path) -> None:
+    """With psycopg, OpenTelemetry, anyio, jsonschema and hypothesis made unimportable, the
+    package imports, fires events and keeps them in a SQLite file (extras stay optional)."""
+    code = textwrap.dedent(
+        f"""
+        import sys, importlib.abc, datetime as dt
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in {{"psycopg", "psycopg_pool", "opentelemetry",
+                                           "anyio", "trio", "jsonschema", "hypothesis"}}:
+                    raise ImportError(f"{{name}} is blocked")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        from statemachine import Order
+        from statemachine.store import SQLiteStore
+        paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+        store = SQLiteStore({str(tmp_path / "orders.db")!r})
+        store.add(Order.create("AE-1", "25.00", "USD", paid))
+        store.apply("AE-1", "dispatch", at=paid, tracking_number="LP1")
+        print(store.get("AE-1").state)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "dispatched"

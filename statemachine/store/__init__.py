@@ -11,16 +11,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._base import (
+    MAX_LIMIT,
     SCHEMA_VERSION,
     Applied,
     ConcurrentUpdate,
     CorruptOrder,
+    Loaded,
     LogEntry,
     OrderExists,
     OrderStore,
     OutboxItem,
     SchemaVersionError,
+    Skipped,
+    StoreUnavailable,
+    Swept,
     UnknownOrder,
+    VersionConflict,
     clock_due_at,
 )
 from ._sqlite import SQLiteStore
@@ -29,10 +35,12 @@ if TYPE_CHECKING:
     from ._postgres import PostgresStore
 
 __all__ = [
+    "MAX_LIMIT",
     "SCHEMA_VERSION",
     "Applied",
     "ConcurrentUpdate",
     "CorruptOrder",
+    "Loaded",
     "LogEntry",
     "OrderExists",
     "OrderStore",
@@ -40,7 +48,11 @@ __all__ = [
     "PostgresStore",
     "SQLiteStore",
     "SchemaVersionError",
+    "Skipped",
+    "StoreUnavailable",
+    "Swept",
     "UnknownOrder",
+    "VersionConflict",
     "clock_due_at",
 ]
 

@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -25,27 +26,38 @@ from ..errors import (
     CorruptOrder,
     EventRejected,
     InvalidInput,
+    OrderError,
     OrderExists,
     SchemaVersionError,
+    StoreUnavailable,
     UnknownOrder,
+    VersionConflict,
 )
-from ..machine import require_aware
+from ..jsonform import to_json
+from ..machine import MAX_ID_LENGTH, require_aware, require_text
+from ..observe import LOGGER, event_handled, span
 from ..order import Order
-from ..records import FireResult, Notification
+from ..records import FireResult, HistoryRecord, Notification
 from ..table import EVENTS, TABLE
 from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 
 __all__ = [
+    "MAX_LIMIT",
     "SCHEMA_VERSION",
     "Applied",
     "ConcurrentUpdate",
     "CorruptOrder",
+    "Loaded",
     "LogEntry",
     "OrderExists",
     "OrderStore",
     "OutboxItem",
     "SchemaVersionError",
+    "Skipped",
+    "StoreUnavailable",
+    "Swept",
     "UnknownOrder",
+    "VersionConflict",
     "clock_due_at",
 ]
 
@@ -54,6 +66,10 @@ SCHEMA_VERSION: Final = 1
 
 DEFAULT_ATTEMPTS: Final = 10
 """How many times ``apply`` tries on fresh data before raising :class:`ConcurrentUpdate`."""
+
+MAX_LIMIT: Final = 10_000
+"""The largest ``limit`` of ``sweep`` and ``outbox``: a bigger batch is asked for in turns."""
+_MAX_ROW_ID: Final = 2**63 - 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -79,6 +95,62 @@ class Applied:
         """Whether the event id had already been applied (R15): nothing was written."""
         return self.result.duplicate
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: the order's own JSON form, the result's, the version and seq."""
+        return {
+            "order": self.order.to_dict(),
+            "result": self.result.to_dict(),
+            "version": self.version,
+            "seq": self.seq,
+            "duplicate": self.duplicate,
+        }
+
+
+@attrs.frozen
+class Loaded:
+    """An order as stored, with its row version (for an HTTP ``ETag``; give it back as
+    ``apply(..., expected_version=...)`` for ``If-Match``)."""
+
+    order: Order
+    version: int
+
+
+@attrs.frozen
+class Skipped:
+    """A due order a sweep did not fire: ``reason`` is ``"corrupt"`` (its row is not an order
+    the machine could produce; ``error`` says why) or ``"not_due"`` (its last event is dated
+    after the sweep's ``now``, R16: a later sweep fires it)."""
+
+    order_id: str
+    reason: str
+    error: OrderError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        return {
+            "order_id": self.order_id,
+            "reason": self.reason,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+
+
+class Swept(list["Applied"]):
+    """What a sweep fired (a list of :class:`Applied`, one per clock event), and in
+    ``skipped`` the due orders it passed over, with why (:class:`Skipped`)."""
+
+    skipped: tuple[Skipped, ...]
+
+    def __init__(self, applied: Iterable[Applied] = (), skipped: Iterable[Skipped] = ()) -> None:
+        super().__init__(applied)
+        self.skipped = tuple(skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: the applied events and the skipped orders."""
+        return {
+            "applied": [a.to_dict() for a in self],
+            "skipped": [s.to_dict() for s in self.skipped],
+        }
+
 
 @attrs.frozen
 class LogEntry:
@@ -98,6 +170,11 @@ class LogEntry:
     source: str | None
     data: dict[str, str | bool]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; ``at`` with the offset the event was sent with."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
 
 @attrs.frozen
 class OutboxItem:
@@ -111,6 +188,11 @@ class OutboxItem:
     order_id: str
     position: int
     notification: Notification
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; the notification as an object."""
+        data: dict[str, Any] = to_json(self)
+        return data
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,14 +215,20 @@ class OrderStore(Protocol):
         """The stored order, validated; :class:`UnknownOrder` or :class:`CorruptOrder`."""
         ...
 
+    def load(self, order_id: str) -> Loaded:
+        """The stored order with its row version (for an ``ETag``)."""
+        ...
+
     def apply(
         self,
         order_id: str,
         event: str,
+        /,
         *,
         at: dt.datetime,
         event_id: str | None = None,
         source: str | None = None,
+        expected_version: int | None = None,
         **data: object,
     ) -> Applied:
         """Fire ``event`` on the stored order in one transaction (see :class:`SQLStore`)."""
@@ -150,7 +238,7 @@ class OrderStore(Protocol):
         """The order's log, oldest first."""
         ...
 
-    def sweep(self, now: dt.datetime, limit: int = 100) -> list[Applied]:
+    def sweep(self, now: dt.datetime, limit: int = 100) -> Swept:
         """Fire the clock events due at ``now`` on at most ``limit`` orders."""
         ...
 
@@ -260,6 +348,8 @@ class LostSwap:
     """The version the try had read."""
 
 
+_OUR_TABLES: Final = frozenset({"orders", "order_log", "inbox", "outbox"})
+
 _ORDER_COLUMNS: Final = (
     "order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body"
 )
@@ -287,15 +377,28 @@ _CLAIM: Final = (
 _T = TypeVar("_T")
 
 
-def _validate_text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field} must be a non-blank string, got {value!r}", field=field)
-    return value
+def _order_id(value: object) -> str:
+    """An order id as an order takes it: text a store can keep, at most MAX_ID_LENGTH long."""
+    if isinstance(value, str) and value != value.strip():
+        raise InvalidInput(
+            f"order_id {value!r} has spaces around it; stored ids never do", field="order_id"
+        )
+    return require_text(value, "order_id", limit=MAX_ID_LENGTH)
 
 
 def _require_limit(limit: object) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(f"limit must be a positive whole number, got {limit!r}", field="limit")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit!r}", field="limit"
+        )
+
+
+def _require_version(version: object) -> None:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= _MAX_ROW_ID:
+        raise InvalidInput(
+            f"expected_version must be a row version (a whole number from 1), got {version!r}",
+            field="expected_version",
+        )
 
 
 def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
@@ -395,6 +498,10 @@ class SQLStore(abc.ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    @abc.abstractmethod
+    def _tables(self, cur: Cursor) -> set[str]:
+        """The names of the tables in the store's schema."""
+
     def _lock_migration(self, cur: Cursor) -> None:
         """Keep other processes from migrating at the same time (PostgreSQL: a lock).
 
@@ -407,9 +514,24 @@ class SQLStore(abc.ABC):
         with self._write() as tx:
             cur = tx.cur
             self._lock_migration(cur)
+            foreign = self._tables(cur) & _OUR_TABLES
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cur.execute("SELECT version FROM schema_version")
-            current = max((r[0] for r in cur.fetchall()), default=0)
+            found = [r[0] for r in cur.fetchall()]
+            for value in found:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise StoreUnavailable(
+                        f"{self._KIND} {self._where}",
+                        f"its schema_version table holds {value!r}, not a version number",
+                    )
+            current = max(found, default=0)
+            if current == 0 and foreign:
+                raise StoreUnavailable(
+                    f"{self._KIND} {self._where}",
+                    f"it holds tables of another application ({', '.join(sorted(foreign))}) "
+                    "and no order-statemachine schema; point the store at its own database "
+                    "or schema",
+                )
             if current > SCHEMA_VERSION:
                 raise SchemaVersionError(f"{self._KIND} {self._where}", current, SCHEMA_VERSION)
             for version in range(current + 1, SCHEMA_VERSION + 1):
@@ -463,7 +585,7 @@ class SQLStore(abc.ABC):
         iterable; a generator is read once, one batch at a time.
         """
         if source is not None:
-            source = _validate_text(source, "source")
+            source = require_text(source, "source", limit=MAX_ID_LENGTH)
         positions: dict[str, int] = {}
         recent: deque[tuple[Order, Any]] = deque(maxlen=self._validated.capacity)
         clash: list[str] = []
@@ -495,32 +617,100 @@ class SQLStore(abc.ABC):
 
     def get(self, order_id: str) -> Order:
         """The stored order, validated on the way out."""
-        order_id = _validate_text(order_id, "order_id")
-        with self._lock, self._read() as cur:
-            return self._load(cur, order_id)[0]
+        return self.load(order_id).order
+
+    def load(self, order_id: str) -> Loaded:
+        """The stored order, validated, with its row version: give the version back as
+        ``apply(..., expected_version=...)`` to write only if nobody wrote in between."""
+        order_id = _order_id(order_id)
+        with span("load", order_id=order_id), self._lock, self._read() as cur:
+            return Loaded(*self._load(cur, order_id))
 
     def apply(
         self,
         order_id: str,
         event: str,
+        /,
         *,
         at: dt.datetime,
         event_id: str | None = None,
         source: str | None = None,
+        expected_version: int | None = None,
         **data: object,
     ) -> Applied:
-        """Fire ``event`` on the stored order in one transaction (see the class docstring)."""
-        order_id = _validate_text(order_id, "order_id")
-        if event_id is not None:
-            event_id = _validate_text(event_id, "event_id").strip()
-        at = require_aware(at, "at")
-        if source is not None:
-            source = _validate_text(source, "source")
-        with self._lock:
-            for _ in range(self._max_attempts):
-                attempt = self._try_apply(order_id, event, at, event_id, source, data)
-                if isinstance(attempt, Applied):
-                    return attempt
+        """Fire ``event`` on the stored order in one transaction (see the class docstring).
+
+        Everything is checked before the store is touched: the ids (at most
+        :data:`~statemachine.machine.MAX_ID_LENGTH` characters, no NUL), the event's name, the
+        time. With ``expected_version``, :class:`VersionConflict` if the row is at another
+        version (a duplicate delivery still answers as the first time did). Logged (logger
+        ``statemachine``) and counted (OpenTelemetry) as applied, duplicate, refused or invalid.
+        """
+        started = time.perf_counter()
+        try:
+            order_id = _order_id(order_id)
+            if not isinstance(event, str) or event not in EVENTS:
+                raise InvalidInput(
+                    f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event"
+                )
+            if event_id is not None:
+                event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
+            at = require_aware(at, "at")
+            if source is not None:
+                source = require_text(source, "source", limit=MAX_ID_LENGTH)
+            if expected_version is not None:
+                _require_version(expected_version)
+            with span("apply", order_id=order_id, event=event, event_id=event_id), self._lock:
+                applied = self._apply(order_id, event, at, event_id, source, expected_version, data)
+        except EventRejected as exc:
+            event_handled(
+                "refused",
+                order_id=exc.order_id,
+                event=exc.event,
+                started=started,
+                from_state=exc.state,
+                rule=exc.rule,
+                kind=exc.kind,
+                event_id=event_id if isinstance(event_id, str) else None,
+            )
+            raise
+        except InvalidInput as exc:
+            event_handled(
+                "invalid",
+                order_id=str(order_id)[:MAX_ID_LENGTH],
+                event=str(event)[:MAX_ID_LENGTH],
+                started=started,
+                rule="R15" if exc.message.startswith("R15") else None,
+                event_id=event_id if isinstance(event_id, str) else None,
+            )
+            raise
+        result = applied.result
+        event_handled(
+            "duplicate" if result.duplicate else "applied",
+            order_id=order_id,
+            event=event,
+            started=started,
+            from_state=result.source,
+            to_state=result.dest,
+            rule="R15" if result.duplicate else None,
+            event_id=event_id,
+        )
+        return applied
+
+    def _apply(
+        self,
+        order_id: str,
+        event: str,
+        at: dt.datetime,
+        event_id: str | None,
+        source: str | None,
+        expected_version: int | None,
+        data: Mapping[str, object],
+    ) -> Applied:
+        for _ in range(self._max_attempts):
+            attempt = self._try_apply(order_id, event, at, event_id, source, expected_version, data)
+            if isinstance(attempt, Applied):
+                return attempt
         raise ConcurrentUpdate(
             f"{event} on order {order_id} lost the compare-and-swap {self._max_attempts} times "
             "in a row to other writers; nothing was written, it is safe to send it again",
@@ -530,12 +720,15 @@ class SQLStore(abc.ABC):
         )
 
     def history(self, order_id: str) -> tuple[LogEntry, ...]:
-        """The order's log, oldest first: one entry per history record, ``seq`` from 1."""
-        order_id = _validate_text(order_id, "order_id")
-        with self._lock, self._read() as cur:
-            cur.execute(self._q("SELECT 1 FROM orders WHERE order_id = ?"), (order_id,))
-            if cur.fetchone() is None:
-                raise UnknownOrder(order_id)
+        """The order's log, oldest first: one entry per history record, ``seq`` from 1.
+
+        Checked as :meth:`get` checks the order: every row must be the order's history record
+        of that position (event, states, time, event id, data), or :class:`CorruptOrder` names
+        the row and the field. Times come back with the offset the event was sent with.
+        """
+        order_id = _order_id(order_id)
+        with span("history", order_id=order_id), self._lock, self._read() as cur:
+            order, _ = self._load(cur, order_id)
             cur.execute(
                 self._q(
                     "SELECT seq, event, from_state, to_state, at, event_id, source, data "
@@ -544,29 +737,15 @@ class SQLStore(abc.ABC):
                 (order_id,),
             )
             rows = cur.fetchall()
-        entries = []
-        for expected, row in enumerate(rows, start=1):
-            seq, event, from_state, to_state, at, event_id, source, data = row
-            if seq != expected:
-                raise CorruptOrder(
-                    order_id, f"its log skips from seq {expected - 1} to {seq}", field="order_log"
-                )
-            entries.append(
-                LogEntry(
-                    order_id,
-                    seq,
-                    event,
-                    from_state,
-                    to_state,
-                    self._from_ts(at),
-                    event_id,
-                    source,
-                    self._from_json(data),
-                )
+        if len(rows) != len(order.history):
+            raise CorruptOrder(
+                order_id,
+                f"its log has {len(rows)} rows but its body {len(order.history)} history records",
+                field="order_log",
             )
-        return tuple(entries)
+        return tuple(self._log_entry(order, position, row) for position, row in enumerate(rows))
 
-    def sweep(self, now: dt.datetime, limit: int = 100) -> list[Applied]:
+    def sweep(self, now: dt.datetime, limit: int = 100) -> Swept:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue), like ``tick``.
 
         Due orders are taken through the index on their stored deadline (``due_at``), oldest
@@ -579,18 +758,18 @@ class SQLStore(abc.ABC):
         A due order is passed over, and left as it is, when its last event is dated after
         ``now`` (R16: not due at this ``now``; a later sweep fires it) or when its row is
         corrupt; the sweep then takes the next due orders instead (passing over at most
-        ``500`` rows), so such rows never hold the others back. After the others are fired and
-        committed, :class:`CorruptOrder` is raised naming the first corrupt order (a note names
-        the others), so that someone repairs it. A corrupt row is never overwritten; it stays
-        due, and the first sweep after its repair fires it.
+        ``500`` rows), so such rows never hold the others back. The result lists what was
+        fired and, in ``skipped``, each order passed over and why; each corrupt one is also
+        logged (logger ``statemachine``, WARNING), so that someone repairs it. A corrupt row is
+        never overwritten; it stays due, and the first sweep after its repair fires it.
         """
         now = require_aware(now, "now")
         _require_limit(limit)
         fired: list[tuple[Change, list[FireResult]]] = []
         bodies: list[Any] = []
-        corrupt: list[CorruptOrder] = []
+        skipped: list[Skipped] = []
         passed: list[str] = []  # due, but not fired by this sweep
-        with self._lock:
+        with span("sweep", limit=limit), self._lock:
             with self._write() as tx:
                 while len(fired) < limit and len(passed) < self._PASS_OVER_MAX:
                     wanted = limit - len(fired)
@@ -600,8 +779,14 @@ class SQLStore(abc.ABC):
                         try:
                             order, version = self._validate_row(row)
                         except CorruptOrder as exc:
-                            corrupt.append(exc)
+                            skipped.append(Skipped(str(row[0]), "corrupt", exc))
                             passed.append(row[0])
+                            LOGGER.warning(
+                                "sweep passed over corrupt order %s: %s",
+                                row[0],
+                                exc,
+                                extra={"order_id": row[0], "outcome": "skipped"},
+                            )
                             continue
                         change = Change.starting(order, version, "sweep")
                         try:
@@ -611,6 +796,7 @@ class SQLStore(abc.ABC):
                         if results:
                             batch.append((change, results))
                         else:
+                            skipped.append(Skipped(order.order_id, "not_due"))
                             passed.append(order.order_id)
                     written = self._write_back(tx.cur, [change for change, _ in batch])
                     if written is None:  # pragma: no cover - the rows are locked
@@ -626,18 +812,34 @@ class SQLStore(abc.ABC):
                         break
             for (change, _), body in zip(fired, bodies, strict=True):  # committed
                 self._validated.remember(change.order, change.version + 1, self._stored_body(body))
-        if corrupt:
-            raise _passed_over(corrupt, len(fired))
-        return [
-            Applied(change.order, result, change.version + 1, change.history_from + i)
-            for change, results in fired
-            for i, result in enumerate(results, start=1)
-        ]
+        for change, results in fired:
+            for result in results:
+                event_handled(
+                    "applied",
+                    order_id=change.order.order_id,
+                    event=result.event,
+                    started=time.perf_counter(),
+                    from_state=result.source,
+                    to_state=result.dest,
+                )
+        return Swept(
+            (
+                Applied(change.order, result, change.version + 1, change.history_from + i)
+                for change, results in fired
+                for i, result in enumerate(results, start=1)
+            ),
+            skipped,
+        )
 
     def outbox(self, limit: int = 100) -> list[OutboxItem]:
-        """Notifications not acknowledged yet, in the order they were queued."""
+        """Notifications not acknowledged yet, in the order they were queued.
+
+        Each is checked against its order (read as :meth:`get` reads it): the notification at
+        that position of the order must be the one queued, or :class:`CorruptOrder` names the
+        outbox row and the field. Times come back with the offset they were made with.
+        """
         _require_limit(limit)
-        with self._lock, self._read() as cur:
+        with span("outbox"), self._lock, self._read() as cur:
             cur.execute(
                 self._q(
                     "SELECT id, order_id, position, kind, channel, at, rule, message "
@@ -646,17 +848,21 @@ class SQLStore(abc.ABC):
                 (limit,),
             )
             rows = cur.fetchall()
-        return [
-            OutboxItem(nid, oid, pos, Notification(kind, channel, self._from_ts(at), rule, message))
-            for nid, oid, pos, kind, channel, at, rule, message in rows
-        ]
+            orders = {oid: self._load(cur, oid)[0] for oid in dict.fromkeys(r[1] for r in rows)}
+        return [self._outbox_item(orders[row[1]], row) for row in rows]
 
     def ack(self, notification_ids: Iterable[int]) -> int:
         """Mark the outbox items delivered; the number that were still pending."""
+        if isinstance(notification_ids, str | bytes) or not isinstance(notification_ids, Iterable):
+            raise InvalidInput(
+                f"ack takes a list of outbox ids, got {notification_ids!r}", field="ids"
+            )
         ids = list(notification_ids)
         for nid in ids:
-            if isinstance(nid, bool) or not isinstance(nid, int):
-                raise InvalidInput(f"notification ids are whole numbers, got {nid!r}", field="ids")
+            if isinstance(nid, bool) or not isinstance(nid, int) or not 1 <= nid <= _MAX_ROW_ID:
+                raise InvalidInput(
+                    f"outbox ids are whole numbers from 1 to 2**63-1, got {nid!r}", field="ids"
+                )
         with self._lock, self._write() as tx:
             return self._run(
                 tx.cur,
@@ -673,6 +879,7 @@ class SQLStore(abc.ABC):
         at: dt.datetime,
         event_id: str | None,
         source: str | None,
+        expected_version: int | None,
         data: Mapping[str, object],
     ) -> Applied | LostSwap:
         """One try of ``apply``, in one transaction: the event applied and committed, a
@@ -685,6 +892,8 @@ class SQLStore(abc.ABC):
             if result.duplicate:  # R15: keep nothing, not even an inbox claim made just now
                 tx.rollback()
                 return self._duplicate(order, version, result)
+            if expected_version is not None and version != expected_version:
+                raise VersionConflict(order_id, expected_version, version, event)
             if not claimed:
                 raise CorruptOrder(
                     order_id,
@@ -712,6 +921,89 @@ class SQLStore(abc.ABC):
             (self._ts(now), *passed, count),
         )
         return cur.fetchall()
+
+    def _log_entry(self, order: Order, position: int, row: Sequence[Any]) -> LogEntry:
+        """The log row at ``position``, checked against the order's history record there."""
+        seq, event, from_state, to_state, at, event_id, source, data = row
+        record: HistoryRecord = order.history[position]
+        where = f"order_log[{position + 1}]"
+        try:
+            moment = self._from_ts(at)
+            logged = self._from_json(data)
+        except (ValueError, TypeError, RecursionError) as exc:
+            problem = f"{where} cannot be read: {exc}"
+            raise CorruptOrder(order.order_id, problem, field=where) from None
+        found = {
+            "seq": seq,
+            "event": event,
+            "from_state": from_state,
+            "to_state": to_state,
+            "at": moment,
+            "event_id": event_id,
+            "data": logged,
+        }
+        expected = {
+            "seq": position + 1,
+            "event": record.event,
+            "from_state": record.source,
+            "to_state": record.dest,
+            "at": record.at,
+            "event_id": record.event_id,
+            "data": dict(record.data),
+        }
+        for name, want in expected.items():
+            if found[name] != want:
+                raise CorruptOrder(
+                    order.order_id,
+                    f"{where}.{name} holds {found[name]!r} but the order's history says {want!r}",
+                    field=f"{where}.{name}",
+                )
+        if source is not None and not isinstance(source, str):
+            problem = f"{where}.source holds {source!r}"
+            raise CorruptOrder(order.order_id, problem, field=f"{where}.source")
+        return LogEntry(
+            order.order_id,
+            position + 1,
+            record.event,
+            record.source,
+            record.dest,
+            record.at,
+            record.event_id,
+            source,
+            dict(record.data),
+        )
+
+    def _outbox_item(self, order: Order, row: Sequence[Any]) -> OutboxItem:
+        """The outbox row, checked against the order's notification at its position."""
+        nid, order_id, position, kind, channel, at, rule, message = row
+        where = f"outbox[{nid}]"
+        if (
+            isinstance(position, bool)
+            or not isinstance(position, int)
+            or not 0 <= position < len(order.notifications)
+        ):
+            raise CorruptOrder(
+                order_id,
+                f"{where}.position {position!r} is not one of the order's "
+                f"{len(order.notifications)} notifications",
+                field=f"{where}.position",
+            )
+        note = order.notifications[position]
+        try:
+            moment = self._from_ts(at)
+        except (ValueError, TypeError) as exc:
+            problem = f"{where}.at cannot be read: {exc}"
+            raise CorruptOrder(order_id, problem, field=f"{where}.at") from None
+        found = {"kind": kind, "channel": channel, "at": moment, "rule": rule, "message": message}
+        for name, value in found.items():
+            if value != getattr(note, name):
+                raise CorruptOrder(
+                    order_id,
+                    f"{where}.{name} holds {value!r} but the order's notification {position} "
+                    f"says {getattr(note, name)!r}",
+                    field=f"{where}.{name}",
+                )
+        return OutboxItem(nid, order_id, position, note)
 
     def _duplicate(self, order: Order, version: int, result: FireResult) -> Applied:
         seq = next(i for i, r in enumerate(order.history, start=1) if r.event_id == result.event_id)
@@ -801,10 +1093,21 @@ class SQLStore(abc.ABC):
 
     def _parse(self, order_id: str, body: Any) -> Order:
         """The order a stored body describes; :class:`CorruptOrder` if it does not."""
+        if isinstance(body, str) and not body.isascii():
+            try:
+                body.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CorruptOrder(
+                    order_id, "its body is not valid UTF-8 text", field="body"
+                ) from None
         try:
             data = self._from_json(body)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise CorruptOrder(order_id, f"its body is not JSON ({exc})", field="body") from None
+        except RecursionError:
+            raise CorruptOrder(
+                order_id, "its body is JSON nested too deep to be an order", field="body"
+            ) from None
         try:
             return Order.from_dict(data)
         except InvalidInput as exc:
@@ -910,19 +1213,6 @@ class SQLStore(abc.ABC):
         ]
         self._run(cur, _INSERT_LOG, log_rows)
         self._run(cur, _INSERT_OUTBOX, outbox_rows)
-
-
-def _passed_over(corrupt: Sequence[CorruptOrder], fired: int) -> CorruptOrder:
-    """The error of a sweep that passed over corrupt rows: the first one, with notes."""
-    first = corrupt[0]
-    if len(corrupt) > 1:
-        others = ", ".join(repr(error.order_id) for error in corrupt[1:])
-        first.add_note(f"the sweep passed over these corrupt orders too: {others}")
-    first.add_note(
-        f"the sweep fired the other due orders it took ({fired}) and committed them; the "
-        "corrupt rows were left as they are and stay due"
-    )
-    return first
 
 
 def dumps(value: Any) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StoreUnavailable
 from ._base import (
     DEFAULT_ATTEMPTS,
     Cursor,
@@ -113,9 +113,15 @@ class PostgresStore(SQLStore):
             raise InvalidInput(f"dsn must be a libpq connection string, got {dsn!r}", field="dsn")
         pg = _psycopg()
         super().__init__(_redact(dsn), max_attempts)
-        self._conn: psycopg.Connection[Any] = pg.connect(dsn, autocommit=True)
+        try:
+            self._conn: psycopg.Connection[Any] = pg.connect(dsn, autocommit=True)
+        except pg.Error as exc:
+            raise StoreUnavailable(self._where, _first_line(exc)) from None
         try:
             self._migrate()
+        except pg.Error as exc:
+            self._conn.close()
+            raise StoreUnavailable(self._where, _first_line(exc)) from None
         except BaseException:
             self._conn.close()
             raise
@@ -140,6 +146,10 @@ class PostgresStore(SQLStore):
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
 
+    def _tables(self, cur: Cursor) -> set[str]:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {row[0] for row in cur.fetchall()}
+
     def _ts(self, moment: dt.datetime) -> dt.datetime:
         return moment
 
@@ -159,6 +169,11 @@ class PostgresStore(SQLStore):
     def _stored_body(self, param: Any) -> Any:
         # jsonb comes back as plain JSON data: lists where the dict held tuples
         return json.loads(dumps(param.obj))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver's message (no SQL, no stack)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _redact(dsn: str) -> str:

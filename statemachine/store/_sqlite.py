@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StoreUnavailable
 from ._base import (
     DEFAULT_ATTEMPTS,
     ConcurrentUpdate,
@@ -82,6 +82,33 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
+def _path(path: object) -> str:
+    """``path`` as text, if it can name a file."""
+    if isinstance(path, str | os.PathLike):
+        text = os.fspath(path)
+        if isinstance(text, str) and text.strip() and "\x00" not in text:
+            return text
+    raise InvalidInput(f"path must name a file, got {path!r}", field="path")
+
+
+def _text(raw: bytes) -> str:
+    """A TEXT value as Python text; bytes that are not UTF-8 survive as lone surrogates, so a
+    corrupt row is named (CorruptOrder) instead of failing the whole query."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _why(exc: sqlite3.Error) -> str:
+    """What an error of opening a SQLite file means, in words."""
+    text = str(exc)
+    if "not a database" in text:
+        return "the file is not a SQLite database"
+    if "unable to open" in text:
+        return "the file cannot be opened (no such directory, a directory, or no permission)"
+    if "readonly" in text:
+        return "the file is read-only; a store writes"
+    return text
+
+
 class SQLiteStore(SQLStore):
     """Orders in one SQLite file: ``SQLiteStore("orders.db")``.
 
@@ -107,18 +134,27 @@ class SQLiteStore(SQLStore):
                 f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {synchronous!r}",
                 field="synchronous",
             )
-        self.path = os.fspath(path)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+            raise InvalidInput(f"timeout must be seconds, got {timeout!r}", field="timeout")
+        self.path = _path(path)
         super().__init__(self.path, max_attempts)
         self._timeout = timeout
-        self._conn = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(self.path, _why(exc)) from None
+        self._conn.text_factory = _text
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreUnavailable(self.path, _why(exc)) from None
         except BaseException:
             self._conn.close()
             raise
@@ -166,6 +202,10 @@ class SQLiteStore(SQLStore):
         finally:
             self._conn.rollback()
             cur.close()
+
+    def _tables(self, cur: Cursor) -> set[str]:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in cur.fetchall()}
 
     def _ts(self, moment: dt.datetime) -> str:
         # Fixed-width UTC text, so that text order is time order in the due_at index.

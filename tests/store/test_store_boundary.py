@@ -1,0 +1,263 @@
+"""Stores validate before they write, report in their own words, and name corrupt rows
+(issue 9, classes 5 to 7), on a real SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_helpers import PAID, StoreSpec, new_order, open_store, raw
+
+from statemachine import InvalidInput, OrderError
+from statemachine.store import (
+    MAX_LIMIT,
+    CorruptOrder,
+    OrderStore,
+    SQLiteStore,
+    StoreUnavailable,
+)
+
+LATER = PAID + dt.timedelta(days=60)
+
+BAD_CALLS: list[tuple[str, Any, str]] = [
+    ("apply-no-event", lambda s: s.apply("AE-1", None, at=PAID, event_id="x"), "event"),
+    ("apply-unknown-event", lambda s: s.apply("AE-1", "teleport", at=PAID), "event"),
+    ("apply-naive", lambda s: s.apply("AE-1", "dispatch", at=dt.datetime(2026, 3, 3)), "at"),
+    ("apply-long-id", lambda s: s.apply("A" * 201, "confirm_delivery", at=PAID), "order_id"),
+    ("apply-nul-id", lambda s: s.apply("AE\x00", "confirm_delivery", at=PAID), "order_id"),
+    ("apply-surrogate-event-id",
+     lambda s: s.apply("AE-1", "confirm_delivery", at=PAID, event_id="\udc80"), "event_id"),
+    ("apply-version-text",
+     lambda s: s.apply("AE-1", "confirm_delivery", at=PAID, expected_version="1"),
+     "expected_version"),
+    ("apply-data-named-event",
+     lambda s: s.apply("AE-1", "dispatch", at=PAID, **{"event": "x", "tracking_number": "L"}),
+     "event"),
+    ("ack-none", lambda s: s.ack(None), "ids"),
+    ("ack-huge", lambda s: s.ack([2**70]), "ids"),
+    ("ack-text", lambda s: s.ack("12"), "ids"),
+    ("outbox-huge", lambda s: s.outbox(limit=2**70), "limit"),
+    ("outbox-zero", lambda s: s.outbox(limit=0), "limit"),
+    ("sweep-huge", lambda s: s.sweep(LATER, limit=2**70), "limit"),
+    ("sweep-naive", lambda s: s.sweep(dt.datetime(2026, 5, 1)), "now"),
+    ("get-blank", lambda s: s.get("  "), "order_id"),
+    ("history-spaces", lambda s: s.history(" AE-1"), "order_id"),
+    ("add-not-an-order", lambda s: s.add({"order_id": "AE-2"}), "order"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "call", "field"), BAD_CALLS, ids=[b[0] for b in BAD_CALLS])
+def test_bad_arguments_are_input_errors_before_anything_is_written(
+    store: OrderStore, spec: StoreSpec, name: str, call: Any, field: str
+) -> None:
+    """R15 R16: a bad argument is InvalidInput naming it, raised before the store is touched:
+    no inbox claim, no row changed (never IntegrityError, OverflowError or DataError)."""
+    store.add(new_order())
+    before = (raw(spec, "SELECT count(*) FROM inbox"), raw(spec, "SELECT version FROM orders"))
+    with pytest.raises(InvalidInput) as caught:
+        call(store)
+    assert caught.value.field == field, caught.value
+    assert (raw(spec, "SELECT count(*) FROM inbox"), raw(spec, "SELECT version FROM orders")) == (
+        before
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    order_id=st.one_of(st.text(max_size=300), st.integers(), st.none()),
+    event_id=st.one_of(st.none(), st.text(max_size=300), st.integers()),
+)
+def test_any_id_is_stored_or_refused_in_our_words(
+    store: OrderStore, order_id: object, event_id: object
+) -> None:
+    """R15: any order id or event id an HTTP caller can send is applied, unknown, or refused
+    as an OrderError; never a driver's error (UnicodeEncodeError, DataError...)."""
+    with contextlib.suppress(OrderError):
+        store.apply(order_id, "confirm_delivery", at=PAID, event_id=event_id)  # type: ignore[arg-type]
+
+
+def test_limit_bounds_are_documented() -> None:
+    """The largest limit is MAX_LIMIT, and a limit of MAX_LIMIT is accepted."""
+    assert MAX_LIMIT == 10_000
+
+
+# --------------------------------------------------------------------------------------------
+# Opening a store where it cannot live (SQLite: paths)
+
+
+def test_opening_what_is_not_a_database_names_the_path(tmp_path: Path) -> None:
+    """A file that is not a SQLite database is StoreUnavailable naming the path."""
+    target = tmp_path / "notes.txt"
+    target.write_text("these are not the orders you are looking for\n" * 100)
+    with pytest.raises(StoreUnavailable, match="not a SQLite database") as caught:
+        SQLiteStore(target)
+    assert caught.value.where == str(target)
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
+def test_opening_a_missing_directory_or_a_directory_names_the_path(
+    tmp_path: Path, where: str
+) -> None:
+    """A path in a missing directory, or a directory itself, is StoreUnavailable naming it."""
+    target = tmp_path / "nope" / "orders.db" if where == "missing-dir" else tmp_path
+    with pytest.raises(StoreUnavailable) as caught:
+        SQLiteStore(target)
+    assert str(target) in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_opening_a_read_only_file_names_the_path(tmp_path: Path) -> None:  # pragma: no cover
+    """A read-only database file is StoreUnavailable naming the path."""
+    target = tmp_path / "orders.db"
+    SQLiteStore(target).close()
+    target.chmod(stat.S_IRUSR)
+    with pytest.raises(StoreUnavailable, match="read-only"):
+        SQLiteStore(target).add(new_order())
+
+
+def test_another_applications_orders_table_is_refused(tmp_path: Path) -> None:
+    """A database holding another application's `orders` table is StoreUnavailable naming the
+    table, and its data is left alone."""
+    target = tmp_path / "shop.db"
+    conn = sqlite3.connect(target)
+    conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO orders VALUES (1, 9.5)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreUnavailable, match=r"another application.*orders"):
+        SQLiteStore(target)
+    conn = sqlite3.connect(target)
+    assert conn.execute("SELECT * FROM orders").fetchall() == [(1, 9.5)]
+    conn.close()
+
+
+@pytest.mark.parametrize("path", [None, "", 42, "bad\x00path"])
+def test_a_path_that_names_no_file_is_input_error(path: object) -> None:
+    """A path that cannot name a file is InvalidInput naming `path`."""
+    with pytest.raises(InvalidInput) as caught:
+        SQLiteStore(path)  # type: ignore[arg-type]
+    assert caught.value.field == "path"
+
+
+def test_a_non_numeric_schema_version_is_named(store: OrderStore, spec: StoreSpec) -> None:
+    """A schema_version row that is not a number is StoreUnavailable, not TypeError."""
+    store.close()
+    if spec[0] == "sqlite":
+        raw(spec, "UPDATE schema_version SET version = 'one'")
+    else:
+        raw(spec, "ALTER TABLE schema_version ALTER COLUMN version TYPE TEXT")
+        raw(spec, "UPDATE schema_version SET version = 'one'")
+    with pytest.raises(StoreUnavailable, match="schema_version"):
+        open_store(spec)
+
+
+# --------------------------------------------------------------------------------------------
+# Corrupt rows are named, never fatal to others
+
+
+def _set_body_text(spec: StoreSpec, order_id: str, text: str) -> None:
+    cast = "" if spec[0] == "sqlite" else "::jsonb"
+    raw(spec, f"UPDATE orders SET body = ?{cast} WHERE order_id = ?", (text, order_id))
+
+
+def test_a_body_that_is_not_utf8_is_corrupt_order(tmp_path: Path) -> None:
+    """A body whose bytes are not UTF-8 is CorruptOrder naming the order and `body`, and the
+    other orders still read."""
+    store = SQLiteStore(tmp_path / "orders.db")
+    store.add_many([new_order("AE-1"), new_order("AE-2")])
+    conn = sqlite3.connect(tmp_path / "orders.db")
+    conn.execute("UPDATE orders SET body = CAST(X'7B22FF22' AS TEXT) WHERE order_id = 'AE-1'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptOrder) as caught:
+        store.get("AE-1")
+    assert (caught.value.order_id, caught.value.field) == ("AE-1", "body")
+    assert store.get("AE-2").order_id == "AE-2"
+    swept = store.sweep(LATER)
+    assert [a.order.order_id for a in swept] == ["AE-2"]
+    assert [s.order_id for s in swept.skipped] == ["AE-1"]
+
+
+def test_deeply_nested_json_is_corrupt_order(store: OrderStore, spec: StoreSpec) -> None:
+    """A body nested deeper than any order is CorruptOrder naming `body` (no RecursionError)."""
+    store.add(new_order())
+    deep = "[" * 100_000 + "]" * 100_000
+    if spec[0] == "postgres":
+        deep = json.dumps({"nested": json.loads("[" * 500 + "]" * 500)})
+    _set_body_text(spec, "AE-1", deep)
+    with pytest.raises(CorruptOrder) as caught:
+        store.get("AE-1")
+    assert caught.value.order_id == "AE-1"
+    assert caught.value.field is not None
+
+
+def test_a_body_whose_notifications_were_deleted_is_corrupt(
+    store: OrderStore, spec: StoreSpec
+) -> None:
+    """R6: a body that lost its notifications is CorruptOrder naming `notifications`; the next
+    apply fails with it, never with a UNIQUE violation of the outbox."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID + dt.timedelta(hours=1))
+    body = json.loads(
+        raw(spec, "SELECT body FROM orders")[0][0]
+        if spec[0] == "sqlite"
+        else json.dumps(raw(spec, "SELECT body FROM orders")[0][0])
+    )
+    body["notifications"] = []
+    _set_body_text(spec, "AE-1", json.dumps(body))
+    with pytest.raises(CorruptOrder) as caught:
+        store.apply("AE-1", "withdraw_cancellation", at=PAID + dt.timedelta(hours=2))
+    assert caught.value.field == "notifications"
+
+
+@pytest.mark.parametrize(
+    ("sql", "field"),
+    [
+        ("UPDATE order_log SET at = 'not a time'", "order_log[1]"),
+        ("UPDATE outbox SET at = 'not a time'", "outbox[1].at"),
+        ("UPDATE outbox SET message = 'hello'", "outbox[1].message"),
+        ("UPDATE outbox SET position = 7", "outbox[1].position"),
+    ],
+)
+def test_tampered_log_and_outbox_rows_are_corrupt_order(
+    store: OrderStore, spec: StoreSpec, sql: str, field: str
+) -> None:
+    """R6 R16: history() and outbox() check what they return as get() does: a tampered log or
+    outbox row is CorruptOrder naming the order and the row's field."""
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID + dt.timedelta(hours=1))
+    if spec[0] == "postgres" and "order_log" in sql:
+        pytest.skip("PostgreSQL types the log's time column: a text time cannot be stored")
+    if spec[0] == "postgres" and "at =" in sql:
+        pytest.skip("PostgreSQL types the outbox's time column: a text time cannot be stored")
+    if "order_log" in sql:
+        raw(spec, "DROP TRIGGER order_log_no_update")
+    raw(spec, sql)
+    with pytest.raises(CorruptOrder) as caught:
+        store.history("AE-1") if "order_log" in sql else store.outbox()
+    assert caught.value.order_id == "AE-1"
+    assert caught.value.field is not None and caught.value.field.startswith(field)
+
+
+def test_log_times_keep_the_offset_they_were_sent_with(store: OrderStore) -> None:
+    """R16: history() and outbox() return times with the offset the caller gave (+08:00), not
+    the UTC the database keeps."""
+    store.add(new_order())
+    at = PAID + dt.timedelta(hours=1)
+    store.apply("AE-1", "request_cancellation", at=at)
+    (entry,) = store.history("AE-1")
+    assert entry.at.isoformat() == at.isoformat()
+    assert entry.to_dict()["at"].endswith("+08:00")
+    (item,) = store.outbox()
+    assert item.notification.at.isoformat() == at.isoformat()
