@@ -32,12 +32,16 @@ from ._base import (
 from ._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from ._async import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
     from ._postgres import PostgresStore
 
 __all__ = [
     "MAX_LIMIT",
     "SCHEMA_VERSION",
     "Applied",
+    "AsyncPostgresStore",
+    "AsyncSQLiteStore",
+    "AsyncStore",
     "ConcurrentUpdate",
     "CorruptOrder",
     "Loaded",
@@ -59,8 +63,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # PostgresStore's module is loaded on first use; psycopg itself only when one is made.
+    # The async stores need anyio (the [async] extra), loaded on first use too.
     if name == "PostgresStore":
         from ._postgres import PostgresStore
 
         return PostgresStore
+    if name in ("AsyncStore", "AsyncSQLiteStore", "AsyncPostgresStore"):
+        from . import _async
+
+        return getattr(_async, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

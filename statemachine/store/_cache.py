@@ -10,6 +10,7 @@ orders.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Final
 
@@ -53,24 +54,28 @@ class ValidatedOrders:
             raise ValueError(f"capacity must be a whole number of at least 0, got {capacity!r}")
         self.capacity = capacity
         self._entries: OrderedDict[str, tuple[int, Any, Order]] = OrderedDict()
+        self._lock = threading.Lock()  # a pooled store reads and writes from many threads
 
     def recall(self, order_id: str, version: int, body: Any) -> Order | None:
         """A copy of the order remembered for ``order_id`` if it was read from or written as
         this ``version`` and this ``body``; ``None`` otherwise (then read the row in full)."""
-        entry = self._entries.get(order_id)
-        if entry is None or entry[0] != version or entry[1] != body:
-            return None
-        self._entries.move_to_end(order_id)
+        with self._lock:
+            entry = self._entries.get(order_id)
+            if entry is None or entry[0] != version or entry[1] != body:
+                return None
+            self._entries.move_to_end(order_id)
         return attrs.evolve(entry[2])
 
     def remember(self, order: Order, version: int, body: Any) -> None:
         """Keep a copy of ``order``, known to be what a row at ``version`` with ``body`` holds."""
         if not self.capacity:
             return
-        self._entries[order.order_id] = (version, body, attrs.evolve(order))
-        self._entries.move_to_end(order.order_id)
-        if len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        copy = attrs.evolve(order)
+        with self._lock:
+            self._entries[order.order_id] = (version, body, copy)
+            self._entries.move_to_end(order.order_id)
+            if len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)

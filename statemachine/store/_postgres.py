@@ -10,10 +10,10 @@ duplicate delivery waits for the first, then sees its claim), and ``sweep`` on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import InvalidInput, StoreUnavailable
@@ -99,8 +99,10 @@ class PostgresStore(SQLStore):
     """Orders in a PostgreSQL database: ``PostgresStore("postgresql://user@host/db")``.
 
     ``dsn`` is any libpq connection string; the tables live in the connection's current schema
-    (set ``options=-csearch_path=...`` in the DSN to choose another). Each store object holds
-    one connection and may be shared by threads (it serialises them); run one per process.
+    (set ``options=-csearch_path=...`` in the DSN to choose another). By default a store object
+    holds one connection and may be shared by threads (it serialises them). With
+    ``pool_size=N`` it takes a connection from a pool of at most N (``psycopg_pool``) for each
+    transaction instead, so N threads work at once; the async store runs on that.
     """
 
     _PLACEHOLDER = "%s"
@@ -108,41 +110,72 @@ class PostgresStore(SQLStore):
     _MIGRATIONS = _MIGRATIONS
     _LOCK_DUE = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, dsn: str, *, max_attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self, dsn: str, *, max_attempts: int = DEFAULT_ATTEMPTS, pool_size: int | None = None
+    ) -> None:
         if not isinstance(dsn, str) or not dsn.strip():
             raise InvalidInput(f"dsn must be a libpq connection string, got {dsn!r}", field="dsn")
+        if pool_size is not None and (
+            isinstance(pool_size, bool) or not isinstance(pool_size, int) or not pool_size >= 1
+        ):
+            raise InvalidInput(
+                f"pool_size must be a whole number of at least 1, got {pool_size!r}",
+                field="pool_size",
+            )
         pg = _psycopg()
         super().__init__(_redact(dsn), max_attempts)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pool: Any = None
         try:
-            self._conn: psycopg.Connection[Any] = pg.connect(dsn, autocommit=True)
+            if pool_size is None:
+                self._conn = pg.connect(dsn, autocommit=True)
+            else:
+                self._pool = _pool(dsn, pool_size)
+                self._lock = contextlib.nullcontext()  # type: ignore[assignment]
         except pg.Error as exc:
             raise StoreUnavailable(self._where, _first_line(exc)) from None
         try:
             self._migrate()
         except pg.Error as exc:
-            self._conn.close()
+            self.close()
             raise StoreUnavailable(self._where, _first_line(exc)) from None
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection (or the pool)."""
+        if self._pool is not None:
+            self._pool.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._pool is None:
+            assert self._conn is not None
+            yield self._conn
+        else:
+            with self._pool.connection() as conn:
+                yield conn
 
     def _lock_migration(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
-    @contextmanager
+    @contextlib.contextmanager
     def _write(self) -> Iterator[Transaction]:
-        with self._conn.transaction() as pg_tx, self._conn.cursor() as cur:
+        with (
+            self._connection() as conn,
+            conn.transaction() as pg_tx,
+            conn.cursor() as cur,
+        ):
             tx = Transaction(cur)
             yield tx
             pg_tx.force_rollback = not tx.keep  # read when the transaction block ends
 
-    @contextmanager
+    @contextlib.contextmanager
     def _read(self) -> Iterator[Cursor]:
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
 
@@ -169,6 +202,20 @@ class PostgresStore(SQLStore):
     def _stored_body(self, param: Any) -> Any:
         # jsonb comes back as plain JSON data: lists where the dict held tuples
         return json.loads(dumps(param.obj))
+
+
+def _pool(dsn: str, size: int) -> Any:
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "a pooled PostgresStore needs psycopg_pool: pip install 'order-statemachine[postgres]'"
+        ) from exc
+    pool = ConnectionPool(
+        dsn, min_size=1, max_size=size, kwargs={"autocommit": True}, open=False, timeout=30
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
 
 
 def _first_line(exc: BaseException) -> str:

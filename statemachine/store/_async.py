@@ -1,0 +1,166 @@
+"""The stores as coroutines, for asyncio services (FastAPI, Starlette, Litestar) and, through
+AnyIO, trio. Install with ``pip install 'order-statemachine[async]'``.
+
+There is no async copy of the store algorithm: each operation runs the synchronous store's
+own method in a worker thread (:func:`anyio.to_thread.run_sync`), so ``apply`` is the very
+transaction :class:`~statemachine.store.SQLiteStore` and
+:class:`~statemachine.store.PostgresStore` run. Concurrency is bounded: a
+:class:`~anyio.CapacityLimiter` admits as many operations at once as there are connections
+(a pool of ``pool_size`` on PostgreSQL, ``psycopg_pool``; one dedicated writer connection on
+SQLite, which takes one writer at a time anyway).
+
+Cancellation-safe: once an operation has started in its thread, a cancelled ``await`` waits
+for it to finish (the thread is never abandoned), so the event was either applied and
+committed, or nothing was written; the cancellation is then delivered. An operation cancelled
+while still waiting for a free connection never starts.
+
+>>> import anyio, datetime as dt, tempfile, os
+>>> from statemachine import Order
+>>> async def main(path):
+...     async with AsyncSQLiteStore(path) as store:
+...         paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+...         await store.add(Order.create("AE-1", "25.00", "USD", paid))
+...         applied = await store.apply("AE-1", "dispatch", at=paid, tracking_number="LP1")
+...         return applied.order.state
+>>> with tempfile.TemporaryDirectory() as folder:
+...     anyio.run(main, os.path.join(folder, "orders.db"))
+'dispatched'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ..order import Order
+from ._base import DEFAULT_ATTEMPTS, Applied, Loaded, LogEntry, OutboxItem, SQLStore, Swept
+
+__all__ = ["AsyncPostgresStore", "AsyncSQLiteStore", "AsyncStore"]
+
+_T = TypeVar("_T")
+
+
+class AsyncStore:
+    """The operations of a synchronous store as coroutines, each in a worker thread, at most
+    ``limit`` at once. Use :class:`AsyncSQLiteStore` or :class:`AsyncPostgresStore`."""
+
+    def __init__(self, store: SQLStore, limit: int) -> None:
+        self._store = store
+        self._limiter = anyio.CapacityLimiter(limit)
+
+    @property
+    def sync(self) -> SQLStore:
+        """The synchronous store underneath (for scripts and tests)."""
+        return self._store
+
+    async def _run(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        # abandon_on_cancel=False: a started operation finishes before a cancellation lands.
+        bound = functools.partial(call, *args, **kwargs)
+        return await anyio.to_thread.run_sync(bound, limiter=self._limiter)
+
+    async def add(self, order: Order, *, source: str | None = "add") -> int:
+        """:meth:`SQLStore.add`, awaited."""
+        return await self._run(self._store.add, order, source=source)
+
+    async def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """:meth:`SQLStore.add_many`, awaited (``orders`` is read in the worker thread)."""
+        return await self._run(self._store.add_many, list(orders), source=source)
+
+    async def get(self, order_id: str) -> Order:
+        """:meth:`SQLStore.get`, awaited."""
+        return await self._run(self._store.get, order_id)
+
+    async def load(self, order_id: str) -> Loaded:
+        """:meth:`SQLStore.load`, awaited."""
+        return await self._run(self._store.load, order_id)
+
+    async def apply(
+        self,
+        order_id: str,
+        event: str,
+        /,
+        *,
+        at: dt.datetime,
+        event_id: str | None = None,
+        source: str | None = None,
+        expected_version: int | None = None,
+        **data: object,
+    ) -> Applied:
+        """:meth:`SQLStore.apply`, awaited: applied and committed, or nothing written."""
+        return await self._run(
+            self._store.apply,
+            order_id,
+            event,
+            at=at,
+            event_id=event_id,
+            source=source,
+            expected_version=expected_version,
+            **data,
+        )
+
+    async def history(self, order_id: str) -> tuple[LogEntry, ...]:
+        """:meth:`SQLStore.history`, awaited."""
+        return await self._run(self._store.history, order_id)
+
+    async def sweep(self, now: dt.datetime, limit: int = 100) -> Swept:
+        """:meth:`SQLStore.sweep`, awaited."""
+        return await self._run(self._store.sweep, now, limit)
+
+    async def outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """:meth:`SQLStore.outbox`, awaited."""
+        return await self._run(self._store.outbox, limit)
+
+    async def ack(self, notification_ids: Iterable[int]) -> int:
+        """:meth:`SQLStore.ack`, awaited."""
+        return await self._run(self._store.ack, list(notification_ids))
+
+    async def aclose(self) -> None:
+        """Wait for the running operations, then close the connections."""
+        async with self._limiter:  # pragma: no branch - a free slot means nothing of ours runs
+            pass
+        await anyio.to_thread.run_sync(self._store.close)
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._store!r})"
+
+
+class AsyncSQLiteStore(AsyncStore):
+    """:class:`~statemachine.store.SQLiteStore` as coroutines: one dedicated connection, one
+    operation at a time (SQLite takes one writer at a time anyway; readers of other processes
+    go on meanwhile, WAL)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        from ._sqlite import SQLiteStore
+
+        super().__init__(SQLiteStore(path, timeout=timeout, max_attempts=max_attempts), 1)
+
+
+class AsyncPostgresStore(AsyncStore):
+    """:class:`~statemachine.store.PostgresStore` as coroutines over a pool of at most
+    ``pool_size`` connections: that many operations run at once."""
+
+    def __init__(
+        self, dsn: str, *, pool_size: int = 10, max_attempts: int = DEFAULT_ATTEMPTS
+    ) -> None:
+        from ._postgres import PostgresStore
+
+        store = PostgresStore(dsn, max_attempts=max_attempts, pool_size=pool_size)
+        super().__init__(store, pool_size)
