@@ -196,6 +196,9 @@ def _at(value: object) -> dt.datetime:
 
 
 def _read(line: int, raw: object) -> LogRecord:
+    to_dict = getattr(raw, "to_dict", None)
+    if callable(to_dict) and not isinstance(raw, Mapping):  # a store's LogEntry, as it is
+        raw = to_dict()
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
@@ -210,6 +213,11 @@ def _read(line: int, raw: object) -> LogRecord:
     if not isinstance(data, Mapping):
         raise InvalidInput(f"'data' must be an object, got {data!r}", field="data")
     state = raw.get("state")
+    if "seq" in raw and "to_state" in raw:  # a store's log entry: what the store derived
+        state = raw.get("to_state") if state is None else state  # is not event data
+        spec = EVENTS.get(str(raw["event"]))
+        if spec is not None:
+            data = {k: v for k, v in data.items() if k in spec.param_names}
     event_id = raw.get("event_id")
     return LogRecord(
         line,
@@ -272,7 +280,7 @@ def _create(
         data.get("amount"),  # type: ignore[arg-type]
         data.get("currency"),  # type: ignore[arg-type]
         paid_at,
-        policy=policy,
+        policy=data.get("policy", policy),
     )
 
 
@@ -376,13 +384,23 @@ class _Replayed(Mapping[str, Order]):
 
 
 def check_log(
-    records: Iterable[Mapping[str, Any] | str | bytes], *, policy: Policy | None = None
+    records: Iterable[Mapping[str, Any] | str | bytes | Any],
+    *,
+    policy: Policy | None = None,
+    created: Iterable[Order] = (),
 ) -> LogReport:
     """Replay ``records`` (JSON lines or mappings, one or many orders) and report what the
     rules refuse and where the recorded state differs from the replayed one.
 
     Blank lines are skipped; lines are numbered from 1 as they come. ``policy`` is the policy
     every order was run under (the specification's defaults if omitted).
+
+    A store's log is read as it is: ``store.history(order_id)`` (its entries, or their
+    ``to_dict()``), whose ``to_state`` is the recorded state and whose derived data (a refund's
+    blame, a window's deadline) is not taken for event data. A store's log starts after the
+    order was created, so pass the orders in ``created`` (``store.get(order_id)``): each is
+    made afresh from its creation (id, amount, currency, payment time, policy) and the records
+    are replayed on it.
 
     Memory holds the orders still open (seen, not yet in a final state) with the records that
     made them, the 1,000 orders that finished last, and each order id once. An older finished
@@ -395,13 +413,24 @@ def check_log(
     trails: dict[str, list[_Step]] = {}  # the records that made each open order
     finished = _FinishedOrders(_RECENT_FINISHED, policy)
     ids: list[str] = []  # every order created, in order
-    created: set[str] = set()
+    made: set[str] = set()  # every order id created so far
     max_open = 0
     mismatched: set[str] = set()
     refusals: list[LogRefusal] = []
     mismatches: list[StateMismatch] = []
     problems: list[LogProblem] = []
     count = 0
+    for given in created:
+        fresh = Order.create(
+            given.order_id, given.amount, given.currency, given.paid_at, policy=given.policy
+        )
+        ids.append(fresh.order_id)
+        seen_created = {"amount": given.amount, "currency": given.currency}
+        trails[fresh.order_id] = [
+            (CREATED, fresh.paid_at, None, {**seen_created, "policy": given.policy})
+        ]
+        open_orders[fresh.order_id] = fresh
+        made.add(fresh.order_id)
     for line, raw in enumerate(records, start=1):
         if isinstance(raw, str | bytes) and not raw.strip():
             continue
@@ -414,7 +443,7 @@ def check_log(
         order = open_orders.get(rec.order_id)
         trail = trails.get(rec.order_id, [])
         if rec.event == CREATED:
-            if rec.order_id in created:
+            if rec.order_id in made:
                 problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
                 continue
             try:
@@ -423,9 +452,9 @@ def check_log(
                 problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
                 continue
             ids.append(rec.order_id)
-            created.add(rec.order_id)
+            made.add(rec.order_id)
             trail = [(CREATED, rec.at, None, rec.data)]
-        elif rec.order_id not in created:
+        elif rec.order_id not in made:
             problems.append(
                 LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
             )
@@ -463,6 +492,6 @@ def check_log(
         tuple(refusals),
         tuple(mismatches),
         tuple(problems),
-        _Replayed(ids, created, open_orders, finished),
+        _Replayed(ids, made, open_orders, finished),
         max_open,
     )

@@ -7,12 +7,18 @@ import datetime as dt
 import json
 import logging
 import multiprocessing
+import uuid
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_helpers import PAID, StoreSpec, new_order, open_store, raw
 
 from statemachine import InvalidInput
 from statemachine.store import OrderStore, VersionConflict
+from statemachine.testing import check_log
+from statemachine.testing.strategies import valid_paths
 
 HOUR = dt.timedelta(hours=1)
 
@@ -184,3 +190,34 @@ def test_spans_and_counters_with_the_opentelemetry_sdk(
     after = _counts(reader)
     assert after.get(("applied", "none"), 0) - before.get(("applied", "none"), 0) == 1
     assert after.get(("refused", "R2"), 0) - before.get(("refused", "R2"), 0) == 1
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=valid_paths(max_steps=6), as_dicts=st.booleans())
+def test_check_log_reads_the_stores_own_log(store: OrderStore, path: Any, as_dicts: bool) -> None:
+    """R1-R16: the log a store writes for any valid path, as history() returns it (entries or
+    their to_dict()), passes check_log with the stored order as its creation: no finding, and
+    the replayed order is the stored one."""
+    order_id = f"P-{uuid.uuid4().hex[:8]}"
+    order = path.new_order(order_id)
+    store.add(order)
+    for step in path:
+        store.apply(order_id, step.event, at=step.at, **step.data)
+    entries = store.history(order_id)
+    records = [e.to_dict() for e in entries] if as_dicts else list(entries)
+    report = check_log(records, created=[store.get(order_id)])
+    assert report.ok, str(report)
+    assert report.replayed[order_id] == store.get(order_id)
+
+
+def test_check_log_finds_a_state_the_store_log_should_not_have(store: OrderStore) -> None:
+    """R2: a store log edited to claim another state is a finding of check_log."""
+    store.add(new_order())
+    store.apply("AE-1", "dispatch", at=PAID + HOUR, tracking_number="LP1")
+    (entry,) = (e.to_dict() for e in store.history("AE-1"))
+    entry["to_state"] = "cancelled"
+    report = check_log([entry], created=[store.get("AE-1")])
+    assert not report.ok
+    assert report.mismatches[0].recorded == "cancelled"
