@@ -47,12 +47,14 @@ demo: $(STAMP)
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
 # rounds), store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then
 # scale (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare
-# SQL and the previous release. peers.py and bench_scale.py write their tables into
+# SQL and the previous release, then from_dict against the previous release. peers.py,
+# bench_scale.py and bench_serialize.py write their tables into
 # bench/README.md.
 bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_serialize.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md
