@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from transitions import Machine, State
 
-from .calendar import as_instant
+from .calendar import as_instant, at_offset
 from .checks import check_table
 from .errors import EventRejected, InvalidInput
 from .money import parse_amount
@@ -208,6 +209,14 @@ def moves_for(policy: Policy) -> Mapping[tuple[str, str], tuple[Move, ...]]:
 def require_aware(value: object, field: str) -> dt.datetime:
     """``value`` as an instant (:func:`~statemachine.calendar.as_instant`) if it is a
     timezone-aware datetime, else :class:`InvalidInput` naming ``field`` (R16)."""
+    if type(value) is dt.datetime:  # the common case, in one pass
+        tz = value.tzinfo
+        if type(tz) is dt.timezone:
+            return value  # a fixed offset: already an instant
+        if tz is not None:
+            offset = value.utcoffset()
+            if offset is not None:
+                return at_offset(value, offset)
     if not isinstance(value, dt.datetime):
         raise InvalidInput(f"{field} must be a timezone-aware datetime, got {value!r}", field=field)
     if value.utcoffset() is None:
@@ -228,6 +237,15 @@ MAX_TEXT_LENGTH: Final = 1000
 def require_text(value: object, field: str, *, limit: int = MAX_TEXT_LENGTH) -> str:
     """``value`` stripped if it is non-blank text a database can store (no NUL, no lone
     surrogate) of at most ``limit`` characters, else :class:`InvalidInput` naming ``field``."""
+    if (
+        type(value) is str
+        and 0 < len(value) <= limit
+        and value.isascii()
+        and value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+    ):
+        return value  # the common case: printable ASCII, nothing to strip, nothing to refuse
     if not isinstance(value, str) or not value.strip():
         shown = repr(value) if not isinstance(value, str) else repr(value[:20])
         raise InvalidInput(f"{field} must be a non-blank string, got {shown}", field=field)
@@ -398,6 +416,9 @@ def _duplicate(
     return FireResult(event, record.source, record.dest, record.at, event_id, True)
 
 
+_NO_GIVEN: Final[Mapping[str, object]] = MappingProxyType({})
+
+
 def _prepare(
     order: Order,
     event: str,
@@ -418,11 +439,15 @@ def _prepare(
         raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")
     moment = require_aware(at, "at")
     parsed, recorded = parse_data(spec, data, order.currency)
-    late = time_objection(order, event, moment)
-    if late is not None:
-        raise late
-    ctx = Context(event, moment, event_id, parsed, recorded, given or {})
-    move = _selected(order, event)
+    history = order.history
+    if moment < order.paid_at or (history and moment < history[-1].at):
+        raise time_objection(order, event, moment) or AssertionError("R16")
+    ctx = Context(event, moment, event_id, parsed, recorded, given or _NO_GIVEN)
+    move = None
+    for candidate in moves_for(order.policy).get((order.state, event), ()):
+        if candidate.when is None or candidate.when(order):
+            move = candidate
+            break
     if move is None:
         raise _prohibited(order, ctx)
     for g in move.guards:

@@ -32,6 +32,8 @@ _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 def parse_currency(value: object, *, field: str = "currency") -> str:
     """A three-letter upper-case ISO 4217 code, or :class:`InvalidInput` naming ``field``."""
+    if type(value) is str and value in CURRENCIES:
+        return value
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} must be a non-blank currency code, got {value!r}", field=field)
     if not _CURRENCY.fullmatch(value):
@@ -66,6 +68,25 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     with :class:`InvalidInput` naming ``field``. The sign is not judged here: whether a
     non-positive amount is refused is the caller's rule (R11).
     """
+    if type(value) is str:
+        cached = _parsed(value, currency)
+        if cached is not None:
+            return cached
+    return _parse_amount(value, currency, field)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str, currency: str) -> Decimal | None:
+    """A canonical amount string already parsed (``None``: let the full path say why not).
+    Decimals are immutable, so one parse serves every order with the same price."""
+    try:
+        return _parse_amount(text, currency, "amount")
+    except InvalidInput:
+        return None
+
+
+def _parse_amount(value: object, currency: str, field: str) -> Decimal:
+    """The full parse of :func:`parse_amount`, naming ``field`` when it refuses."""
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):

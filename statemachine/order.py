@@ -92,7 +92,7 @@ class Order:
 
         ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
         """
-        return cls.begin(order_id, amount, currency, paid_at, policy=policy)
+        return cls.begin(order_id, amount, currency, paid_at, policy, None)
 
     @classmethod
     def begin(
@@ -101,7 +101,6 @@ class Order:
         amount: object,
         currency: object,
         paid_at: object,
-        *,
         policy: object = None,
         dispatch_deadline: object = None,
     ) -> Order:
@@ -132,7 +131,8 @@ class Order:
                     field="paid_at",
                 ) from None
         order = cls(oid, paid, cur, paid_at, deadline, policy)
-        order.check_calendar("dispatch_deadline", deadline)
+        if not policy.business_calendar.schedule_is_official(deadline.year):
+            order.check_calendar("dispatch_deadline", deadline)
         return order
 
     # ----------------------------------------------------------------------------------------
