@@ -647,3 +647,36 @@ def test_readme_first_screen_is_the_real_output(tmp_path: Path) -> None:
         )
         ran.append(command.split()[1])
     assert ran[:2] == ["demo", "apply"]
+
+
+def test_apply_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
+    """apply on a terminal (a real pseudo-terminal): a progress bar while it runs, then the
+    same summary line and status as in a pipe."""
+    import pty
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(jsonl(*(create(f"T-{i}") for i in range(200))))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [ORDERFSM, "apply", "--db", str(tmp_path / "t.db"), str(events)],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=_env(TERM="xterm"),
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "applying" in text and "200 lines" in text
+    assert "applied 200, duplicate 0, rejected 0, invalid 0" in text
+    assert "Traceback" not in text

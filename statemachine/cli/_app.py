@@ -366,7 +366,16 @@ def _now(value: dt.datetime | None) -> dt.datetime:
 
 
 def _epilog() -> str:
-    codes = "\n".join(f"  {code:>3}  {meaning.replace('`', '')}" for code, meaning in EXIT_CODES)
+    codes = "\n".join(
+        textwrap.fill(
+            meaning.replace("`", ""),
+            78,
+            initial_indent=f"  {code:>3}  ",
+            subsequent_indent=" " * 7,
+            break_on_hyphens=False,
+        )
+        for code, meaning in EXIT_CODES
+    )
     return (
         "\b\nExit status:\n"
         f"{codes}\n\n"
@@ -699,7 +708,7 @@ def _create(store: OrderStore, request: CreateLine) -> _Outcome:
     'then {"summary": ...}.'
 )
 def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_json: bool) -> int:
-    """Apply JSON lines of orders and events to the store, one transaction per line.
+    """Apply JSON lines of orders and events, one transaction each.
 
     EVENTS.jsonl (`-` for standard input) holds one JSON object per line: an order to create,
     {"kind": "create", "order_id", "amount", "currency", "paid_at"}, or an event, {"order_id",
@@ -851,7 +860,9 @@ def _order_of(number: int, text: str | None) -> Order:
 def show(
     order_id: str, db: str | None, dsn: str | None, now: dt.datetime | None, as_json: bool
 ) -> int:
-    """Show one order: state, amounts, deadlines, ledgers, timeline, what may happen now.
+    """One order: state, money, deadlines, timeline, what may follow.
+
+    State, amounts, deadlines, ledgers, the timeline, and what may happen at TIME.
 
     Deadlines and times are in the supplier's time zone (the order's policy). The events
     allowed at TIME are those the state and the time-based guards admit; for every other
@@ -1020,7 +1031,7 @@ def sweep(
     limit: int,
     as_json: bool,
 ) -> int:
-    """Fire the clock events that are due: R12 auto-close, R4 overdue repayment.
+    """Fire the clock events that are due: R12 and R4.
 
     Prints each event fired (order, event, from -> to) and each due order passed over (a
     corrupt row, or an order whose last event is dated after TIME). With --every, sweeps
@@ -1176,7 +1187,9 @@ _SUFFIXES: Final = {".mmd": "mermaid", ".dot": "dot", ".svg": "svg", ".png": "pn
 def diagram(
     order_id: str | None, db: str | None, dsn: str | None, fmt: str | None, output: str | None
 ) -> int:
-    """Draw the lifecycle, or with ORDER_ID that order's journey from the store.
+    """Draw the lifecycle, or an order's journey from the store.
+
+    With ORDER_ID, the journey of that order as the store holds it.
 
     Mermaid and DOT are text and need no program; SVG and PNG need Graphviz's dot (exit 5
     when it is missing, naming how to install it). A journey numbers the transitions the
@@ -1223,7 +1236,9 @@ def diagram(
 )
 @json_option("One JSON document: a list of the rules' traces (and where the tests were read).")
 def rules(rule_id: str | None, tests_dir: str | None, as_json: bool) -> int:
-    """The traceability table: each rule, where it is enforced, the tests that prove it.
+    """Each rule, what enforces it, and the tests that prove it.
+
+    The traceability table of R1 to R16.
 
     The transitions, guards, effects and prohibitions come from the machine's table; the tests
     are those of the suite whose docstring or name carries the rule's id. An installed
@@ -1304,7 +1319,7 @@ def rules(rule_id: str | None, tests_dir: str | None, as_json: bool) -> int:
     "finding with its type, line and text."
 )
 def check_log_cmd(file: str, as_json: bool) -> int:
-    """Replay a recorded event log (JSON lines) through the rules, and report what differs.
+    """Replay a recorded event log; report what the rules refuse.
 
     FILE (`-` for standard input) is read as a stream, with a progress bar on a terminal: each
     record is {"order_id", "event" ("created" first, with {"amount", "currency"} as data),

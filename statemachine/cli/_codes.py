@@ -33,6 +33,10 @@ EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
         "missing: Graphviz's `dot` for SVG or PNG, psycopg for `--dsn`, click and Rich for "
         "`orderfsm` itself",
     ),
+    (
+        70,
+        "internal error: a bug in orderfsm, named in one line (`ORDERFSM_TRACEBACK=1` shows where)",
+    ),
     (130, "interrupted by Ctrl-C (`sweep --every` stops cleanly between sweeps, with 0)"),
 )
 """Each exit status of ``orderfsm`` and what it means: the one list the help and the docs show."""
