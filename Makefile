@@ -42,7 +42,7 @@ pytest: $(STAMP) $(PSM_STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m statemachine
+	$(BIN)/orderfsm demo
 
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
 # rounds), store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then

@@ -1,5 +1,7 @@
-"""``python -m statemachine``: runs the seed's stories (the command line will replace this)."""
+"""``python -m statemachine``: the ``orderfsm`` command line; with no command, the demo."""
 
-from .demo import main
+import sys
 
-main()
+from .cli import main
+
+sys.exit(main(sys.argv[1:] or ["demo"], prog_name="python -m statemachine"))

@@ -207,8 +207,9 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
 
 
 def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Path) -> None:
-    """With psycopg, OpenTelemetry, anyio, jsonschema and hypothesis made unimportable, the
-    package imports, fires events and keeps them in a SQLite file (extras stay optional)."""
+    """With psycopg, OpenTelemetry, anyio, jsonschema, hypothesis, click and Rich made
+    unimportable, the package imports, fires events and keeps them in a SQLite file, and the
+    demo's stories run (extras stay optional)."""
     code = textwrap.dedent(
         f"""
         import sys, importlib.abc, datetime as dt
@@ -216,7 +217,8 @@ def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Pat
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
                 if name.split(".")[0] in {{"psycopg", "psycopg_pool", "opentelemetry",
-                                           "anyio", "trio", "jsonschema", "hypothesis"}}:
+                                           "anyio", "trio", "jsonschema", "hypothesis",
+                                           "click", "rich"}}:
                     raise ImportError(f"{{name}} is blocked")
                 return None
 
@@ -228,9 +230,36 @@ def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Pat
         store.add(Order.create("AE-1", "25.00", "USD", paid))
         store.apply("AE-1", "dispatch", at=paid, tracking_number="LP1")
         print(store.get("AE-1").state)
+        from statemachine.demo import STORIES, run_story
+        print(run_story(store, STORIES[1]).order.state)
         """
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "dispatched"
+    assert out.split() == ["dispatched", "dispatched"]
+
+
+def test_command_line_without_click_says_which_extra_to_install() -> None:
+    """Without click (the cli extra), `python -m statemachine --help` is one line on stderr
+    naming the extra, exit status 5, and no traceback."""
+    code = textwrap.dedent(
+        """
+        import sys, importlib.abc, runpy
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in {"click", "rich"}:
+                    raise ImportError(f"{name} is blocked", name=name)
+                return None
+
+        sys.meta_path.insert(0, Block())
+        sys.argv = ["statemachine", "--help"]
+        runpy.run_module("statemachine", run_name="__main__")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 5
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert "pip install 'order-statemachine[cli]'" in done.stderr

@@ -1,0 +1,41 @@
+"""``orderfsm``: the command line of order-statemachine, for the people who run a store.
+
+``pip install 'order-statemachine[cli]'`` installs the ``orderfsm`` command (built on click, with
+Rich for its tables and progress bars); ``python -m statemachine`` runs the same command (the
+demo when given no command). Every command has ``--help``; the commands that read or change
+orders take the store as ``--db PATH`` (SQLite), ``--dsn URL`` (PostgreSQL) or the environment
+variable ``ORDERFSM_DB`` (a path, or a ``postgresql://`` URL).
+
+Exit codes (:data:`EXIT_CODES`, printed by ``orderfsm --help`` and listed in the README) say
+what went wrong without parsing a message; every failure is one line on standard error,
+never a traceback.
+
+This module imports neither click nor Rich, so that a missing extra is one clear line too.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from ._codes import EXIT_CODES
+
+__all__ = ["EXIT_CODES", "main"]
+
+_MISSING_EXTRA: Final = 5
+
+
+def main(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> int:
+    """Run ``orderfsm`` with ``argv`` (by default the process's arguments); the exit status."""
+    try:
+        from ._app import run
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        print(
+            f"{prog_name}: the command line needs click and Rich ({missing} is missing): "
+            "pip install 'order-statemachine[cli]'",
+            file=sys.stderr,
+        )
+        return _MISSING_EXTRA
+    return run(argv, prog_name=prog_name)

@@ -1,0 +1,682 @@
+"""The `orderfsm` command line, driven as installed: the console script in a subprocess, on real
+SQLite files and on the real PostgreSQL server (fixtures of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from statemachine import EVENTS, RULES, Order
+from statemachine.cli import EXIT_CODES
+from statemachine.cli._trace import find_tests, trace
+from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
+from statemachine.store import SQLiteStore
+
+from .helpers import skip_or_fail
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sysconfig.get_path("scripts")
+
+
+def _orderfsm() -> str:
+    found = shutil.which("orderfsm", path=SCRIPTS) or shutil.which("orderfsm")
+    if found is None:
+        skip_or_fail("the orderfsm console script is not installed: pip install -e '.[cli]'")
+    return found
+
+
+ORDERFSM = _orderfsm()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The environment a user's pipe has: no colours forced, no width, no store chosen."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    env.pop("ORDERFSM_DB", None)
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed orderfsm; never a traceback, whatever happens."""
+    done = subprocess.run(
+        [ORDERFSM, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode != 70, done.stderr
+    return done
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+    """The single stderr line of a failed command, checked against its exit status."""
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_args(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
+    """The store options of a command: a real SQLite file, or the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return ["--db", str(tmp_path / "orders.db")]
+    return ["--dsn", request.getfixturevalue("pg_dsn")]
+
+
+def jsonl(*objects: object) -> str:
+    return "".join(json.dumps(o) + "\n" for o in objects)
+
+
+def create(order_id: str, paid_at: str = "2026-03-02T10:00:00+08:00", amount: str = "25.00"):  # type: ignore[no-untyped-def]
+    return {"kind": "create", "order_id": order_id, "amount": amount, "currency": "USD",
+            "paid_at": paid_at}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Help, completion, exit codes
+
+
+COMMANDS = ("demo", "apply", "import", "show", "sweep", "outbox", "diagram", "rules", "check-log")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_command_has_help(command: str) -> None:
+    """--help: every command explains itself and exits 0; the group lists every exit status
+    and how to turn shell completion on."""
+    done = run(*([command] if command else []), "--help")
+    assert done.returncode == 0
+    assert "Usage:" in done.stdout
+    if not command:
+        for name in COMMANDS:
+            assert name in done.stdout
+        for code, _ in EXIT_CODES:
+            assert re.search(rf"^\s+{code}\s", done.stdout, re.M), code
+        assert "_ORDERFSM_COMPLETE=bash_source orderfsm" in done.stdout
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    """Shell completion: click's _ORDERFSM_COMPLETE hook completes command and option names."""
+    source = run(env=_env(_ORDERFSM_COMPLETE="bash_source"))
+    assert source.returncode == 0 and "_ORDERFSM_COMPLETE" in source.stdout
+    words = run(env=_env(_ORDERFSM_COMPLETE="bash_complete", COMP_WORDS="orderfsm sh",
+                         COMP_CWORD="1"))  # fmt: skip
+    assert "show" in words.stdout
+    options = run(env=_env(_ORDERFSM_COMPLETE="bash_complete", COMP_WORDS="orderfsm sweep --ev",
+                           COMP_CWORD="2"))  # fmt: skip
+    assert "--every" in options.stdout
+
+
+def test_exit_codes_are_documented_in_readme_and_docs() -> None:
+    """Exit codes: the README's table is EXIT_CODES, code for code and word for word."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| (.*) \|$", readme, re.M)
+    assert [(int(c), text) for c, text in rows] == list(EXIT_CODES)
+
+
+def test_usage_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
+    """Bad command lines (unknown command, a bad --now, two stores, no store) are one stderr
+    line naming the fault, exit status 2."""
+    db = str(tmp_path / "o.db")
+    assert "bogus" in one_error_line(run("bogus"), 2)
+    line = one_error_line(run("show", "AE-1", "--db", db, "--now", "tomorrow"), 2)
+    assert "--now" in line and "ISO 8601" in line
+    line = one_error_line(run("show", "AE-1", "--db", db, "--now", "2026-03-02T10:00"), 2)
+    assert "UTC offset" in line
+    assert "not both" in one_error_line(run("show", "AE-1", "--db", db, "--dsn", "x"), 2)
+    assert "ORDERFSM_DB" in one_error_line(run("show", "AE-1"), 2)
+
+
+def test_store_and_input_errors_are_one_line_with_their_status(tmp_path: Path) -> None:
+    """A missing file (3), an unknown order (3), no such database (4), a file that is not a
+    store (4), a database of a newer schema (4): one line each, never a traceback."""
+    db = tmp_path / "o.db"
+    assert run("import", "--db", str(db), "-", stdin=jsonl(create("AE-1"))).returncode == 0
+    assert "no-such.jsonl" in one_error_line(run("apply", "--db", str(db), "no-such.jsonl"), 3)
+    assert "'AE-9'" in one_error_line(run("show", "--db", str(db), "AE-9"), 3)
+    assert "no such file" in one_error_line(run("show", "--db", str(tmp_path / "x.db"), "A"), 4)
+    assert not (tmp_path / "x.db").exists()
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n" * 100)
+    assert "not a SQLite database" in one_error_line(run("outbox", "--db", str(text)), 4)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    line = one_error_line(run("show", "--db", str(db), "AE-1"), 4)
+    assert "schema version 99" in line and "upgrade" in line
+
+
+def test_json_errors_are_one_json_line_on_stderr(tmp_path: Path) -> None:
+    """--json: a failure is one JSON object on stderr, the error's to_dict() and the status."""
+    done = run("show", "--json", "--db", str(tmp_path / "none.db"), "AE-1")
+    line = json.loads(one_error_line(done, 4))
+    assert line["exit"] == 4 and line["error"]["type"] == "StoreUnavailable"
+
+
+def test_python_m_statemachine_is_the_same_command_line() -> None:
+    """python -m statemachine runs orderfsm (the demo when given no command)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "statemachine", "rules", "--json"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["rule"] for r in json.loads(done.stdout)["rules"]] == list(RULES)
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+
+
+def test_demo_tells_every_story_through_a_store_and_keeps_it(tmp_path: Path) -> None:
+    """demo: the eight stories end to end through a SQLite file (R2, R3, R7, R8, R10, R11,
+    R12, R4 refusals and clock events shown), a journey per order, the store kept to explore."""
+    done = run("demo", "--db", "shop.db", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for n in range(1, 9):
+        assert f"─ {n}. " in out
+    for needle in ("R2 (state)", "cancellation_lapsed", "duplicate: nothing written",
+                   "incident dispatched_after_cancellation", "R8 (data)", "R10 (data)",
+                   "R11 (data)", "dispatch_deadline_expired", "repayment_overdue"):  # fmt: skip
+        assert needle in out, needle
+    journeys = sorted(p.name for p in (tmp_path / "shop-journeys").glob("*.mmd"))
+    assert journeys == [f"AE-100{n}.mmd" for n in range(1, 9)]
+    shown = json.loads(run("show", "--db", "shop.db", "AE-1004", "--json", cwd=tmp_path).stdout)
+    assert shown["order"]["state"] == "refund_pending"
+    assert [i["kind"] for i in shown["order"]["incidents"]] == ["dispatched_after_cancellation"]
+    assert "test_demo" not in out
+
+
+def test_demo_json_is_one_object_per_story(tmp_path: Path) -> None:
+    """demo --json: JSON lines, one per story, with its steps and the order's to_dict()."""
+    done = run("demo", "--json", "--db", str(tmp_path / "d.db"))
+    stories = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [s["story"] for s in stories] == list(range(1, 9))
+    assert Order.from_dict(stories[7]["order"]).state == "refund_pending"
+    refused = [s["refusal"]["rule"] for s in stories[6]["steps"] if s["refusal"]]
+    assert refused == ["R8", "R10"]
+
+
+def test_demo_refuses_to_write_into_an_existing_database(tmp_path: Path) -> None:
+    """demo writes into a new file only: an existing one is a usage error (2), left alone."""
+    db = tmp_path / "kept.db"
+    db.write_bytes(b"precious")
+    assert "already exists" in one_error_line(run("demo", "--db", str(db)), 2)
+    assert db.read_bytes() == b"precious"
+
+
+def test_demo_without_dot_writes_mermaid_journeys_only(tmp_path: Path) -> None:
+    """Fresh machine: without Graphviz's dot the demo still runs and writes Mermaid only."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = run("demo", "--db", str(tmp_path / "d.db"), env=_env(PATH=str(empty)))
+    assert done.returncode == 0, done.stderr
+    written = {p.suffix for p in (tmp_path / "d-journeys").iterdir()}
+    assert written == {".mmd"}
+
+
+@pytest.mark.usefixtures("dot_program")
+def test_demo_with_dot_writes_svg_journeys(tmp_path: Path) -> None:
+    """With Graphviz's dot, each story's journey is an SVG picture as well."""
+    run("demo", "--db", str(tmp_path / "d.db"))
+    assert len(list((tmp_path / "d-journeys").glob("*.svg"))) == 8
+
+
+# --------------------------------------------------------------------------------------------
+# apply and import
+
+EVENTS_FILE = jsonl(
+    create("AE-1"),
+    {"order_id": "AE-1", "event": "request_cancellation", "at": "2026-03-03T09:00:00+08:00",
+     "event_id": "wh-1"},
+    {"order_id": "AE-1", "event": "dispatch", "at": "2026-03-03T11:00:00+08:00",
+     "event_id": "wh-2", "tracking_number": "LP1"},
+    {"order_id": "AE-1", "event": "dispatch", "at": "2026-03-03T11:00:00+08:00",
+     "event_id": "wh-2", "tracking_number": "LP1"},
+    {"order_id": "AE-1", "event": "request_cancellation", "at": "2026-03-04T08:00:00+08:00"},
+    {"order_id": "AE-9", "event": "dispatch", "at": "2026-03-04T08:00:00+08:00",
+     "tracking_number": "LP9"},
+    {"order_id": "AE-1", "event": "confirm_delivery", "at": "2026-03-09 18:00"},
+    {"order_id": "AE-1", "event": "confirm_delivery", "at": "2026-03-09T18:00:00+08:00",
+     "colour": "red"},
+) + "\n" + '{"order_id": "AE-1", "event": \n'  # fmt: skip
+
+
+def test_apply_reports_every_line_and_goes_on(store_args: list[str], tmp_path: Path) -> None:
+    """apply: R15 duplicates, R2 refusals with their kind, unknown orders, naive times,
+    unknown fields and bad JSON are each reported with the line number; the rest is applied;
+    the last line counts them and the status is 1."""
+    events = tmp_path / "events.jsonl"
+    events.write_text(EVENTS_FILE)
+    done = run("apply", *store_args, str(events))
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "applied 3, duplicate 1, rejected 1, invalid 4"
+    out = done.stdout
+    assert "line 4: AE-1 dispatch duplicate: event id wh-2" in out
+    assert "line 5: AE-1 request_cancellation rejected by R2 (state)" in out
+    assert "line 6: AE-9 dispatch invalid: no order 'AE-9' is stored" in out
+    assert "line 7: AE-1 confirm_delivery invalid: at '2026-03-09 18:00' has no UTC offset" in out
+    assert "line 8: AE-1 confirm_delivery invalid:" in out and "colour" in out
+    assert "line 10: invalid: not JSON" in out
+    again = run("apply", *store_args, str(events))
+    assert again.stdout.splitlines()[-1] == "applied 0, duplicate 4, rejected 1, invalid 4"
+    shown = json.loads(run("show", *store_args, "AE-1", "--json").stdout)
+    assert shown["order"]["state"] == "dispatched" and shown["version"] == 3
+
+
+def test_apply_json_lines_and_exit_zero_when_all_applied(store_args: list[str]) -> None:
+    """apply --json from standard input: one JSON object per line with the result's
+    to_dict(), then the summary; exit 0 when nothing was rejected or invalid."""
+    lines = jsonl(
+        create("AE-2"),
+        {"order_id": "AE-2", "event": "dispatch", "at": "2026-03-03T11:00:00+08:00",
+         "tracking_number": "LP2"},
+    )  # fmt: skip
+    done = run("apply", *store_args, "-", "--json", stdin=lines)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o.get("outcome") for o in out[:2]] == ["applied", "applied"]
+    assert out[1]["result"]["dest"] == "dispatched" and out[1]["seq"] == 1
+    assert out[-1] == {"summary": {"applied": 2, "duplicate": 0, "rejected": 0, "invalid": 0}}
+
+
+def test_apply_reads_json_numbers_as_the_decimals_written(tmp_path: Path) -> None:
+    """Amounts given as JSON numbers are read exactly as written (12.30 is "12.30", never a
+    float); the minor unit and the canonical spelling still apply; NaN is refused."""
+    db = str(tmp_path / "o.db")
+    lines = (
+        '{"kind": "create", "order_id": "N-1", "amount": 12.30, "currency": "USD", '
+        '"paid_at": "2026-03-02T10:00:00Z"}\n'
+        '{"kind": "create", "order_id": "N-2", "amount": 12.345, "currency": "USD", '
+        '"paid_at": "2026-03-02T10:00:00Z"}\n'
+        '{"kind": "create", "order_id": "N-3", "amount": 1e1, "currency": "USD", '
+        '"paid_at": "2026-03-02T10:00:00Z"}\n'
+        '{"kind": "create", "order_id": "N-4", "amount": NaN, "currency": "USD", '
+        '"paid_at": "2026-03-02T10:00:00Z"}\n'
+        '{"kind": "create", "order_id": "N-5", "amount": 7, "currency": "JPY", '
+        '"paid_at": "2026-03-02T10:00:00Z"}\n'
+    )
+    done = run("apply", "--db", db, "-", "--json", stdin=lines)
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o.get("outcome") for o in outcomes[:5]] == [
+        "applied", "invalid", "invalid", "invalid", "applied"
+    ]  # fmt: skip
+    assert "'12.345'" in outcomes[1]["error"]["message"]
+    store = SQLiteStore(db)
+    assert str(store.get("N-1").amount) == "12.30" and str(store.get("N-5").amount) == "7"
+    store.close()
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=12)
+_AT = st.sampled_from(["2026-03-02T10:00:00+08:00", "2026-03-05T10:00:00Z", "2026-03-20T10:00",
+                       "yesterday", "", "2026-02-30T00:00:00Z"])  # fmt: skip
+_VALUE = st.one_of(st.none(), st.booleans(), st.integers(), _TEXT, _AT,
+                   st.sampled_from(["25.00", "0", "-1", "12.345", "1e3"]))  # fmt: skip
+_IDS = st.sampled_from(["R-1", "R-2", "R-3"])
+_LINE = st.one_of(
+    st.fixed_dictionaries(
+        {"order_id": _IDS, "event": st.sampled_from(sorted(EVENTS)), "at": _AT},
+        optional={"event_id": st.sampled_from(["e1", "e2"]), "tracking_number": _VALUE,
+                  "amount": _VALUE, "reason": st.sampled_from(["damaged_in_transit", "x"]),
+                  "listing_altered": _VALUE, "kind": st.sampled_from(["event", "other"]),
+                  "extra": _VALUE},
+    ).map(json.dumps),
+    st.fixed_dictionaries(
+        {"kind": st.just("create"), "order_id": st.sampled_from(["R-1", "R-2", "R-3", ""]),
+         "amount": _VALUE, "currency": st.sampled_from(["USD", "JPY", "XXX"]), "paid_at": _AT},
+    ).map(json.dumps),
+    st.sampled_from(["{", "[]", "null", "42", '"text"', "{}", '{"order_id": 1}']),
+    _TEXT.filter(lambda s: bool(s.strip())),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_LINE, min_size=1, max_size=12))
+def test_random_lines_never_crash_apply_and_the_counts_add_up(
+    tmp_path: Path, lines: list[str]
+) -> None:
+    """Any JSON lines (valid, wrong or junk): apply never prints a traceback, reports one
+    outcome per line, its summary adds up to the lines read, and the status is 0 exactly when
+    nothing was rejected or invalid."""
+    db = tmp_path / f"h{abs(hash(tuple(lines)))}.db"
+    done = run("apply", "--db", str(db), "-", "--json", stdin="\n".join(lines) + "\n")
+    assert done.returncode in (0, 1), done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    summary = out[-1]["summary"]
+    assert len(out) - 1 == len([line for line in lines if line.strip()])
+    assert sum(summary.values()) == len(out) - 1
+    assert (done.returncode == 0) == (summary["rejected"] == summary["invalid"] == 0)
+    for o in out[:-1]:
+        assert (o["error"] is not None) == (o["outcome"] in ("rejected", "invalid"))
+
+
+def test_import_creates_all_orders_or_none(store_args: list[str], tmp_path: Path) -> None:
+    """import: add_many in one transaction; a bad line or a taken id imports nothing (3)."""
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(jsonl(create("I-1"), {**create("I-2"), "kind": "create"}))
+    done = run("import", *store_args, str(orders))
+    assert (done.returncode, done.stdout) == (0, "imported 2 orders\n")
+    again = run("import", *store_args, str(orders))
+    assert "'I-1' (line 1) is already stored" in one_error_line(again, 3)
+    bad = jsonl(create("I-3"), {"order_id": "I-4"}, create("I-3"))
+    done = run("import", *store_args, "-", stdin=bad)
+    assert "3 bad lines" not in done.stderr and "2 bad lines" in one_error_line(done, 3)
+    assert "line 2: invalid: a create line needs 'amount'" in done.stdout
+    assert "line 3: invalid: order 'I-3' is given again (first on line 1)" in done.stdout
+    assert run("show", *store_args, "I-3").returncode == 3
+
+
+def test_import_takes_an_orders_whole_json_form(tmp_path: Path) -> None:
+    """import also takes an order's to_dict() (as show --json prints it), history and all."""
+    source = tmp_path / "a.db"
+    run("apply", "--db", str(source), "-", stdin=EVENTS_FILE)
+    shown = json.loads(run("show", "--db", str(source), "AE-1", "--json").stdout)
+    target = tmp_path / "b.db"
+    done = run("import", "--db", str(target), "-", stdin=json.dumps(shown["order"]) + "\n")
+    assert done.returncode == 0, done.stderr
+    copied = json.loads(run("show", "--db", str(target), "AE-1", "--json").stdout)
+    assert copied["order"] == shown["order"]
+    assert [e["event"] for e in copied["log"]] == ["request_cancellation", "dispatch"]
+
+
+# --------------------------------------------------------------------------------------------
+# show, sweep, outbox
+
+
+def test_show_gives_deadlines_ledgers_and_why_not(store_args: list[str]) -> None:
+    """show: state, local-time deadlines, timeline, the events allowed at --now and, for the
+    others, the refusal with its rule and kind (R2 after dispatch, R8 before delivery)."""
+    run("apply", *store_args, "-", stdin=EVENTS_FILE)
+    done = run("show", *store_args, "AE-1", "--now", "2026-03-05T10:00:00+08:00")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "AE-1: dispatched, 25.00 USD, version 3" in out
+    assert "2026-03-11 23:59 (R1)" in out and "Asia/Shanghai" in out
+    assert "allowed: confirm_delivery" in out
+    assert re.search(r"request_cancellation\s+R2\s+state", out)
+    assert re.search(r"open_claim\s+R8\s+state", out)
+    data = json.loads(run("show", *store_args, "AE-1", "--json", "--now",
+                          "2026-03-05T10:00:00+08:00").stdout)  # fmt: skip
+    assert data["allowed"] == ["confirm_delivery"]
+    assert data["refused"]["request_cancellation"]["rule"] == "R2"
+    assert data["refused"]["request_cancellation"]["kind"] == "state"
+    assert [e["source"] for e in data["log"]] == ["orderfsm", "orderfsm"]
+
+
+def test_sweep_fires_the_clock_events_that_are_due(store_args: list[str]) -> None:
+    """sweep: nothing before the R1 deadline (Spring Festival skipped); after it, R12 closes
+    the order; --json gives the store's Swept.to_dict()."""
+    run("import", *store_args, "-", stdin=jsonl(create("C-1", "2026-02-13T10:00:00+08:00")))
+    before = run("sweep", *store_args, "--now", "2026-03-02T23:00:00+08:00")
+    assert before.returncode == 0 and "fired 0" in before.stdout
+    after = run("sweep", *store_args, "--now", "2026-03-03T00:00:01+08:00", "--json")
+    swept = json.loads(after.stdout)
+    assert [a["result"]["event"] for a in swept["applied"]] == ["dispatch_deadline_expired"]
+    assert swept["skipped"] == []
+    again = run("sweep", *store_args, "--now", "2026-03-03T00:00:01+08:00")
+    assert "fired 0" in again.stdout
+
+
+def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
+    last line saying how many sweeps ran; no traceback."""
+    db = str(tmp_path / "o.db")
+    run("import", "--db", db, "-", stdin=jsonl(create("C-1")))
+    proc = subprocess.Popen(
+        [ORDERFSM, "sweep", "--db", db, "--every", "0.05", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    assert [a["result"]["event"] for a in first["applied"]] == ["dispatch_deadline_expired"]
+    json.loads(proc.stdout.readline())  # a second sweep ran: the loop is going
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert re.search(r"stopped after \d+ sweeps", err)
+    for line in out.splitlines():
+        assert json.loads(line)["applied"] == []
+
+
+def test_outbox_lists_and_acknowledges(store_args: list[str]) -> None:
+    """outbox: the notifications waiting, oldest first (R6, R3); --ack marks them delivered."""
+    run("apply", *store_args, "-", stdin=EVENTS_FILE)
+    listed = json.loads(run("outbox", *store_args, "--json").stdout)
+    kinds = [i["notification"]["kind"] for i in listed["items"]]
+    assert kinds == ["cancellation_request_received", "cancellation_lapsed"]
+    assert listed["acked"] == 0
+    text = run("outbox", *store_args, "--ack").stdout
+    assert "cancellation_lapsed" in text and "acknowledged 2" in text
+    assert run("outbox", *store_args).stdout == "the outbox is empty\n"
+
+
+# --------------------------------------------------------------------------------------------
+# diagram, rules, check-log
+
+
+def test_diagram_draws_the_lifecycle_and_a_stored_journey(tmp_path: Path) -> None:
+    """diagram: the lifecycle as Mermaid and DOT from the table; ORDER_ID its journey."""
+    assert run("diagram").stdout == lifecycle_mermaid()
+    assert run("diagram", "--format", "dot").stdout == lifecycle_dot()
+    db = tmp_path / "o.db"
+    run("apply", "--db", str(db), "-", stdin=EVENTS_FILE)
+    out = tmp_path / "j.mmd"
+    assert run("diagram", "AE-1", "--db", str(db), "-o", str(out)).returncode == 0
+    store = SQLiteStore(db)
+    assert out.read_text(encoding="utf-8") == journey_mermaid(store.get("AE-1"))
+    store.close()
+
+
+@pytest.mark.usefixtures("dot_program")
+def test_diagram_renders_svg_and_png_with_dot(tmp_path: Path) -> None:
+    """diagram --format svg/png (or from -o's suffix) renders with Graphviz's dot."""
+    svg = run("diagram", "--format", "svg").stdout
+    assert "<title>paid</title>" in svg
+    png = tmp_path / "l.png"
+    assert run("diagram", "-o", str(png)).returncode == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diagram_svg_without_dot_names_how_to_install_it(tmp_path: Path) -> None:
+    """Without dot, an SVG is one line naming apt and brew, exit status 5."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    line = one_error_line(run("diagram", "--format", "svg", env=_env(PATH=str(empty))), 5)
+    assert "apt install graphviz" in line and "brew install graphviz" in line
+
+
+def test_rules_traces_every_rule_to_the_table_and_the_tests() -> None:
+    """rules: each of R1..R16 with its transitions, what enforces it and the tests naming it
+    (read from this checkout's tests/); one rule in full by its id."""
+    data = json.loads(run("rules", "--json").stdout)
+    assert Path(data["tests"]) == ROOT / "tests"
+    by_id = {r["rule"]: r for r in data["rules"]}
+    assert list(by_id) == list(RULES)
+    assert "request_cancellation: paid -> cancel_requested" in by_id["R2"]["transitions"]
+    assert "not_yet_dispatched" in by_id["R2"]["enforced_by"]
+    assert by_id["R15"]["transitions"] == ["every event (Order.fire)"]
+    proof = "tests/test_cli.py::test_rules_traces_every_rule_to_the_table_and_the_tests"
+    assert all(by_id[rid]["tests"] for rid in RULES), "a rule without a test"
+    assert proof not in by_id["R2"]["tests"]
+    one = run("rules", "R7")
+    assert "Late-cancellation risk" in one.stdout
+    assert "tests/test_order.py::test_r7_dispatch_after_cancellation_is_an_incident" in one.stdout
+    assert "R99" in one_error_line(run("rules", "R99"), 2)
+
+
+def test_rules_without_a_test_suite_says_so(tmp_path: Path) -> None:
+    """An installed package has no tests/ beside it: the trace has no tests, and says so."""
+    assert find_tests(tmp_path) is None
+    assert all(t.tests == () for t in trace(None))
+    empty = tmp_path / "tests"
+    empty.mkdir()
+    data = json.loads(run("rules", "--json", "--tests", str(empty)).stdout)
+    assert all(r["tests"] == [] for r in data["rules"])
+
+
+def test_check_log_streams_a_file_and_fails_on_findings(tmp_path: Path) -> None:
+    """check-log: R7 finding reported with its line, status 1; a clean log 0; stdin works."""
+    created = {"order_id": "A1", "event": "created", "at": "2026-03-02T10:00:00+08:00",
+               "data": {"amount": "25.00", "currency": "USD"}, "state": "paid"}  # fmt: skip
+    early = {"order_id": "A1", "event": "reimburse_customer", "at": "2026-03-02T12:00:00+08:00",
+             "data": {"amount": "25.00"}, "state": "paid"}  # fmt: skip
+    log = tmp_path / "log.jsonl"
+    log.write_text(jsonl(created, early))
+    done = run("check-log", str(log))
+    assert done.returncode == 1
+    assert "line 2: order A1: reimburse_customer refused by R7 in paid" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("1 finding in 2 records of 1 order")
+    clean = run("check-log", "-", "--json", stdin=jsonl(created))
+    assert clean.returncode == 0 and json.loads(clean.stdout)["ok"] is True
+    assert "nope.jsonl" in one_error_line(run("check-log", str(tmp_path / "nope.jsonl")), 3)
+
+
+# --------------------------------------------------------------------------------------------
+# The store from the environment, and PostgreSQL by URL
+
+
+def test_orderfsm_db_names_the_store(tmp_path: Path, pg_dsn: str) -> None:
+    """ORDERFSM_DB: a path is a SQLite file, a postgresql:// URL the PostgreSQL server."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    db = str(tmp_path / "env.db")
+    assert run("import", "-", stdin=jsonl(create("E-1")), env=_env(ORDERFSM_DB=db)).returncode == 0
+    assert "E-1" in run("show", "E-1", env=_env(ORDERFSM_DB=db)).stdout
+    params = conninfo_to_dict(pg_dsn)
+    options = str(params["options"]).replace("=", "%3D")
+    url = (f"postgresql://{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
+           f"?options={options}")  # fmt: skip
+    assert run("import", "-", stdin=jsonl(create("E-2")), env=_env(ORDERFSM_DB=url)).returncode == 0
+    shown = run("show", "E-2", "--json", env=_env(ORDERFSM_DB=url))
+    assert json.loads(shown.stdout)["order"]["order_id"] == "E-2"
+
+
+# --------------------------------------------------------------------------------------------
+# The README's first screen is real output
+
+
+def _first_screen() -> Iterator[tuple[str, list[str]]]:
+    """The README's first console block: each `$ command` with the lines shown after it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- first-screen -->\n```console\n(.*?)```", readme, re.S)
+    assert block, "README.md has no first-screen console block"
+    command: str | None = None
+    shown: list[str] = []
+    for line in block.group(1).splitlines():
+        if line.startswith("$ "):
+            if command is not None:
+                yield command, shown
+            command, shown = line[2:], []
+        else:
+            shown.append(line)
+    assert command is not None
+    yield command, shown
+
+
+def _matches(shown: list[str], real: list[str]) -> bool:
+    """Whether ``real`` is ``shown``, where a `...` line stands for lines left out."""
+    segments: list[list[str]] = [[]]
+    for line in shown:
+        if line == "...":
+            segments.append([])
+        else:
+            segments[-1].append(line)
+    head, *middle, tail = segments if len(segments) > 1 else (segments[0], segments[0])
+    if len(segments) == 1:
+        return real == head
+    if real[: len(head)] != head or (tail and real[-len(tail) :] != tail):
+        return False
+    at, end = len(head), len(real) - len(tail)
+    for segment in middle:
+        found = next(
+            (i for i in range(at, end - len(segment) + 1) if real[i : i + len(segment)] == segment),
+            None,
+        )
+        if found is None:
+            return False
+        at = found + len(segment)
+    return at <= end
+
+
+@pytest.mark.usefixtures("dot_program")
+def test_readme_first_screen_is_the_real_output(tmp_path: Path) -> None:
+    """README: the first screen's `orderfsm demo` and `orderfsm apply` print exactly what it
+    shows (a `...` line stands for lines left out); `cat FILE` blocks make the files."""
+    env = _env(PATH=f"{Path(ORDERFSM).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    ran = []
+    for command, shown in _first_screen():
+        if command.startswith("cat "):
+            (tmp_path / command[4:]).write_text("\n".join(shown) + "\n", encoding="utf-8")
+            continue
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        real = (done.stdout + done.stderr).rstrip("\n").splitlines()
+        assert _matches(shown, real), (
+            f"README first screen is stale for `{command}`:\n" + "\n".join(real)
+        )
+        ran.append(command.split()[1])
+    assert ran[:2] == ["demo", "apply"]
+
+
+def test_apply_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
+    """apply on a terminal (a real pseudo-terminal): a progress bar while it runs, then the
+    same summary line and status as in a pipe."""
+    import pty
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(jsonl(*(create(f"T-{i}") for i in range(200))))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [ORDERFSM, "apply", "--db", str(tmp_path / "t.db"), str(events)],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=_env(TERM="xterm"),
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "applying" in text and "200 lines" in text
+    assert "applied 200, duplicate 0, rejected 0, invalid 0" in text
+    assert "Traceback" not in text
