@@ -207,8 +207,9 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
 
 
 def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Path) -> None:
-    """With psycopg, OpenTelemetry, anyio, jsonschema and hypothesis made unimportable, the
-    package imports, fires events and keeps them in a SQLite file (extras stay optional)."""
+    """With psycopg, OpenTelemetry, anyio, jsonschema, hypothesis and the web stack (FastAPI,
+    Starlette, uvicorn, Jinja2, httpx) made unimportable, the package imports, fires events and
+    keeps them in a SQLite file (extras stay optional)."""
     code = textwrap.dedent(
         f"""
         import sys, importlib.abc, datetime as dt
@@ -216,7 +217,9 @@ def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Pat
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
                 if name.split(".")[0] in {{"psycopg", "psycopg_pool", "opentelemetry",
-                                           "anyio", "trio", "jsonschema", "hypothesis"}}:
+                                           "anyio", "trio", "jsonschema", "hypothesis",
+                                           "fastapi", "starlette", "uvicorn", "jinja2",
+                                           "httpx", "playwright"}}:
                     raise ImportError(f"{{name}} is blocked")
                 return None
 
