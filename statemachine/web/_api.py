@@ -10,6 +10,7 @@ import json
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query
 from starlette.exceptions import HTTPException
@@ -245,6 +246,11 @@ async def create_order(request: Request) -> Response:
     missing = [name for name in _CREATE_FIELDS if name not in data]
     if missing:
         raise InvalidInput(f"{missing[0]} is required", field=missing[0])
+    if isinstance(data["order_id"], str) and "/" in data["order_id"]:
+        raise InvalidInput(
+            "order_id must not contain '/': the order could not be addressed in a URL path",
+            field="order_id",
+        )
     order = Order.create(
         data["order_id"],
         data["amount"],
@@ -265,7 +271,7 @@ async def create_order(request: Request) -> Response:
         if not same:
             raise
         order, version, replay = first, stored.version, True
-    location = str(request.url_for("get_order", order_id=order.order_id))
+    location = f"{str(request.base_url).rstrip('/')}/orders/{quote(order.order_id, safe='')}"
     headers = {"ETag": _etag(version), "Location": location}
     if replay:
         headers["Idempotent-Replayed"] = "true"
