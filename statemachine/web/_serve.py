@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
+import threading
 from typing import Any, Final
 
 from fastapi import FastAPI
@@ -64,6 +66,19 @@ def _log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def _stop_quietly() -> None:
+    """After a graceful stop uvicorn raises the signal it caught again, with the handler it
+    found in place: make that handler a no-op, so a clean SIGTERM exits 0 (what service
+    managers expect), not by the signal."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, _ignore)
+
+
+def _ignore(number: int, frame: object) -> None:
+    return None
+
+
 def serve(
     *,
     db: str | os.PathLike[str] | None = None,
@@ -108,6 +123,7 @@ def serve(
         assert dsn is not None
         os.environ[DSN_ENV] = dsn
     os.environ[POOL_ENV] = str(pool_size)
+    _stop_quietly()
     uvicorn.run(
         "statemachine.web:app_from_env",
         factory=True,
