@@ -271,7 +271,9 @@ async def create_order(request: Request) -> Response:
         if not same:
             raise
         order, version, replay = first, stored.version, True
-    location = f"{str(request.base_url).rstrip('/')}/orders/{quote(order.order_id, safe='')}"
+    root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted
+    path = f"{root}/orders/{quote(order.order_id, safe='')}"
+    location = str(request.url.replace(path=path, query="", fragment=""))
     headers = {"ETag": _etag(version), "Location": location}
     if replay:
         headers["Idempotent-Replayed"] = "true"
