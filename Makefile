@@ -9,7 +9,7 @@ PSM_VERSION := 3.2.2
 PSM_VENV := bench/.venv-psm
 PSM_STAMP := $(PSM_VENV)/.installed-$(PSM_VERSION)
 
-.PHONY: venv bench-venv test lint typecheck pytest demo docs diagrams bench clean
+.PHONY: venv bench-venv test lint typecheck pytest demo docs diagrams bench clean screenshots service-doc serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,14 +47,15 @@ demo: $(STAMP)
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
 # rounds), store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then
 # scale (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare
-# SQL and the previous release, then from_dict against the previous release. peers.py,
-# bench_scale.py and bench_serialize.py write their tables into
-# bench/README.md.
+# SQL and the previous release, then from_dict against the previous release, then the HTTP
+# service against the store's direct apply. peers.py, bench_scale.py, bench_serialize.py and
+# bench_http.py write their tables into bench/README.md.
 bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_serialize.py
+	$(BIN)/python bench/bench_http.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine.docgen > docs/rules.md
@@ -63,6 +64,18 @@ docs: $(STAMP)
 # machine's table; SVG and PNG need Graphviz's dot (apt install graphviz).
 diagrams: $(STAMP)
 	$(BIN)/python -m statemachine.diagrams --out diagrams --readme-section docs/diagrams-readme-section.md
+
+# The inspector's screenshot in docs/images/, taken by the browser test in Debian's chromium.
+screenshots: $(STAMP)
+	ORDERFSM_SCREENSHOTS=docs/images $(BIN)/pytest -q tests/web/test_web_inspector.py
+
+# Rewrites the requests and real answers in docs/service.md from a running service (curl).
+service-doc: $(STAMP)
+	$(BIN)/python tests/web/service_doc.py --write
+
+# The service on a local SQLite file (tokens from ORDERFSM_TOKEN and ORDERFSM_READ_TOKEN).
+serve: $(STAMP)
+	$(BIN)/python -m statemachine.web --db orders.db
 
 clean:
 	rm -rf $(VENV) $(PSM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -207,9 +207,10 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
 
 
 def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Path) -> None:
-    """With psycopg, OpenTelemetry, anyio, jsonschema, hypothesis, click and Rich made
-    unimportable, the package imports, fires events and keeps them in a SQLite file, and the
-    demo's stories run (extras stay optional)."""
+    """With psycopg, OpenTelemetry, anyio, jsonschema, hypothesis, click, Rich and the web
+    stack (FastAPI, Starlette, uvicorn, Jinja2, httpx) made unimportable, the package imports,
+    fires events and keeps them in a SQLite file, and the demo's stories run (extras stay
+    optional)."""
     code = textwrap.dedent(
         f"""
         import sys, importlib.abc, datetime as dt
@@ -218,7 +219,8 @@ def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Pat
             def find_spec(self, name, path, target=None):
                 if name.split(".")[0] in {{"psycopg", "psycopg_pool", "opentelemetry",
                                            "anyio", "trio", "jsonschema", "hypothesis",
-                                           "click", "rich"}}:
+                                           "click", "rich", "fastapi", "starlette",
+                                           "uvicorn", "jinja2", "httpx", "playwright"}}:
                     raise ImportError(f"{{name}} is blocked")
                 return None
 

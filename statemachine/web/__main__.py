@@ -1,0 +1,55 @@
+"""``python -m statemachine.web --db PATH | --dsn URL [--host --port --workers]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import OrderError
+from ._serve import serve
+from ._settings import ENV
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and serve; 2 with a message when the settings or the store are
+    not usable."""
+    parser = argparse.ArgumentParser(
+        prog="python -m statemachine.web",
+        description="Serve the order API and the inspector under uvicorn.",
+        epilog="Tokens and secrets come from the environment only: "
+        + ", ".join(sorted(ENV.values())),
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", metavar="PATH", help="a SQLite file (created if missing)")
+    where.add_argument("--dsn", metavar="URL", help="a PostgreSQL connection string")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--pool-size", type=int, default=10, help="PostgreSQL connections per worker"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+    )
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            db=args.db,
+            dsn=args.dsn,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            pool_size=args.pool_size,
+            log_level=args.log_level,
+        )
+    except OrderError as exc:
+        print(f"python -m statemachine.web: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""The inspector: server-rendered pages (Jinja2, no scripts) for the people who answer
+customers. Read-only: it needs the read token (or the write token), as a bearer header or
+through its login form, which keeps an HMAC of the token in a strict, HTTP-only cookie."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+import jinja2
+from fastapi import APIRouter
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..diagrams import journey_dot, render
+from ..errors import OrderError, UnknownOrder
+from ..machine import MAX_ID_LENGTH
+from ..order import Order
+from ..table import STATES, TABLE
+from ._api import _decode_cursor, _encode_cursor
+from ._security import bearer
+from ._service import SESSION_COOKIE, Access, service_of
+
+__all__ = ["router", "templates"]
+
+router = APIRouter(prefix="/inspect", include_in_schema=False)
+
+templates: Final = jinja2.Environment(
+    loader=jinja2.PackageLoader("statemachine.web", "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+_PAGE: Final = 50
+_SVG_HEAD: Final = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _base(request: Request) -> str:
+    """The inspector's path, wherever the app is mounted."""
+    root: str = request.scope.get("root_path", "")
+    return f"{root.rstrip('/')}/inspect"
+
+
+def _left(moment: dt.datetime, now: dt.datetime) -> str:
+    """How long until ``moment`` (or since), in days, hours and minutes."""
+    seconds = int((moment - now).total_seconds())
+    span = abs(seconds)
+    days, rest = divmod(span, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours or days:
+        parts.append(f"{hours} h")
+    if not days:
+        parts.append(f"{minutes} min")
+    text = " ".join(parts)
+    return f"{text} left" if seconds >= 0 else f"passed {text} ago"
+
+
+def _local(moment: dt.datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    base = _base(request)
+    html = templates.get_template(template).render(
+        base=base,
+        order_href=lambda oid: f"{base}/orders/{quote(oid, safe='')}",
+        **context,
+    )
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            # No script runs on these pages; inline styles only.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _viewer(request: Request) -> Access | None:
+    """Who is looking: a bearer token or the session cookie (``None``: nobody we know)."""
+    service = service_of(request)
+    token = bearer(request.headers.get("authorization"))
+    if token is not None:
+        return service.token_access(token)
+    return service.session_access(request.cookies.get(SESSION_COOKIE))
+
+
+def _login_page(request: Request, message: str | None = None) -> HTMLResponse:
+    return _page(request, "login.html", 401, message=message, title="Sign in")
+
+
+# ------------------------------------------------------------------------------------------------
+# Signing in
+
+
+@router.get("/login", name="inspect_login")
+async def login_form(request: Request) -> Response:
+    """The form that asks for the read token."""
+    return _page(request, "login.html", message=None, title="Sign in")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the token; keep an HMAC of it in a cookie; back to the inspector's home."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    token = (form.get("token") or [""])[0]
+    service = service_of(request)
+    if not token or service.token_access(token) is None:
+        return _login_page(request, "That is not a token of this service.")
+    base = _base(request)
+    response = RedirectResponse(f"{base}/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        service.session_value(token),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=base,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Forget the session cookie."""
+    base = _base(request)
+    response = RedirectResponse(f"{base}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=base)
+    return response
+
+
+# ------------------------------------------------------------------------------------------------
+# Pages
+
+
+@router.get("", name="inspect_root")
+async def root(request: Request) -> Response:
+    """``/inspect`` is ``/inspect/``."""
+    return RedirectResponse(f"{_base(request)}/", status_code=308)
+
+
+@router.get("/", name="inspect_home")
+async def home(request: Request) -> Response:
+    """Search by id, the orders by state with their counts, the deadlines coming up, and the
+    dead letters."""
+    if _viewer(request) is None:
+        return _login_page(request)
+    service = service_of(request)
+    now = _now()
+    counts = await service.table(service.tables.state_counts)
+    until = now + dt.timedelta(hours=service.settings.near_hours)
+    near = await service.table(
+        service.tables.orders, state=None, due_before=until, after=None, limit=_PAGE
+    )
+    dead = await service.table(service.tables.dead_letter_count)
+    return _page(
+        request,
+        "home.html",
+        title="Orders",
+        states=[(s, counts.get(s, 0), s in TABLE.final_states) for s in STATES],
+        total=sum(counts.values()),
+        near=[
+            {
+                "order_id": row.order_id,
+                "state": row.state,
+                "due_at": row.due_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if row.due_at
+                else "",
+                "left": _left(row.due_at, now) if row.due_at else "",
+                "overdue": row.due_at is not None and row.due_at <= now,
+            }
+            for row in near
+        ],
+        near_hours=service.settings.near_hours,
+        dead=dead,
+    )
+
+
+@router.get("/find", name="inspect_find")
+async def find(request: Request, order_id: str = "") -> Response:
+    """Go to the order with this id, or say there is none."""
+    if _viewer(request) is None:
+        return _login_page(request)
+    wanted = order_id.strip()
+    if wanted and len(wanted) <= MAX_ID_LENGTH:
+        try:
+            await service_of(request).store.load(wanted)
+        except OrderError:
+            pass
+        else:
+            return RedirectResponse(
+                f"{_base(request)}/orders/{quote(wanted, safe='')}", status_code=303
+            )
+    return _page(request, "not_found.html", 404, title="Not found", wanted=wanted[:MAX_ID_LENGTH])
+
+
+@router.get("/orders", name="inspect_orders")
+async def orders(request: Request, state: str = "", cursor: str = "") -> Response:
+    """Orders in one state (or all), a page at a time."""
+    if _viewer(request) is None:
+        return _login_page(request)
+    service = service_of(request)
+    chosen = state if state in STATES else None
+    after = None
+    if cursor:
+        try:
+            after = _decode_cursor(cursor)
+        except OrderError:
+            after = None
+    rows = await service.table(
+        service.tables.orders, state=chosen, due_before=None, after=after, limit=_PAGE + 1
+    )
+    more = len(rows) > _PAGE
+    rows = rows[:_PAGE]
+    now = _now()
+    return _page(
+        request,
+        "orders.html",
+        title=f"Orders in {chosen}" if chosen else "All orders",
+        state=chosen,
+        states=STATES,
+        rows=[
+            {
+                "order_id": r.order_id,
+                "state": r.state,
+                "version": r.version,
+                "due_at": r.due_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if r.due_at
+                else "",
+                "left": _left(r.due_at, now) if r.due_at else "",
+            }
+            for r in rows
+        ],
+        next_cursor=_encode_cursor(None, rows[-1].order_id) if more and rows else None,
+    )
+
+
+@router.get("/dead-letters", name="inspect_dead_letters")
+async def dead_letters(request: Request) -> Response:
+    """The notifications the relay gave up on."""
+    if _viewer(request) is None:
+        return _login_page(request)
+    service = service_of(request)
+    letters = await service.table(service.tables.dead_letters, 200)
+    return _page(
+        request,
+        "dead_letters.html",
+        title="Dead letters",
+        letters=[
+            {
+                "id": d.notification_id,
+                "order_id": d.order_id,
+                "position": d.position,
+                "attempts": d.attempts,
+                "error": d.last_error or "",
+                "when": d.updated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            }
+            for d in letters
+        ],
+    )
+
+
+@router.get("/orders/{order_id}", name="inspect_order")
+async def order_page(request: Request, order_id: str) -> Response:
+    """One order: its journey drawn, its timeline, deadlines with the time left, the events
+    allowed now and why not the others, its ledgers, and its notifications' delivery."""
+    if _viewer(request) is None:
+        return _login_page(request)
+    service = service_of(request)
+    if len(order_id) > MAX_ID_LENGTH:
+        return _page(request, "not_found.html", 404, title="Not found", wanted=order_id[:40])
+    try:
+        loaded = await service.store.load(order_id)
+    except UnknownOrder:
+        return _page(request, "not_found.html", 404, title="Not found", wanted=order_id)
+    order = loaded.order
+    entries = await service.store.history(order_id)
+    queued = await service.table(service.tables.notifications_of, order_id)
+    tried = await service.table(service.tables.deliveries, [n.notification_id for n in queued])
+    svg = await anyio.to_thread.run_sync(render, journey_dot(order))
+    now = _now()
+    zone = ZoneInfo(order.policy.timezone)
+    by_position = {n.position: n for n in queued}
+    notifications = []
+    for position, note in enumerate(order.notifications):
+        row = by_position.get(position)
+        delivery = tried.get(row.notification_id) if row is not None else None
+        notifications.append(
+            {
+                "kind": note.kind,
+                "channel": note.channel,
+                "rule": note.rule,
+                "at": _local(note.at, zone),
+                "message": note.message,
+                "id": row.notification_id if row is not None else None,
+                "acked": row.acked if row is not None else False,
+                "status": delivery.status if delivery is not None else None,
+                "attempts": delivery.attempts if delivery is not None else 0,
+                "error": delivery.last_error if delivery is not None else None,
+                "next": _local(delivery.next_attempt_at, zone) if delivery is not None else "",
+            }
+        )
+    return _page(
+        request,
+        "order.html",
+        title=f"Order {order.order_id}",
+        order=order,
+        version=loaded.version,
+        zone=order.policy.timezone,
+        now=_local(now, zone),
+        svg=Markup(_SVG_HEAD.sub("", svg.decode("utf-8"), count=1)),
+        facts=_facts(order, zone),
+        deadlines=_deadlines(order, zone, now),
+        timeline=[
+            {
+                "seq": e.seq,
+                "event": e.event,
+                "from": e.from_state,
+                "to": e.to_state,
+                "at": _local(e.at, zone),
+                "utc": e.at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+                "event_id": e.event_id or "",
+                "source": e.source or "",
+                "data": ", ".join(f"{k}={v}" for k, v in e.data.items()),
+            }
+            for e in entries
+        ],
+        allowed=order.allowed_events(now),
+        refusals=[
+            {"event": event, "rule": r.rule or "", "kind": r.kind, "message": r.message}
+            for event, r in order.refusals(now).items()
+        ],
+        refunds=[_ledger(e, zone) for e in order.refunds],
+        customer_refunds=[_ledger(e, zone) for e in order.customer_refunds],
+        refunded_total=order.refunded_total,
+        customer_refunded_total=order.customer_refunded_total,
+        pending=order.pending_refund,
+        incidents=[
+            {"kind": i.kind, "rule": i.rule, "at": _local(i.at, zone), "detail": i.detail}
+            for i in order.incidents
+        ],
+        warnings=[w.message for w in order.warnings],
+        notifications=notifications,
+        relay=service.settings.relay_url is not None,
+    )
+
+
+def _facts(order: Order, zone: ZoneInfo) -> list[tuple[str, str]]:
+    facts = [
+        ("state", order.state),
+        ("amount paid", f"{order.amount} {order.currency}"),
+        ("paid at", _local(order.paid_at, zone)),
+    ]
+    if order.tracking_number:
+        facts.append(("tracking number", order.tracking_number))
+    if order.dispatched_at:
+        facts.append(("dispatched at", _local(order.dispatched_at, zone)))
+    if order.delivered_at:
+        facts.append(("delivery confirmed at", _local(order.delivered_at, zone)))
+    pending = order.pending_refund
+    if pending is not None:
+        facts.append(
+            (
+                "refund pending",
+                f"{pending.amount} {order.currency}, {pending.reason}, funded by {pending.blame}",
+            )
+        )
+    return facts
+
+
+def _deadlines(order: Order, zone: ZoneInfo, now: dt.datetime) -> list[Mapping[str, str]]:
+    """The order's deadlines in the supplier's local time, with the time left (or passed)."""
+    found: list[tuple[str, str, dt.datetime, str]] = [
+        (
+            "dispatch deadline",
+            "R1",
+            order.dispatch_deadline,
+            f"met: dispatched {_local(order.dispatched_at, zone)}" if order.dispatched_at else "",
+        )
+    ]
+    if order.claim_deadline is not None:
+        found.append(("claim window ends", "R13", order.claim_deadline, ""))
+    pending = order.pending_refund
+    if pending is not None and pending.repayment_deadline is not None:
+        found.append(("supplier repayment deadline", "R4", pending.repayment_deadline, ""))
+    out: list[Mapping[str, str]] = []
+    for name, rule, moment, note in found:
+        out.append(
+            {
+                "name": name,
+                "rule": rule,
+                "local": _local(moment, zone),
+                "left": note or _left(moment, now),
+                "passed": "yes" if moment <= now and not note else "",
+            }
+        )
+    if pending is not None and pending.repayment_earliest is not None:
+        out.append(
+            {
+                "name": "supplier repayment, earliest day",
+                "rule": "R4",
+                "local": pending.repayment_earliest.isoformat(),
+                "left": "",
+                "passed": "",
+            }
+        )
+    return out
+
+
+def _ledger(entry: Any, zone: ZoneInfo) -> dict[str, str]:
+    return {
+        "at": _local(entry.at, zone),
+        "amount": str(entry.amount),
+        "reason": entry.reason,
+        "blame": entry.blame,
+        "event_id": entry.event_id or "",
+    }

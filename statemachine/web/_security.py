@@ -1,0 +1,196 @@
+"""Who gets in: bearer tokens, signed webhooks, and the request body limit.
+
+Every comparison of a secret runs in constant time (:func:`hmac.compare_digest`); tokens are
+compared through their SHA-256 digests, so not even their length shows in the timing.
+
+Signed requests (supplier webhooks in, the outbox relay out) carry the header
+``Orderfsm-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is HMAC-SHA256, keyed with the
+shared secret, of::
+
+    <t> LF <METHOD> LF <URL path> LF <Idempotency-Key> LF <raw body bytes>
+
+The timestamp bounds replays to the tolerance window; the method, path and key bind the
+signature to one request, so a captured body cannot be sent to another order, another event,
+or again under a fresh idempotency key (which would make R15 treat it as a new event). Several
+``v1=`` entries may be given (while a secret is rotated); one match is enough.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "BodyLimit",
+    "bearer",
+    "same_secret",
+    "sign",
+    "signature_header",
+    "signed_message",
+    "verify_signature",
+]
+
+SIGNATURE_HEADER: Final = "Orderfsm-Signature"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def same_secret(given: str, expected: str | None) -> bool:
+    """Whether ``given`` is the secret ``expected`` (never, when none is configured), in
+    constant time."""
+    if expected is None:
+        return False
+    mine = hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest()
+    theirs = hashlib.sha256(expected.encode("utf-8")).digest()
+    return hmac.compare_digest(mine, theirs)
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def signed_message(timestamp: int, method: str, path: str, key: str, body: bytes) -> bytes:
+    """The bytes a signature covers (see the module's docstring)."""
+    head = f"{timestamp}\n{method.upper()}\n{path}\n{key}\n"
+    return head.encode("utf-8") + body
+
+
+def sign(secret: str, timestamp: int, method: str, path: str, key: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of a request."""
+    message = signed_message(timestamp, method, path, key, body)
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(
+    secret: str, method: str, path: str, key: str, body: bytes, *, timestamp: int | None = None
+) -> str:
+    """The value of the ``Orderfsm-Signature`` header for a request sent now (or at
+    ``timestamp``)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    return f"t={t},v1={sign(secret, t, method, path, key, body)}"
+
+
+def verify_signature(
+    secret: str | None,
+    header: str | None,
+    *,
+    method: str,
+    path: str,
+    key: str,
+    body: bytes,
+    tolerance: float,
+    now: float | None = None,
+) -> str | None:
+    """``None`` if ``header`` signs this request within the tolerance window, else why not
+    (a sentence for the problem document; it never reveals the expected signature)."""
+    if secret is None:
+        return "this service accepts no signed requests (no webhook secret is configured)"
+    if not header:
+        return f"the {SIGNATURE_HEADER} header is missing"
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
+            timestamp = int(value)
+        elif name == "v1" and value:
+            candidates.append(value.strip().lower())
+    if timestamp is None or not candidates:
+        return f"the {SIGNATURE_HEADER} header must read t=<unix seconds>,v1=<hex HMAC-SHA256>"
+    clock = time.time() if now is None else now
+    if abs(clock - timestamp) > tolerance:
+        return (
+            f"the signature's timestamp is outside the {tolerance:g} s tolerance window "
+            "(a replay, or a clock that is off)"
+        )
+    expected = sign(secret, timestamp, method, path, key, body).encode("ascii")
+    given = [c.encode("utf-8", "surrogatepass") for c in candidates]
+    if any(hmac.compare_digest(expected, g) for g in given):
+        return None
+    return "the signature does not match this request (method, path, Idempotency-Key and body)"
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 before the app
+    sees any of it, whether it announces its length or streams in chunks."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = -1
+                if announced < 0 or announced > self.limit:
+                    await _too_large(send, self.limit)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large(send, self.limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": f"the request body is over this service's limit of {limit} bytes",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,137 @@
+"""Running the service under uvicorn: :func:`serve` (what ``orderfsm serve`` and
+``python -m statemachine.web`` call) and the app factory its worker processes import."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import threading
+from typing import Any, Final
+
+from fastapi import FastAPI
+
+from ..errors import InvalidInput
+from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
+from ._app import build, tables_for
+from ._settings import Settings
+
+__all__ = ["DB_ENV", "DSN_ENV", "POOL_ENV", "app_from_env", "serve"]
+
+DB_ENV: Final = "ORDERFSM_DB"
+"""The SQLite file :func:`app_from_env` opens (``serve`` sets it for its workers)."""
+DSN_ENV: Final = "ORDERFSM_DSN"
+"""The PostgreSQL connection string :func:`app_from_env` opens."""
+POOL_ENV: Final = "ORDERFSM_POOL_SIZE"
+"""Connections per process to PostgreSQL (default 10)."""
+_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+
+
+def _open(db: str | None, dsn: str | None, pool_size: int) -> AsyncStore:
+    if (db is None) == (dsn is None):
+        raise InvalidInput("give the store as either db (a SQLite file) or dsn (PostgreSQL)")
+    if db is not None:
+        return AsyncSQLiteStore(db)
+    assert dsn is not None
+    return AsyncPostgresStore(dsn, pool_size=pool_size)
+
+
+def app_from_env() -> FastAPI:
+    """The app on the store ``ORDERFSM_DB`` or ``ORDERFSM_DSN`` names, with
+    :meth:`Settings.from_env`; its lifespan closes the store. An app factory for any ASGI
+    server: ``uvicorn --factory statemachine.web:app_from_env``."""
+    settings = Settings.from_env()
+    db, dsn = os.environ.get(DB_ENV) or None, os.environ.get(DSN_ENV) or None
+    pool = os.environ.get(POOL_ENV, "10")
+    if not pool.isdigit() or int(pool) < 1:
+        raise InvalidInput(f"{POOL_ENV} must be a whole number from 1, got {pool!r}")
+    store = _open(db, dsn, int(pool))
+    try:
+        tables = tables_for(store, dsn)
+    except BaseException:
+        store.sync.close()
+        raise
+    return build(store, tables, settings, owns_store=True)
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["statemachine"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def _stop_quietly() -> None:
+    """After a graceful stop uvicorn raises the signal it caught again, with the handler it
+    found in place: make that handler a no-op, so a clean SIGTERM exits 0 (what service
+    managers expect), not by the signal."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, _ignore)
+
+
+def _ignore(number: int, frame: object) -> None:
+    return None
+
+
+def serve(
+    *,
+    db: str | os.PathLike[str] | None = None,
+    dsn: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    pool_size: int = 10,
+    log_level: str = "info",
+) -> None:
+    """Serve the API and the inspector under uvicorn until SIGTERM or SIGINT.
+
+    The store is ``db`` (a SQLite file) or ``dsn`` (a PostgreSQL connection string), not both.
+    Tokens, secrets and the other settings come from the environment (:class:`Settings`,
+    ``ORDERFSM_*``), never from arguments, which other users of the machine can read in the
+    process list. ``workers`` processes share the store (each with its own sweeper and relay,
+    which is safe); on PostgreSQL each holds up to ``pool_size`` connections.
+
+    The settings and the store are checked before the server starts:
+    :class:`~statemachine.errors.InvalidInput` or
+    :class:`~statemachine.errors.StoreUnavailable` say what is wrong. On SIGTERM the server
+    stops taking connections, finishes the requests in flight, lets the sweeper and the relay
+    finish their current item, and closes the store.
+    """
+    import uvicorn
+
+    if log_level not in _LEVELS:
+        raise InvalidInput(f"log_level must be one of {', '.join(_LEVELS)}", field="log_level")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidInput(f"workers must be a whole number from 1, got {workers!r}")
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise InvalidInput(f"pool_size must be a whole number from 1, got {pool_size!r}")
+    Settings.from_env()  # refuse bad settings before anything starts
+    location = None if db is None else os.fspath(db)
+    store = _open(location, dsn, 1)  # opens (and migrates) the store once, or says why not
+    store.sync.close()
+    os.environ.pop(DB_ENV, None)
+    os.environ.pop(DSN_ENV, None)
+    if location is not None:
+        os.environ[DB_ENV] = location
+    else:
+        assert dsn is not None
+        os.environ[DSN_ENV] = dsn
+    os.environ[POOL_ENV] = str(pool_size)
+    _stop_quietly()
+    uvicorn.run(
+        "statemachine.web:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_config=_log_config(log_level),
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )

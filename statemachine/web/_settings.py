@@ -1,0 +1,153 @@
+"""The service's settings, read from the environment (never from the command line, where any
+user of the machine can read a token in the process list)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+import attrs
+
+from ..errors import InvalidInput
+
+__all__ = ["ENV", "Settings"]
+
+ENV: Final[dict[str, str]] = {
+    "token": "ORDERFSM_TOKEN",
+    "read_token": "ORDERFSM_READ_TOKEN",
+    "webhook_secret": "ORDERFSM_WEBHOOK_SECRET",
+    "webhook_tolerance": "ORDERFSM_WEBHOOK_TOLERANCE",
+    "max_body": "ORDERFSM_MAX_BODY",
+    "sweep_interval": "ORDERFSM_SWEEP_INTERVAL",
+    "sweep_batch": "ORDERFSM_SWEEP_BATCH",
+    "relay_url": "ORDERFSM_RELAY_URL",
+    "relay_secret": "ORDERFSM_RELAY_SECRET",
+    "relay_attempts": "ORDERFSM_RELAY_ATTEMPTS",
+    "relay_backoff": "ORDERFSM_RELAY_BACKOFF",
+    "relay_backoff_max": "ORDERFSM_RELAY_BACKOFF_MAX",
+    "relay_interval": "ORDERFSM_RELAY_INTERVAL",
+    "relay_timeout": "ORDERFSM_RELAY_TIMEOUT",
+    "near_hours": "ORDERFSM_NEAR_HOURS",
+}
+"""The environment variable of each setting."""
+
+
+def _secret(value: str | None) -> str | None:
+    """A token or secret: ``None`` when unset or blank (a blank token opens nothing)."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+@attrs.frozen
+class Settings:
+    """What the service needs besides its store. Build it with :meth:`from_env`, or directly in
+    code (tests, an application that mounts the service).
+
+    Tokens and secrets are left out of ``repr`` so they never reach a log line.
+    """
+
+    token: str | None = attrs.field(default=None, repr=False, converter=_secret)
+    """Bearer token for writes (and reads): ``ORDERFSM_TOKEN``. Unset: nobody writes with a
+    token (signed webhooks still may)."""
+    read_token: str | None = attrs.field(default=None, repr=False, converter=_secret)
+    """Bearer token for reads and the inspector: ``ORDERFSM_READ_TOKEN``."""
+    webhook_secret: str | None = attrs.field(default=None, repr=False, converter=_secret)
+    """HMAC-SHA256 key of signed webhooks (events only): ``ORDERFSM_WEBHOOK_SECRET``."""
+    webhook_tolerance: float = 300.0
+    """How far a signature's timestamp may be from the server's clock, in seconds."""
+    max_body: int = 64 * 1024
+    """The largest request body accepted, in bytes (413 beyond)."""
+    sweep_interval: float = 60.0
+    """Seconds between sweeps of due clock events (R12, R4); 0 switches the sweeper off."""
+    sweep_batch: int = 100
+    """Orders one sweep transaction fires at most (a full batch is followed by another)."""
+    relay_url: str | None = None
+    """Where the outbox relay POSTs notifications; unset: no relay."""
+    relay_secret: str | None = attrs.field(default=None, repr=False, converter=_secret)
+    """HMAC-SHA256 key that signs the relay's requests (required with ``relay_url``)."""
+    relay_attempts: int = 8
+    """Deliveries tried per notification before it becomes a dead letter."""
+    relay_backoff: float = 1.0
+    """The first retry's delay in seconds; each further retry doubles it (with jitter)."""
+    relay_backoff_max: float = 300.0
+    """The longest delay between two tries of one notification, in seconds."""
+    relay_interval: float = 2.0
+    """Seconds the relay waits when the outbox has nothing it may send now."""
+    relay_timeout: float = 10.0
+    """Seconds one delivery may take before it counts as failed."""
+    near_hours: float = 48.0
+    """The inspector lists orders whose next deadline falls within this many hours."""
+
+    def __attrs_post_init__(self) -> None:
+        positive = {
+            "webhook_tolerance": self.webhook_tolerance,
+            "relay_backoff": self.relay_backoff,
+            "relay_backoff_max": self.relay_backoff_max,
+            "relay_interval": self.relay_interval,
+            "relay_timeout": self.relay_timeout,
+            "near_hours": self.near_hours,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise InvalidInput(f"{ENV[name]} must be more than 0, got {value!r}", field=name)
+        if not self.sweep_interval >= 0:
+            raise InvalidInput(
+                f"{ENV['sweep_interval']} must be 0 (off) or more, got {self.sweep_interval!r}",
+                field="sweep_interval",
+            )
+        for name, value in (
+            ("max_body", self.max_body),
+            ("sweep_batch", self.sweep_batch),
+            ("relay_attempts", self.relay_attempts),
+        ):
+            if value < 1:
+                raise InvalidInput(f"{ENV[name]} must be at least 1, got {value!r}", field=name)
+        if self.relay_url is not None:
+            parts = urlsplit(self.relay_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise InvalidInput(
+                    f"{ENV['relay_url']} must be an http(s) URL, got {self.relay_url!r}",
+                    field="relay_url",
+                )
+            if self.relay_secret is None:
+                raise InvalidInput(
+                    f"{ENV['relay_url']} is set but {ENV['relay_secret']} is not: the relay "
+                    "signs every notification it sends",
+                    field="relay_secret",
+                )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives (``os.environ`` by default); defaults for the
+        rest. :class:`~statemachine.errors.InvalidInput` names a variable that does not read."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, variable in ENV.items():
+            raw = env.get(variable)
+            if raw is None or not raw.strip():
+                continue
+            default = getattr(_DEFAULTS, name)
+            if name in _TEXT:
+                values[name] = raw
+            elif isinstance(default, int) and not isinstance(default, bool):
+                values[name] = _number(int, variable, raw, name)
+            else:
+                values[name] = _number(float, variable, raw, name)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_TEXT: Final = frozenset({"token", "read_token", "webhook_secret", "relay_url", "relay_secret"})
+
+
+def _number(kind: type[int] | type[float], variable: str, raw: str, name: str) -> int | float:
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise InvalidInput(f"{variable} must be {what}, got {raw!r}", field=name) from None
+
+
+_DEFAULTS: Final = Settings()

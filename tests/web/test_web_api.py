@@ -1,0 +1,281 @@
+"""The JSON API over real HTTP, on SQLite and PostgreSQL: orders, events, refusals as RFC 9457
+problems, versions, listings, explanations, diagrams and health (issue 12)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from web_helpers import PAID, READ, WRITE, R, W, at, create, fire
+
+from statemachine.schema import event_schema, order_schema
+from statemachine.table import TABLE
+
+
+def test_create_then_read_with_the_version_as_etag(client: httpx.Client) -> None:
+    """POST /orders creates an order (201, ETag "1"); GET answers it with the same ETag."""
+    created = create(client, "AE-1")
+    assert created.status_code == 201
+    assert created.headers["etag"] == '"1"'
+    assert created.headers["location"].endswith("/orders/AE-1")
+    assert created.json()["order"]["state"] == "paid"
+    read = client.get("/orders/AE-1", headers=R)
+    assert read.status_code == 200
+    assert read.headers["etag"] == '"1"'
+    assert read.json()["version"] == 1
+    assert read.json()["order"]["dispatch_deadline"] == "2026-03-11T23:59:59.999999+08:00"
+    assert client.get("/orders/AE-1", headers={**R, "If-None-Match": '"1"'}).status_code == 304
+
+
+def test_creating_the_same_order_again_answers_as_the_first_time(client: httpx.Client) -> None:
+    """R15: a retried POST /orders answers 201 again, marked as a replay; other data is 409."""
+    first = create(client, "AE-1")
+    again = create(client, "AE-1")
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["order"] == first.json()["order"]
+    other = create(client, "AE-1", paid_at=at(days=1))
+    assert other.status_code == 409
+    assert other.json()["error"] == "OrderExists"
+
+
+def test_an_event_is_applied_and_its_replay_answers_as_the_first_time(
+    client: httpx.Client,
+) -> None:
+    """R15: the Idempotency-Key is the event id; a replay answers with the first result (its
+    notifications included), says replay, and changes nothing."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "request_cancellation", key="c-1", at=at(hours=1))
+    first = fire(client, "AE-1", "dispatch", key="wh-1", at=at(days=1), tracking_number="LP1")
+    assert first.status_code == 200
+    body = first.json()
+    assert (body["replay"], body["seq"], body["version"]) == (False, 2, 3)
+    assert [n["kind"] for n in body["result"]["notifications"]] == ["cancellation_lapsed"]
+    replay = fire(client, "AE-1", "dispatch", key="wh-1", at=at(days=1), tracking_number="LP1")
+    assert replay.status_code == 200
+    assert replay.headers["idempotent-replayed"] == "true"
+    again = replay.json()
+    assert again["replay"] is True
+    assert again["result"] == body["result"]
+    assert (again["seq"], again["version"]) == (2, 3)
+    history = client.get("/orders/AE-1/history", headers=R).json()["entries"]
+    assert [(e["seq"], e["event"], e["event_id"], e["source"]) for e in history] == [
+        (1, "request_cancellation", "c-1", "api"),
+        (2, "dispatch", "wh-1", "api"),
+    ]
+
+
+def test_a_key_reused_with_other_data_is_422(client: httpx.Client) -> None:
+    """R15: the same Idempotency-Key with another tracking number is 422 naming event_id."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "dispatch", key="wh-1", at=at(days=1), tracking_number="LP1")
+    reused = fire(client, "AE-1", "dispatch", key="wh-1", at=at(days=1), tracking_number="LP2")
+    assert reused.status_code == 422
+    assert reused.headers["content-type"] == "application/problem+json"
+    assert reused.json()["field"] == "event_id"
+    body_and_header = fire(
+        client, "AE-1", "confirm_delivery", key="k-1", at=at(days=2), event_id="k-2"
+    )
+    assert body_and_header.status_code == 422
+    assert body_and_header.json()["field"] == "event_id"
+
+
+def test_if_match_applies_only_at_that_version(client: httpx.Client) -> None:
+    """If-Match is the expected version: a moved-on order is 412 with its current ETag, and
+    nothing is written."""
+    create(client, "AE-1")
+    ok = fire(client, "AE-1", "request_cancellation", headers={"If-Match": '"1"'}, at=at(hours=1))
+    assert ok.status_code == 200
+    assert ok.headers["etag"] == '"2"'
+    stale = fire(
+        client, "AE-1", "withdraw_cancellation", headers={"If-Match": '"1"'}, at=at(hours=2)
+    )
+    assert stale.status_code == 412
+    assert stale.headers["etag"] == '"2"'
+    problem = stale.json()
+    assert (problem["error"], problem["expected_version"], problem["current_version"]) == (
+        "VersionConflict",
+        1,
+        2,
+    )
+    assert client.get("/orders/AE-1", headers=R).json()["order"]["state"] == "cancel_requested"
+    malformed = fire(
+        client, "AE-1", "withdraw_cancellation", headers={"If-Match": "2"}, at=at(hours=2)
+    )
+    assert malformed.status_code == 400
+
+
+def test_refusals_are_problems_with_rule_kind_and_facts(client: httpx.Client) -> None:
+    """R2 (state) is 409, R10 (data) is 422, R16 (time) is 409, an unknown order 404: each an
+    application/problem+json naming the rule, the kind and the facts, without a trace."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
+    state = fire(client, "AE-1", "request_cancellation", at=at(days=2))
+    assert state.status_code == 409
+    problem = state.json()
+    assert problem["type"] == "urn:orderfsm:problem:EventRejected"
+    assert (problem["rule"], problem["kind"], problem["state"]) == ("R2", "state", "dispatched")
+    assert problem["facts"]["tracking_number"] == "LP1"
+    assert problem["status"] == 409 and problem["detail"].startswith("R2:")
+    fire(client, "AE-1", "confirm_delivery", at=at(days=3))
+    data = fire(client, "AE-1", "offer_goodwill_refund", at=at(days=4), amount="25.00")
+    assert data.status_code == 422
+    assert (data.json()["rule"], data.json()["kind"]) == ("R10", "data")
+    time = fire(client, "AE-1", "open_claim", at=at(hours=1), reason="damaged_in_transit",
+                amount="5.00")  # fmt: skip
+    assert time.status_code == 409
+    assert (time.json()["rule"], time.json()["kind"]) == ("R16", "time")
+    unknown = fire(client, "NOPE", "dispatch", at=at(days=1), tracking_number="LP1")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "UnknownOrder"
+    for answer in (state, data, time, unknown):
+        assert "Traceback" not in answer.text and "SELECT" not in answer.text
+
+
+def test_malformed_requests_are_problems(client: httpx.Client) -> None:
+    """Bad JSON is 400, a non-JSON body 415, unknown data 422 naming the key, a naive time
+    422 (R16), a float amount is read exactly, unknown and clock events 404."""
+    create(client, "AE-1")
+    url = "/orders/AE-1/events/dispatch"
+    bad_json = client.post(url, headers={**W, "Content-Type": "application/json"}, content=b"{")
+    assert bad_json.status_code == 400
+    form = client.post(url, headers=W, data={"at": at(days=1)})
+    assert form.status_code == 415
+    extra = fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1", color="red")
+    assert extra.status_code == 422 and extra.json()["field"] == "color"
+    missing = fire(client, "AE-1", "dispatch", tracking_number="LP1")
+    assert missing.status_code == 422 and missing.json()["field"] == "at"
+    naive = fire(client, "AE-1", "dispatch", at="2026-03-03T09:00:00", tracking_number="LP1")
+    assert naive.status_code == 422 and naive.json()["field"] == "at"
+    blank = fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number=" ")
+    assert blank.status_code == 422 and blank.json()["field"] == "tracking_number"
+    fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
+    fire(client, "AE-1", "confirm_delivery", at=at(days=2))
+    number = client.post(
+        "/orders/AE-1/events/open_claim",
+        headers={**W, "Content-Type": "application/json"},
+        content=b'{"at": "%s", "reason": "damaged_in_transit", "amount": 12.30}'
+        % at(days=3).encode(),
+    )
+    assert number.status_code == 200
+    assert number.json()["order"]["pending_refund"]["amount"] == "12.30"
+    assert client.post("/orders/AE-1/events/teleport", headers=W, json={}).status_code == 404
+    clock = client.post("/orders/AE-1/events/dispatch_deadline_expired", headers=W, json={})
+    assert clock.status_code == 404 and "clock event" in clock.json()["detail"]
+
+
+def test_listing_by_state_and_deadline_with_a_cursor(client: httpx.Client) -> None:
+    """GET /orders lists by state, by clock deadline (soonest first) and pages by cursor."""
+    for i in range(5):
+        create(client, f"L-{i}", paid_at=at(days=i))
+    fire(client, "L-0", "dispatch", at=at(days=1), tracking_number="LP1")
+    page = client.get("/orders", params={"state": "paid", "limit": 2}, headers=R).json()
+    assert [o["order_id"] for o in page["orders"]] == ["L-1", "L-2"]
+    rest = client.get(
+        "/orders", params={"state": "paid", "limit": 2, "cursor": page["next_cursor"]}, headers=R
+    ).json()
+    assert [o["order_id"] for o in rest["orders"]] == ["L-3", "L-4"]
+    assert rest["next_cursor"] is None
+    dispatched = client.get("/orders", params={"state": "dispatched"}, headers=R).json()
+    assert [(o["order_id"], o["due_at"]) for o in dispatched["orders"]] == [("L-0", None)]
+    soon = client.get(
+        "/orders", params={"due_before": "2026-03-14T00:00:00+08:00", "limit": 1}, headers=R
+    ).json()
+    assert [o["order_id"] for o in soon["orders"]] == ["L-1"]
+    nxt = client.get(
+        "/orders",
+        params={"due_before": "2026-03-14T00:00:00+08:00", "cursor": soon["next_cursor"]},
+        headers=R,
+    ).json()
+    assert [o["order_id"] for o in nxt["orders"]] == ["L-2"]
+    assert nxt["orders"][0]["due_at"] == "2026-03-13T15:59:59.999999+00:00"
+    for params in ({"state": "flying"}, {"due_before": "soon"}, {"cursor": "x"}, {"limit": 0}):
+        refused = client.get("/orders", params=params, headers=R)
+        assert refused.status_code == 422, params
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_explain_history_and_diagrams(client: httpx.Client) -> None:
+    """explain says whether an event would pass and why not (R8), history is the log, the
+    journey is SVG with the current state and Mermaid text, the lifecycle SVG is public."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
+    refused = client.get(
+        "/orders/AE-1/explain/open_claim",
+        params={"at": at(days=2), "reason": "damaged_in_transit", "amount": "5.00"},
+        headers=R,
+    ).json()
+    assert refused["allowed"] is False
+    assert (refused["refusal"]["rule"], refused["refusal"]["kind"]) == ("R8", "state")
+    allowed = client.get(
+        "/orders/AE-1/explain/confirm_delivery", params={"at": at(days=2)}, headers=R
+    ).json()
+    assert allowed == {
+        "order_id": "AE-1",
+        "event": "confirm_delivery",
+        "at": at(days=2),
+        "allowed": True,
+        "refusal": None,
+    }
+    assert client.get("/orders/AE-1", headers=R).json()["version"] == 2  # explain wrote nothing
+    svg = client.get("/orders/AE-1/journey.svg", headers=R)
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert "<svg" in svg.text and "current state" in svg.text
+    mermaid = client.get("/orders/AE-1/journey.mmd", headers=R)
+    assert "(1) dispatch" in mermaid.text
+    lifecycle = client.get("/lifecycle.svg")
+    assert lifecycle.status_code == 200 and "<svg" in lifecycle.text
+    assert client.get("/orders/NOPE/history", headers=R).status_code == 404
+
+
+def test_health_and_readiness(client: httpx.Client) -> None:
+    """/healthz answers while the process runs; /readyz when the store answers."""
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_openapi_documents_every_event_payload_from_the_schema_module(
+    client: httpx.Client,
+) -> None:
+    """/openapi.json carries event_schema(e) for every event, order_schema for the order, a
+    route per caller event whose body refers to its schema, and the two security schemes."""
+    doc = client.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    for event in TABLE.events:
+        expected = event_schema(event)
+        expected.pop("$schema")
+        assert schemas[f"{event}_payload"] == expected
+    for event in TABLE.caller_events:
+        operation = doc["paths"][f"/orders/{{order_id}}/events/{event}"]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{event}_payload"}
+        assert {"bearer": []} in operation["security"] and {"signature": []} in operation[
+            "security"
+        ]
+        assert "application/problem+json" in operation["responses"]["409"]["content"]
+    assert set(order_schema()["properties"]) == set(schemas["Order"]["properties"])
+    assert "$defs" not in str(doc)
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "signature"}
+
+
+def test_the_read_token_reads_and_the_write_token_reads_too(client: httpx.Client) -> None:
+    """Reads accept ORDERFSM_READ_TOKEN and ORDERFSM_TOKEN; the read token cannot write (403)."""
+    create(client, "AE-1")
+    for token in (READ, WRITE):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/orders/AE-1", headers=headers).status_code == 200
+    refused = client.post(
+        "/orders/AE-1/events/dispatch", headers=R, json={"at": at(days=1), "tracking_number": "X"}
+    )
+    assert refused.status_code == 403
+    assert client.get("/orders/AE-1", headers=R).json()["order"]["state"] == "paid"
+
+
+@pytest.mark.parametrize("event", ["request_cancellation", "dispatch"])
+def test_paid_at_is_the_order_s_own(client: httpx.Client, event: str) -> None:
+    """R16: an event dated before payment is refused (409, kind time) and writes nothing."""
+    create(client, "AE-1")
+    data = {"tracking_number": "LP1"} if event == "dispatch" else {}
+    early = fire(client, "AE-1", event, at=(PAID.replace(hour=8)).isoformat(), **data)
+    assert early.status_code == 409
+    assert (early.json()["rule"], early.json()["kind"]) == ("R16", "time")
+    assert client.get("/orders/AE-1/history", headers=R).json()["entries"] == []

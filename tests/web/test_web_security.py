@@ -1,0 +1,218 @@
+"""Only those who belong get in: bearer tokens, signed webhooks, the body limit, and paths
+and ids built to escape (issue 12, point 3). Every refusal writes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from web_helpers import READ, SECRET, WRITE, R, W, at, create, fire, signed
+
+from statemachine.web import Settings, verify_signature
+
+
+def _state(client: httpx.Client, order_id: str = "AE-1") -> str:
+    state: str = client.get(f"/orders/{order_id}", headers=R).json()["order"]["state"]
+    return state
+
+
+def test_no_token_and_a_wrong_token_are_401_everywhere_but_health(client: httpx.Client) -> None:
+    """Reads, writes and the API's diagrams need a token: none or a wrong one is 401 with a
+    WWW-Authenticate challenge; health checks, the lifecycle and the OpenAPI are public."""
+    create(client, "AE-1")
+    wrong = {"Authorization": "Bearer not-the-token"}
+    for headers in ({}, wrong, {"Authorization": f"Basic {WRITE}"}):
+        for method, url in (
+            ("GET", "/orders/AE-1"),
+            ("GET", "/orders"),
+            ("GET", "/orders/AE-1/history"),
+            ("GET", "/orders/AE-1/journey.svg"),
+            ("GET", "/orders/AE-1/explain/dispatch"),
+        ):
+            answer = client.request(method, url, headers=headers)
+            assert answer.status_code == 401, (method, url, headers)
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+            assert answer.headers["content-type"] == "application/problem+json"
+        post = client.post(
+            "/orders/AE-1/events/dispatch",
+            headers=headers,
+            json={"at": at(days=1), "tracking_number": "LP1"},
+        )
+        assert post.status_code == 401
+        assert create_with(client, headers).status_code == 401
+    assert _state(client) == "paid"
+    for url in ("/healthz", "/readyz", "/lifecycle.svg", "/openapi.json"):
+        assert client.get(url).status_code == 200, url
+
+
+def create_with(client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    return client.post(
+        "/orders",
+        headers=headers,
+        json={"order_id": "X-1", "amount": "1.00", "currency": "USD", "paid_at": at()},
+    )
+
+
+def test_a_signed_webhook_is_applied(client: httpx.Client) -> None:
+    """A supplier webhook signed with the shared secret (HMAC-SHA256 over the timestamp, the
+    method, the path, the Idempotency-Key and the raw body) is applied, source webhook."""
+    create(client, "AE-1")
+    path = "/orders/AE-1/events/dispatch"
+    body, headers = signed(path, {"at": at(days=1), "tracking_number": "LP1"}, "wh-1")
+    answer = client.post(path, content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert _state(client) == "dispatched"
+    entry = client.get("/orders/AE-1/history", headers=R).json()["entries"][0]
+    assert (entry["source"], entry["event_id"]) == ("webhook", "wh-1")
+    again = client.post(path, content=body, headers=headers)  # a retry within the window: R15
+    assert again.status_code == 200 and again.json()["replay"] is True
+
+
+def test_forged_and_replayed_signatures_are_refused(client: httpx.Client) -> None:
+    """A signature of another body, another order's path, another key, an old timestamp, the
+    wrong secret, a malformed header or none at all is 401 (or 400 without a key); nothing is
+    applied."""
+    create(client, "AE-1")
+    create(client, "AE-2")
+    path = "/orders/AE-1/events/dispatch"
+    good = {"at": at(days=1), "tracking_number": "LP1"}
+    body, headers = signed(path, good, "wh-1")
+    other_body = json.dumps({**good, "tracking_number": "LP-EVIL"}).encode()
+    attempts = {
+        "another body": (path, other_body, headers),
+        "another order": ("/orders/AE-2/events/dispatch", body, headers),
+        "another key": (path, body, {**headers, "Idempotency-Key": "wh-2"}),
+        "an old timestamp": (path, *signed(path, good, "wh-1", timestamp=int(time.time()) - 3600)),
+        "a future timestamp": (
+            path,
+            *signed(path, good, "wh-1", timestamp=int(time.time()) + 3600),
+        ),
+        "the wrong secret": (path, *signed(path, good, "wh-1", secret="guess")),
+        "a malformed header": (path, body, {**headers, "Orderfsm-Signature": "v1=abc"}),
+        "an empty signature": (path, body, {**headers, "Orderfsm-Signature": "t=1,v1="}),
+    }
+    for what, (url, content, sent) in attempts.items():
+        answer = client.post(url, content=content, headers=sent)
+        assert answer.status_code == 401, what
+        assert answer.headers["content-type"] == "application/problem+json", what
+    no_key = {k: v for k, v in headers.items() if k != "Idempotency-Key"}
+    assert client.post(path, content=body, headers=no_key).status_code == 400
+    assert _state(client, "AE-1") == "paid"
+    assert _state(client, "AE-2") == "paid"
+
+
+def test_a_signature_does_not_stand_in_for_a_bearer_token(client: httpx.Client) -> None:
+    """Signatures open events only; a wrong bearer token beside a good signature is 401."""
+    create(client, "AE-1")
+    path = "/orders/AE-1/events/dispatch"
+    body, headers = signed(path, {"at": at(days=1), "tracking_number": "LP1"}, "wh-1")
+    answer = client.post(path, content=body, headers={**headers, "Authorization": "Bearer bad"})
+    assert answer.status_code == 401
+    orders_body, orders_headers = signed(
+        "/orders", {"order_id": "S-1", "amount": "1.00", "currency": "USD", "paid_at": at()}, "k"
+    )
+    assert client.post("/orders", content=orders_body, headers=orders_headers).status_code == 401
+    assert client.get("/orders/AE-1", headers=orders_headers).status_code == 401
+
+
+def test_an_oversized_body_is_413_announced_or_streamed(client: httpx.Client) -> None:
+    """A body over ORDERFSM_MAX_BODY is 413 whether it announces its length or streams in
+    chunks; nothing is applied."""
+    create(client, "AE-1")
+    huge = {"at": at(days=1), "tracking_number": "LP" + "9" * 70_000}
+    announced = client.post("/orders/AE-1/events/dispatch", headers=W, json=huge)
+    assert announced.status_code == 413
+    assert announced.headers["content-type"] == "application/problem+json"
+
+    def chunks() -> object:
+        for _ in range(20):
+            yield b"x" * 8192
+
+    streamed = client.post(
+        "/orders/AE-1/events/dispatch",
+        headers={**W, "Content-Type": "application/json"},
+        content=chunks(),  # type: ignore[arg-type]
+    )
+    assert streamed.status_code == 413
+    assert _state(client) == "paid"
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    [
+        "../../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e%2f%2e%2e%2fetc",
+        "AE-1' OR '1'='1",
+        "AE-1; DROP TABLE orders; --",
+        'AE-1" OR 1=1 --',
+        "x" * 10_000,
+    ],
+)
+def test_ids_built_to_escape_find_nothing_and_break_nothing(
+    client: httpx.Client, order_id: str
+) -> None:
+    """Paths with ../, SQL fragments and 10,000-character ids are 404 or 422 problems without
+    SQL or a trace, on reads and writes; the stored orders are untouched."""
+    create(client, "AE-1")
+    for method, url, body in (
+        ("GET", f"/orders/{order_id}", None),
+        ("GET", f"/orders/{order_id}/history", None),
+        ("GET", f"/orders/{order_id}/journey.svg", None),
+        ("POST", f"/orders/{order_id}/events/confirm_delivery", {"at": at(days=1)}),
+        ("GET", f"/inspect/orders/{order_id}", None),
+    ):
+        answer = client.request(method, url, headers=W, json=body)
+        assert answer.status_code in (404, 422), (url[:60], answer.status_code)
+        assert "Traceback" not in answer.text
+        assert "sqlite" not in answer.text.lower() and "psycopg" not in answer.text.lower()
+        assert len(answer.content) < 20_000
+    hostile = create(client, order_id)
+    if len(order_id) > 200 or "/" in order_id:  # too long to be an id, or not addressable
+        assert hostile.status_code == 422
+        assert hostile.json()["field"] == "order_id"
+    else:  # stored as data, like any id, and read back by its own path
+        assert hostile.status_code == 201
+        assert client.get(hostile.headers["location"], headers=R).status_code == 200
+    assert client.get("/orders/AE-1", headers=R).json()["version"] == 1
+    listing = client.get("/orders", headers=R, params={"state": "paid"}).json()["orders"]
+    assert "AE-1" in [o["order_id"] for o in listing]
+
+
+def test_a_10000_character_idempotency_key_is_refused(client: httpx.Client) -> None:
+    """R15: an Idempotency-Key longer than an event id may be is 422 naming event_id."""
+    create(client, "AE-1")
+    answer = fire(client, "AE-1", "confirm_delivery", key="k" * 10_000, at=at(days=1))
+    assert answer.status_code == 422 and answer.json()["field"] == "event_id"
+
+
+def test_settings_never_show_their_secrets() -> None:
+    """Tokens and secrets are left out of the settings' repr (so out of any log line)."""
+    settings = Settings(token=WRITE, read_token=READ, webhook_secret=SECRET)
+    assert WRITE not in repr(settings) and READ not in repr(settings)
+    assert SECRET not in repr(settings)
+
+
+def test_verify_signature_explains_without_revealing() -> None:
+    """A refused signature says why in words, never what the right signature would be."""
+    body = b'{"at": "2026-03-03T09:00:00+08:00"}'
+    now = 1_800_000_000
+    _, headers = signed("/p", body, "k", timestamp=now)
+    header = headers["Orderfsm-Signature"]
+    good = verify_signature(
+        SECRET, header, method="POST", path="/p", key="k", body=body, tolerance=300, now=now
+    )
+    assert good is None
+    late = verify_signature(
+        SECRET, header, method="POST", path="/p", key="k", body=body, tolerance=300, now=now + 301
+    )
+    assert late is not None and "tolerance" in late
+    forged = verify_signature(
+        SECRET, header, method="POST", path="/p", key="k", body=b"{}", tolerance=300, now=now
+    )
+    assert forged is not None and header.split("v1=")[1] not in forged
+    assert verify_signature(
+        None, header, method="POST", path="/p", key="k", body=body, tolerance=300, now=now
+    )

@@ -1,0 +1,148 @@
+"""How the service is started: settings from the environment, the command line, serve()'s
+signature (what ``orderfsm serve`` calls), and the app mounted inside another one."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from web_helpers import READ, ROOT, WRITE, R, ThreadServer, W, create, server_env
+
+from statemachine import InvalidInput
+from statemachine.store import AsyncPostgresStore, AsyncSQLiteStore
+from statemachine.web import Settings, create_app, serve
+
+
+def test_settings_come_from_the_environment() -> None:
+    """Every ORDERFSM_* variable is read; blank tokens open nothing; defaults fill the rest."""
+    settings = Settings.from_env(
+        {
+            "ORDERFSM_TOKEN": " w ",
+            "ORDERFSM_READ_TOKEN": "",
+            "ORDERFSM_WEBHOOK_SECRET": "s",
+            "ORDERFSM_WEBHOOK_TOLERANCE": "60",
+            "ORDERFSM_MAX_BODY": "1024",
+            "ORDERFSM_SWEEP_INTERVAL": "0",
+            "ORDERFSM_RELAY_URL": "https://hooks.example/orders",
+            "ORDERFSM_RELAY_SECRET": "r",
+            "ORDERFSM_RELAY_ATTEMPTS": "3",
+        }
+    )
+    assert (settings.token, settings.read_token, settings.webhook_secret) == ("w", None, "s")
+    assert (settings.webhook_tolerance, settings.max_body, settings.sweep_interval) == (60, 1024, 0)
+    assert (settings.relay_url, settings.relay_attempts) == ("https://hooks.example/orders", 3)
+    assert settings.relay_backoff == 1.0 and settings.sweep_batch == 100
+
+
+@pytest.mark.parametrize(
+    ("environ", "field"),
+    [
+        ({"ORDERFSM_MAX_BODY": "lots"}, "max_body"),
+        ({"ORDERFSM_MAX_BODY": "0"}, "max_body"),
+        ({"ORDERFSM_SWEEP_INTERVAL": "-1"}, "sweep_interval"),
+        ({"ORDERFSM_RELAY_URL": "ftp://x"}, "relay_url"),
+        ({"ORDERFSM_RELAY_URL": "https://x/hook"}, "relay_secret"),
+    ],
+)
+def test_a_setting_that_does_not_read_names_its_variable(
+    environ: dict[str, str], field: str
+) -> None:
+    """A bad setting is InvalidInput naming the field and its environment variable."""
+    with pytest.raises(InvalidInput) as caught:
+        Settings.from_env(environ)
+    assert caught.value.field == field
+    assert "ORDERFSM_" in caught.value.message
+
+
+def test_serve_takes_the_store_and_the_address_never_a_token() -> None:
+    """serve()'s signature, which orderfsm serve calls: keyword-only store, address, workers,
+    pool and log level; no parameter for a token or a secret."""
+    parameters = inspect.signature(serve).parameters
+    assert list(parameters) == ["db", "dsn", "host", "port", "workers", "pool_size", "log_level"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    assert (parameters["host"].default, parameters["port"].default) == ("127.0.0.1", 8000)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "statemachine.web", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env or server_env(),
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_the_command_line_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
+    """python -m statemachine.web needs --db or --dsn, says which setting or store is wrong
+    (exit 2) before it listens, and takes no token on the command line."""
+    assert _cli().returncode == 2
+    assert _cli("--db", "a.db", "--dsn", "x").returncode == 2
+    missing = _cli("--db", str(tmp_path / "no" / "such" / "dir" / "orders.db"))
+    assert missing.returncode == 2 and "cannot use the store" in missing.stderr
+    bad = _cli("--db", str(tmp_path / "o.db"), env=server_env(ORDERFSM_MAX_BODY="lots"))
+    assert bad.returncode == 2 and "ORDERFSM_MAX_BODY" in bad.stderr
+    helped = _cli("--help")
+    assert "ORDERFSM_TOKEN" in helped.stdout and "--token" not in helped.stdout
+    assert _cli("--db", "o.db", "--token", WRITE).returncode == 2
+
+
+def test_the_app_mounts_inside_another_with_its_lifespan(tmp_path: Path) -> None:
+    """Mounted under /fsm in another FastAPI app (its lifespan run from the outer one): the
+    API, Location headers, the inspector's links and its sweeper all work under the prefix."""
+    store = AsyncSQLiteStore(tmp_path / "orders.db")
+    inner = create_app(store, settings=Settings(token=WRITE, read_token=READ, sweep_interval=0.1))
+
+    @asynccontextmanager
+    async def lifespan(outer: FastAPI) -> AsyncIterator[None]:
+        async with inner.router.lifespan_context(inner):
+            yield
+
+    outer = FastAPI(lifespan=lifespan)
+    outer.mount("/fsm", inner)
+    with ThreadServer(outer) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/fsm/healthz").json() == {"status": "ok"}
+        created = client.post(
+            "/fsm/orders",
+            headers=W,
+            json={"order_id": "M-1", "amount": "5.00", "currency": "EUR",
+                  "paid_at": "2026-03-02T09:00:00+08:00"},
+        )  # fmt: skip
+        assert created.status_code == 201
+        assert created.headers["location"] == f"{server.url}/fsm/orders/M-1"
+        page = client.get("/fsm/inspect/", headers=R).text
+        assert 'href="/fsm/inspect/orders?state=paid"' in page
+        for _ in range(600):  # the sweeper runs under the outer lifespan (R12)
+            state = client.get("/fsm/orders/M-1", headers=R).json()["order"]["state"]
+            if state != "paid":
+                break
+            import time
+
+            time.sleep(0.05)
+        assert state == "refund_pending"
+    store.sync.close()
+
+
+def test_a_postgres_store_needs_its_dsn(pg_dsn: str) -> None:
+    """create_app on an AsyncPostgresStore without dsn= is InvalidInput naming dsn; with it,
+    the service answers."""
+    store = AsyncPostgresStore(pg_dsn, pool_size=2)
+    try:
+        with pytest.raises(InvalidInput) as caught:
+            create_app(store, settings=Settings(token=WRITE))
+        assert caught.value.field == "dsn"
+        app = create_app(store, settings=Settings(token=WRITE, sweep_interval=0), dsn=pg_dsn)
+        with ThreadServer(app) as server, httpx.Client(base_url=server.url) as client:
+            assert create(client, "P-1").status_code == 201
+            assert client.get("/readyz").json() == {"status": "ready"}
+    finally:
+        store.sync.close()
