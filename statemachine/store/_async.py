@@ -39,7 +39,17 @@ import anyio
 import anyio.to_thread
 
 from ..order import Order
-from ._base import DEFAULT_ATTEMPTS, Applied, Loaded, LogEntry, OutboxItem, SQLStore, Swept
+from ._base import (
+    DEFAULT_ATTEMPTS,
+    Applied,
+    Loaded,
+    LogEntry,
+    NotificationRow,
+    OrderRow,
+    OutboxItem,
+    SQLStore,
+    Swept,
+)
 
 __all__ = ["AsyncPostgresStore", "AsyncSQLiteStore", "AsyncStore"]
 
@@ -119,6 +129,31 @@ class AsyncStore:
     async def ack(self, notification_ids: Iterable[int]) -> int:
         """:meth:`SQLStore.ack`, awaited."""
         return await self._run(self._store.ack, list(notification_ids))
+
+    async def orders(
+        self,
+        *,
+        state: str | None = None,
+        due_before: dt.datetime | None = None,
+        after: tuple[dt.datetime | None, str] | None = None,
+        limit: int = 100,
+    ) -> list[OrderRow]:
+        """:meth:`SQLStore.orders`, awaited."""
+        return await self._run(
+            self._store.orders, state=state, due_before=due_before, after=after, limit=limit
+        )
+
+    async def state_counts(self) -> dict[str, int]:
+        """:meth:`SQLStore.state_counts`, awaited."""
+        return await self._run(self._store.state_counts)
+
+    async def notifications(self, order_id: str) -> list[NotificationRow]:
+        """:meth:`SQLStore.notifications`, awaited."""
+        return await self._run(self._store.notifications, order_id)
+
+    async def ping(self) -> None:
+        """:meth:`SQLStore.ping`, awaited."""
+        await self._run(self._store.ping)
 
     async def aclose(self) -> None:
         """Wait for the running operations, then close the connections."""

@@ -49,7 +49,9 @@ __all__ = [
     "CorruptOrder",
     "Loaded",
     "LogEntry",
+    "NotificationRow",
     "OrderExists",
+    "OrderRow",
     "OrderStore",
     "OutboxItem",
     "SchemaVersionError",
@@ -61,8 +63,12 @@ __all__ = [
     "clock_due_at",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""The schema this release writes and reads; a database at a higher version is refused."""
+SCHEMA_VERSION: Final = 2
+"""The schema this release writes and reads; a database at a higher version is refused.
+
+1. orders, order_log, inbox, outbox, schema_version.
+2. An index of orders by state, for listings (:meth:`SQLStore.orders`).
+"""
 
 DEFAULT_ATTEMPTS: Final = 10
 """How many times ``apply`` tries on fresh data before raising :class:`ConcurrentUpdate`."""
@@ -113,6 +119,28 @@ class Loaded:
 
     order: Order
     version: int
+
+
+@attrs.frozen
+class OrderRow:
+    """One order in a listing: the indexed columns of its row, not its body (a listing is an
+    index; read the order itself with ``get``, which validates it)."""
+
+    order_id: str
+    state: str
+    version: int
+    dispatch_deadline: dt.datetime
+    repayment_deadline: dt.datetime | None
+    due_at: dt.datetime | None
+
+
+@attrs.frozen
+class NotificationRow:
+    """An outbox row of one order: its id, its position and whether it was acknowledged."""
+
+    notification_id: int
+    position: int
+    acked: bool
 
 
 @attrs.frozen
@@ -869,6 +897,88 @@ class SQLStore(abc.ABC):
                 "UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked",
                 [(True, nid) for nid in ids],
             )
+
+    # -- listings -----------------------------------------------------------------------------
+
+    def orders(
+        self,
+        *,
+        state: str | None = None,
+        due_before: dt.datetime | None = None,
+        after: tuple[dt.datetime | None, str] | None = None,
+        limit: int = 100,
+    ) -> list[OrderRow]:
+        """Up to ``limit`` orders from the indexes, not the bodies: in ``state`` if given (index
+        on state), due at or before ``due_before`` if given (index on ``due_at``; then oldest
+        due first), else by order id. ``after`` is the sort key of the previous page's last row
+        (``(due_at, order_id)``, or ``(None, order_id)``): keyset paging, stable while orders
+        change."""
+        _require_limit(limit)
+        if state is not None and state not in TABLE.state_names:
+            raise InvalidInput(
+                f"unknown state {state!r}; states: {', '.join(TABLE.state_names)}", field="state"
+            )
+        if due_before is not None:
+            due_before = require_aware(due_before, "due_before")
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        if due_before is not None:
+            where.append("due_at IS NOT NULL AND due_at <= ?")
+            params.append(self._ts(due_before))
+            if after is not None and after[0] is not None:
+                moment = self._ts(require_aware(after[0], "after"))
+                where.append("(due_at > ? OR (due_at = ? AND order_id > ?))")
+                params.extend([moment, moment, _order_id(after[1])])
+            order_by = "due_at, order_id"
+        else:
+            if after is not None:
+                where.append("order_id > ?")
+                params.append(_order_id(after[1]))
+            order_by = "order_id"
+        sql = "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at "
+        sql += "FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY {order_by} LIMIT ?"
+        with span("orders"), self._lock, self._read() as cur:
+            cur.execute(self._q(sql), (*params, limit))
+            rows = cur.fetchall()
+        return [
+            OrderRow(
+                oid,
+                st,
+                int(version),
+                self._from_ts(dispatch),
+                None if repayment is None else self._from_ts(repayment),
+                None if due is None else self._from_ts(due),
+            )
+            for oid, st, version, dispatch, repayment, due in rows
+        ]
+
+    def state_counts(self) -> dict[str, int]:
+        """How many orders are in each state (states without orders are left out)."""
+        with span("state_counts"), self._lock, self._read() as cur:
+            cur.execute("SELECT state, COUNT(*) FROM orders GROUP BY state")
+            return {state: int(n) for state, n in cur.fetchall()}
+
+    def notifications(self, order_id: str) -> list[NotificationRow]:
+        """The outbox rows of one order, by position, with whether each was acknowledged."""
+        order_id = _order_id(order_id)
+        with span("notifications", order_id=order_id), self._lock, self._read() as cur:
+            cur.execute(
+                self._q(
+                    "SELECT id, position, acked FROM outbox WHERE order_id = ? ORDER BY position"
+                ),
+                (order_id,),
+            )
+            return [NotificationRow(int(i), int(p), bool(a)) for i, p, a in cur.fetchall()]
+
+    def ping(self) -> None:
+        """Raise unless the database answers (for a readiness check)."""
+        with self._lock, self._read() as cur:
+            cur.execute("SELECT 1 FROM schema_version")
+            cur.fetchall()
 
     # -- the steps ----------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         )""",
         "CREATE INDEX outbox_pending ON outbox (id) WHERE NOT acked",
     ),
+    2: ("CREATE INDEX orders_state ON orders (state, order_id)",),
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime as dt
 import json
 import re
@@ -18,25 +17,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, render
-from ..errors import InvalidInput, OrderError, OrderExists, UnknownOrder
+from ..errors import InvalidInput, OrderError, OrderExists
 from ..machine import MAX_ID_LENGTH
 from ..order import Order
 from ..records import FireResult
-from ..store import Applied
+from ..store import Applied, OrderRow
 from ..table import EVENTS, STATES, TABLE
 from ._problems import problem
 from ._security import SIGNATURE_HEADER, verify_signature
 from ._service import Service, authorize, service_of
-from ._tables import OrderRow
 
-__all__ = ["CALLER_EVENTS", "READY_PROBE", "first_result", "router"]
+__all__ = ["CALLER_EVENTS", "first_result", "router"]
+
+MAX_PAGE: Final = 500
 
 CALLER_EVENTS: Final = TABLE.caller_events
 """The events a caller sends over HTTP; the clock's are the sweeper's."""
-READY_PROBE: Final = "orderfsm-readyz-probe"
-"""The order id ``/readyz`` asks the store for (no such order is needed: an answer is)."""
-MAX_PAGE: Final = 500
-
 router = APIRouter()
 
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.IGNORECASE)
@@ -177,8 +173,7 @@ async def readyz(request: Request) -> Response:
     """200 when the order store and the service's own tables answer a query (readiness)."""
     service = service_of(request)
     try:
-        with contextlib.suppress(UnknownOrder):
-            await service.store.load(READY_PROBE)
+        await service.store.ping()
         await service.table(service.tables.ping)
     except Exception as exc:  # any failure means not ready; the reason goes to the log only
         from ._problems import LOGGER
@@ -307,9 +302,7 @@ async def list_orders(
         raise InvalidInput(f"state must be one of {', '.join(STATES)}", field="state")
     until = None if due_before is None else _aware(_moment(due_before, "due_before"), "due_before")
     after = None if cursor is None else _decode_cursor(cursor)
-    rows = await service.table(
-        service.tables.orders, state=state, due_before=until, after=after, limit=limit + 1
-    )
+    rows = await service.store.orders(state=state, due_before=until, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None

@@ -169,11 +169,9 @@ async def home(request: Request) -> Response:
         return _login_page(request)
     service = service_of(request)
     now = _now()
-    counts = await service.table(service.tables.state_counts)
+    counts = await service.store.state_counts()
     until = now + dt.timedelta(hours=service.settings.near_hours)
-    near = await service.table(
-        service.tables.orders, state=None, due_before=until, after=None, limit=_PAGE
-    )
+    near = await service.store.orders(due_before=until, limit=_PAGE)
     dead = await service.table(service.tables.dead_letter_count)
     return _page(
         request,
@@ -229,9 +227,7 @@ async def orders(request: Request, state: str = "", cursor: str = "") -> Respons
             after = _decode_cursor(cursor)
         except OrderError:
             after = None
-    rows = await service.table(
-        service.tables.orders, state=chosen, due_before=None, after=after, limit=_PAGE + 1
-    )
+    rows = await service.store.orders(state=chosen, after=after, limit=_PAGE + 1)
     more = len(rows) > _PAGE
     rows = rows[:_PAGE]
     now = _now()
@@ -297,7 +293,7 @@ async def order_page(request: Request, order_id: str) -> Response:
         return _page(request, "not_found.html", 404, title="Not found", wanted=order_id)
     order = loaded.order
     entries = await service.store.history(order_id)
-    queued = await service.table(service.tables.notifications_of, order_id)
+    queued = await service.store.notifications(order_id)
     tried = await service.table(service.tables.deliveries, [n.notification_id for n in queued])
     svg = await anyio.to_thread.run_sync(render, journey_dot(order))
     now = _now()

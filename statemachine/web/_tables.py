@@ -1,20 +1,11 @@
-"""The web layer's own SQL: order listings, and the relay's delivery records (dead letters).
+"""The web layer's own table: the relay's delivery records (attempts, last error, dead letters).
 
-**This module reads the store's tables directly**, through a connection of its own, because the
-stores have no list query yet. It is kept apart so it can go once they do (see
-``docs/service.md``, "What the store could offer"). What it relies on:
-
-- the ``orders`` table's real columns ``order_id``, ``state``, ``version``,
-  ``dispatch_deadline``, ``repayment_deadline`` and ``due_at`` (on SQLite, moments are
-  fixed-width UTC ISO text, so text order is time order), and the ``outbox`` table's ``id``,
-  ``order_id``, ``position`` and ``acked``;
-- it adds one index to ``orders``, ``orderfsm_web_orders_state (state, order_id)``, for the
-  listing by state, and one table of its own, ``orderfsm_web_deliveries`` (one row per
-  notification the relay has tried: attempts, last error, next try, and ``dead`` once it gave
-  up). Both are created with ``IF NOT EXISTS``; neither name can clash with the store's.
-
-Listing rows come from the real columns only (the body is not parsed): a listing is an index.
-An order's own page reads it through the store, which validates it.
+Listings and an order's outbox rows come from the store (``store.orders``,
+``store.state_counts``, ``store.notifications``). What the relay did with each notification is
+the service's own business, kept in one table of its own, ``orderfsm_web_deliveries`` (one row
+per notification the relay has tried: attempts, last error, next try, and ``dead`` once it gave
+up), in the store's database, through a connection of its own; it is created with
+``IF NOT EXISTS`` and its name cannot clash with the store's.
 """
 
 from __future__ import annotations
@@ -32,7 +23,6 @@ import attrs
 __all__ = [
     "Delivery",
     "DeliveryStatus",
-    "OrderRow",
     "PostgresTables",
     "SQLiteTables",
     "WebTables",
@@ -41,19 +31,6 @@ __all__ = [
 DeliveryStatus = Literal["retrying", "acked", "dead"]
 
 _DELIVERIES: Final = "orderfsm_web_deliveries"
-_STATE_INDEX: Final = "orderfsm_web_orders_state"
-
-
-@attrs.frozen
-class OrderRow:
-    """One order in a listing: its real columns, not its body."""
-
-    order_id: str
-    state: str
-    version: int
-    dispatch_deadline: dt.datetime
-    repayment_deadline: dt.datetime | None
-    due_at: dt.datetime | None
 
 
 @attrs.frozen
@@ -70,16 +47,6 @@ class Delivery:
     updated_at: dt.datetime
 
 
-@attrs.frozen
-class NotificationRow:
-    """An outbox row of one order: its id, its position and whether it was acknowledged."""
-
-    notification_id: int
-    position: int
-    acked: bool
-
-
-_ORDER_COLUMNS: Final = "order_id, state, version, dispatch_deadline, repayment_deadline, due_at"
 _DELIVERY_COLUMNS: Final = (
     "notification_id, order_id, position, attempts, status, next_attempt_at, last_error, updated_at"
 )
@@ -130,75 +97,7 @@ class WebTables(abc.ABC):
             cur.execute("SELECT 1")
             cur.fetchall()
 
-    # -- listings -----------------------------------------------------------------------------
-
-    def orders(
-        self,
-        *,
-        state: str | None,
-        due_before: dt.datetime | None,
-        after: tuple[dt.datetime | None, str] | None,
-        limit: int,
-    ) -> list[OrderRow]:
-        """Up to ``limit`` orders, in ``state`` if given, due at or before ``due_before`` if
-        given (then oldest due first), else by order id; ``after`` is the sort key of the last
-        row of the previous page (keyset paging: stable while orders change)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if state is not None:
-            where.append("state = ?")
-            params.append(state)
-        if due_before is not None:
-            where.append("due_at IS NOT NULL AND due_at <= ?")
-            params.append(self._ts(due_before))
-            if after is not None and after[0] is not None:
-                where.append("(due_at > ? OR (due_at = ? AND order_id > ?))")
-                moment = self._ts(after[0])
-                params.extend([moment, moment, after[1]])
-            order_by = "due_at, order_id"
-        else:
-            if after is not None:
-                where.append("order_id > ?")
-                params.append(after[1])
-            order_by = "order_id"
-        sql = f"SELECT {_ORDER_COLUMNS} FROM orders"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order_by} LIMIT ?"
-        params.append(limit)
-        with self._cursor() as cur:
-            cur.execute(self._q(sql), params)
-            rows = cur.fetchall()
-        return [
-            OrderRow(
-                oid,
-                st,
-                int(version),
-                self._from_ts(dispatch),
-                self._opt_ts(repayment),
-                self._opt_ts(due),
-            )
-            for oid, st, version, dispatch, repayment, due in rows
-        ]
-
-    def state_counts(self) -> dict[str, int]:
-        """How many orders are in each state (states without orders are left out)."""
-        with self._cursor() as cur:
-            cur.execute("SELECT state, COUNT(*) FROM orders GROUP BY state")
-            return {state: int(n) for state, n in cur.fetchall()}
-
-    # -- notifications and deliveries ---------------------------------------------------------
-
-    def notifications_of(self, order_id: str) -> list[NotificationRow]:
-        """The outbox rows of one order, by position."""
-        with self._cursor() as cur:
-            cur.execute(
-                self._q(
-                    "SELECT id, position, acked FROM outbox WHERE order_id = ? ORDER BY position"
-                ),
-                (order_id,),
-            )
-            return [NotificationRow(int(i), int(p), bool(a)) for i, p, a in cur.fetchall()]
+    # -- deliveries ---------------------------------------------------------------------------
 
     def deliveries(self, notification_ids: Sequence[int]) -> dict[int, Delivery]:
         """The delivery records of these notifications (those tried at least once)."""
@@ -347,7 +246,6 @@ class SQLiteTables(WebTables):
             )""",
             f"CREATE INDEX IF NOT EXISTS {_DELIVERIES}_dead ON {_DELIVERIES} (updated_at) "
             "WHERE status = 'dead'",
-            f"CREATE INDEX IF NOT EXISTS {_STATE_INDEX} ON orders (state, order_id)",
         )
 
     def close(self) -> None:
@@ -401,7 +299,6 @@ class PostgresTables(WebTables):
             )""",
             f"CREATE INDEX IF NOT EXISTS {_DELIVERIES}_dead ON {_DELIVERIES} (updated_at) "
             "WHERE status = 'dead'",
-            f"CREATE INDEX IF NOT EXISTS {_STATE_INDEX} ON orders (state, order_id)",
         )
 
     def close(self) -> None:

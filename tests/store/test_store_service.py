@@ -221,3 +221,47 @@ def test_check_log_finds_a_state_the_store_log_should_not_have(store: OrderStore
     report = check_log([entry], created=[store.get("AE-1")])
     assert not report.ok
     assert report.mismatches[0].recorded == "cancelled"
+
+
+def test_listing_by_state_and_due_time_with_keyset_pages(store: OrderStore) -> None:
+    """R12 R14: orders() lists from the indexes (schema 2 adds one on state): by state, by due
+    time up to a moment (oldest due first), in keyset pages that never repeat or skip a row;
+    state_counts() counts them; notifications() gives an order's outbox rows and acks."""
+    store.add_many(new_order(f"L-{i:02d}", PAID + i * HOUR) for i in range(7))
+    store.apply("L-03", "request_cancellation", at=PAID + 10 * HOUR)
+    store.apply("L-05", "dispatch", at=PAID + 10 * HOUR, tracking_number="LP1")
+    assert [r.order_id for r in store.orders(state="cancel_requested")] == ["L-03"]
+    assert store.state_counts() == {"paid": 5, "cancel_requested": 1, "dispatched": 1}
+    seen: list[str] = []
+    after = None
+    while page := store.orders(limit=3, after=after):
+        seen += [r.order_id for r in page]
+        after = (None, page[-1].order_id)
+    assert seen == [f"L-{i:02d}" for i in range(7)]
+    late = PAID + dt.timedelta(days=60)
+    due = store.orders(due_before=late, limit=2)
+    assert [r.order_id for r in due] == ["L-00", "L-01"]
+    rest = store.orders(due_before=late, after=(due[-1].due_at, due[-1].order_id), limit=50)
+    assert [r.order_id for r in rest] == ["L-02", "L-03", "L-04", "L-06"]  # L-05 shipped
+    (note,) = store.notifications("L-03")
+    assert (note.position, note.acked) == (0, False)
+    store.ack([note.notification_id])
+    assert store.notifications("L-03")[0].acked is True
+    store.ping()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"state": "lost"}, "state"),
+        ({"limit": 0}, "limit"),
+        ({"due_before": dt.datetime(2026, 3, 3)}, "due_before"),
+    ],
+)
+def test_listing_arguments_are_checked(
+    store: OrderStore, kwargs: dict[str, Any], field: str
+) -> None:
+    """R14 R16: an unknown state, a bad limit or a naive time is InvalidInput naming it."""
+    with pytest.raises(InvalidInput) as caught:
+        store.orders(**kwargs)
+    assert caught.value.field == field
