@@ -1361,3 +1361,53 @@ def check_log_cmd(file: str, as_json: bool) -> int:
             )
         )
     return OK if report.ok else FINDINGS
+
+
+class _WebMissing(click.ClickException):
+    """The web extra is not installed (exit status 5, like any missing program)."""
+
+    exit_code = MISSING
+
+
+@cli.command()
+@store_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the store (each runs its own sweeper and relay, safely).",
+)
+@click.option(
+    "--pool-size",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="PostgreSQL connections per process.",
+)
+def serve(
+    db: str | None, dsn: str | None, host: str, port: int, workers: int, pool_size: int
+) -> int:
+    """Serve the orders over HTTP, with the inspector under /inspect/ (docs/service.md).
+
+    Needs `pip install 'order-statemachine[web]'`. Tokens and secrets come from the
+    environment only, never from options others can read in the process list:
+    ORDERFSM_TOKEN (writes), ORDERFSM_READ_TOKEN (reads and the inspector),
+    ORDERFSM_WEBHOOK_SECRET (signed supplier webhooks), ORDERFSM_RELAY_URL and
+    ORDERFSM_RELAY_SECRET (the outbox relay). Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    ref = _store_ref(db, dsn)
+    try:
+        from ..web import serve as run_server
+    except ImportError as exc:
+        raise _WebMissing(
+            f"serve needs the web extra: pip install 'order-statemachine[web]' ({exc})"
+        ) from None
+    kind, target = ref
+    if kind == "sqlite":
+        run_server(db=target, host=host, port=port, workers=workers, pool_size=pool_size)
+    else:
+        run_server(dsn=target, host=host, port=port, workers=workers, pool_size=pool_size)
+    return OK

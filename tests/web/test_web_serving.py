@@ -146,3 +146,63 @@ def test_a_postgres_store_needs_its_dsn(pg_dsn: str) -> None:
             assert client.get("/readyz").json() == {"status": "ready"}
     finally:
         store.sync.close()
+
+
+def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """R15: `orderfsm serve --db PATH` serves the API (a write needs ORDERFSM_TOKEN from the
+    environment, never an option), and SIGTERM stops it cleanly with exit status 0."""
+    import shutil
+    import signal
+    import sysconfig
+    import time
+
+    from web_helpers import free_port
+
+    script = shutil.which("orderfsm", path=sysconfig.get_path("scripts")) or shutil.which(
+        "orderfsm"
+    )
+    assert script, "orderfsm is installed with the package"
+    port = free_port()
+    env = server_env()
+    process = subprocess.Popen(
+        [script, "serve", "--db", str(tmp_path / "orders.db"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("orderfsm serve did not answer")
+        body = {"order_id": "AE-1", "amount": "25.00", "currency": "USD",
+                "paid_at": "2026-03-02T09:00:00+08:00"}  # fmt: skip
+        assert httpx.post(f"{url}/orders", json=body, timeout=10).status_code == 401
+        created = httpx.post(f"{url}/orders", json=body, headers=W, timeout=10)
+        assert created.status_code == 201
+        shown = httpx.get(f"{url}/orders/AE-1", headers=R, timeout=10).json()
+        assert shown["order"]["state"] == "paid", shown
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    assert code == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_orderfsm_serve_without_a_store_is_one_line_exit_2() -> None:
+    """`orderfsm serve` with no store given prints one line naming --db/--dsn, exit status 2."""
+    import shutil
+    import sysconfig
+
+    script = shutil.which("orderfsm", path=sysconfig.get_path("scripts")) or shutil.which(
+        "orderfsm"
+    )
+    assert script
+    env = {k: v for k, v in server_env().items() if k != "ORDERFSM_DB"}
+    done = subprocess.run([script, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "--db" in done.stderr
