@@ -40,13 +40,12 @@ sys.path.insert(0, str(ROOT / "tests" / "store"))
 sys.path.insert(0, str(ROOT / "tests" / "web"))
 import httpx  # noqa: E402
 from pg_server import TempPostgres  # noqa: E402
+from report import cpu_model, write_section  # noqa: E402
 from web_helpers import WRITE, ProcessServer, server_env  # noqa: E402
 
 from statemachine import Order  # noqa: E402
 from statemachine.store import PostgresStore, SQLiteStore  # noqa: E402
 
-README = ROOT / "bench" / "README.md"
-START, END = "<!-- bench:http:start -->", "<!-- bench:http:end -->"
 PAID = dt.datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 LIFE: tuple[tuple[str, dict[str, Any]], ...] = (
     ("request_cancellation", {}),
@@ -220,16 +219,7 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str | None,
 def markdown(
     rows: list[dict[str, Any]], args: argparse.Namespace, pg: str | None, floor: float
 ) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-        cpu = model
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     today = dt.date.today().isoformat()
     lines = [
         "## The HTTP service against the store's direct `apply`",
@@ -265,18 +255,6 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-def write_readme(section: str) -> None:
-    """Put ``section`` between this script's markers in bench/README.md, nothing else."""
-    text = README.read_text(encoding="utf-8")
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--orders", type=int, default=160, help="orders per run, all clients")
@@ -290,8 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     section = markdown(rows, args, pg, floor)
     print("\n" + section)
     if not args.no_readme:
-        write_readme(section)
-        print(f"written to {README.relative_to(ROOT)}")
+        write_section("http", section)
+        print("written to bench/README.md")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import io
 import itertools
 import json
 import os
-import platform
 import resource
 import shutil
 import sqlite3
@@ -49,11 +48,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import report
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-README = HERE / "README.md"
-START, END = "<!-- bench:scale:start -->", "<!-- bench:scale:end -->"
-INTRO = "Benchmarks of order-statemachine, written by the scripts in this folder (`make bench`).\n"
 BASELINE = "2b1b15f"
 """The last commit before issue 8's scale work: add per order, sweep and check_log as they were."""
 
@@ -477,16 +475,8 @@ def bench_check_log(folder: Path, baseline: Path, args: argparse.Namespace) -> d
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
-    )
+    """The machine line of the report, with the SQLite version."""
+    return f"{report.machine()}, SQLite {sqlite3.sqlite_version}"
 
 
 def markdown(results: dict[str, Any], args: argparse.Namespace, pg_version: str | None) -> str:
@@ -549,18 +539,6 @@ def markdown(results: dict[str, Any], args: argparse.Namespace, pg_version: str 
     return "\n".join(out) + "\n"
 
 
-def write_readme(section: str) -> None:
-    """Put ``section`` between this script's markers in bench/README.md, nothing else."""
-    text = README.read_text(encoding="utf-8") if README.exists() else INTRO
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000, help="stored / imported orders")
@@ -605,8 +583,8 @@ def main(argv: list[str] | None = None) -> None:
     section = markdown(results, args, pg_version)
     print("\n" + section)
     if not args.no_readme:
-        write_readme(section)
-        print(f"written to {README.relative_to(ROOT)}")
+        report.write_section("scale", section)
+        print("written to bench/README.md")
 
 
 @contextmanager

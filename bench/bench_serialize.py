@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import statistics
 import sys
 import timeit
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-README = HERE / "README.md"
-START, END = "<!-- bench:serialize:start -->", "<!-- bench:serialize:end -->"
 SHAPES = ("paid", "claim path", "cancelled + 8 reimbursements")
 
 
@@ -77,6 +74,7 @@ def main() -> None:
         return
     sys.path.insert(0, str(HERE))
     from bench_scale import baseline_package
+    from report import machine
 
     now: list[dict[str, float]] = []
     before: list[dict[str, float]] = []
@@ -87,7 +85,7 @@ def main() -> None:
     lines = [
         "## Reading an order back: `Order.from_dict`",
         "",
-        f"`python bench/bench_serialize.py` on {dt.date.today()}: {_machine()}. Medians of "
+        f"`python bench/bench_serialize.py` on {dt.date.today()}: {machine()}. Medians of "
         f"{args.rounds} interleaved rounds, each the best of 3 runs of {args.number} reads, in a "
         f"process of its own. Baseline: the package at `{args.baseline}`, which checked a few "
         "contradictions field by field; now `from_dict` replays the whole history through the "
@@ -105,13 +103,9 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if not args.no_readme:
-        text = README.read_text(encoding="utf-8")
-        if START in text:
-            head, rest = text.split(START, 1)
-            text = head + START + "\n" + section + "\n" + END + rest.split(END, 1)[1]
-        else:
-            text = text.rstrip("\n") + f"\n\n{START}\n{section}\n{END}\n"
-        README.write_text(text, encoding="utf-8")
+        from report import write_section
+
+        write_section("serialize", section)
 
 
 def _run(package: Path | None, number: int) -> dict[str, float]:
@@ -133,20 +127,6 @@ def _run(package: Path | None, number: int) -> dict[str, float]:
     ).stdout
     result: dict[str, float] = json.loads(out.splitlines()[-1])
     return result
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 if __name__ == "__main__":

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from report import cpu_model, write_section
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-README = BENCH / "README.md"
 MAIN_PYTHON = ROOT / ".venv" / "bin" / "python"
 PSM_PYTHON = BENCH / ".venv-psm" / "bin" / "python"
 
@@ -167,15 +168,7 @@ def _cell(values: Sequence[float], digits: int) -> str:
 
 def machine_facts() -> dict[str, str]:
     """The CPU model, the number of cores and the kernel."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": str(os.cpu_count()), "system": platform.platform()}
+    return {"cpu": cpu_model(), "cores": str(os.cpu_count()), "system": platform.platform()}
 
 
 def _git_head() -> str:
@@ -239,17 +232,6 @@ def render(measured: list[dict[str, dict[str, Any]]], *, command: str, when: dt.
     return "\n".join(lines) + "\n"
 
 
-def replace_section(text: str, name: str, body: str) -> str:
-    """``text`` with what lies between ``<!-- bench:NAME:start -->`` and its end marker
-    replaced by ``body``; the markers and everything outside them are kept."""
-    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ValueError(f"expected one {start} followed by one {end}")
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{body.rstrip()}\n{end}{tail}"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the rounds, print the table and write it into ``bench/README.md``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -263,8 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     table = render(measured, command=command, when=dt.datetime.now(dt.UTC))
     print(table)
     if not args.no_write:
-        README.write_text(replace_section(README.read_text(), "peers", table))
-        print(f"written to {README.relative_to(ROOT)}", file=sys.stderr)
+        write_section("peers", table)
+        print("written to bench/README.md", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ BENCH = ROOT / "bench"
 
 
 def _load_peers() -> ModuleType:
+    if str(BENCH) not in sys.path:  # the scripts import their shared bench/report.py
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location("bench_peers", BENCH / "peers.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -157,7 +159,8 @@ def test_psm_contender_imports_neither_ours_nor_transitions() -> None:
 
 
 def test_runner_rewrites_only_its_own_readme_section() -> None:
-    """bench/peers.py replaces what lies between its markers and keeps the scale section."""
+    """bench/peers.py (through bench/report.py) replaces what lies between its markers and keeps
+    the scale section."""
     readme = (BENCH / "README.md").read_text()
     for name in ("peers", "scale"):
         assert readme.count(f"<!-- bench:{name}:start -->") == 1
@@ -166,10 +169,12 @@ def test_runner_rewrites_only_its_own_readme_section() -> None:
         "intro\n<!-- bench:peers:start -->\nold\n<!-- bench:peers:end -->\n"
         "<!-- bench:scale:start -->\nscale table\n<!-- bench:scale:end -->\n"
     )
-    new = peers.replace_section(text, "peers", "| new |\n")
+    import report
+
+    new = report.replace_section(text, "peers", "| new |\n")
     assert new == text.replace("\nold\n", "\n| new |\n")
     with pytest.raises(ValueError, match="expected one"):
-        peers.replace_section("no markers", "peers", "x")
+        report.replace_section("no markers", "peers", "x")
 
 
 def test_rounds_rotate_and_spread_reports_median_and_quartiles() -> None:

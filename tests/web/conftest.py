@@ -1,15 +1,14 @@
 """Fixtures of the web tests: the service on a real SQLite file and on a real PostgreSQL
 database, served by a real uvicorn on a local port.
 
-PostgreSQL comes from ``ORDER_SM_PG_DSN`` or a throwaway server (as in ``tests/store``);
-without server binaries the PostgreSQL cases skip on a developer machine and fail under CI.
+PostgreSQL comes from the suite's own ``pg_dsn`` fixture (``tests/conftest.py``): from
+``ORDER_SM_PG_DSN`` or one throwaway server for the whole run; without server binaries the
+PostgreSQL cases skip on a developer machine and fail under CI.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,44 +17,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 
-from pg_server import PostgresUnavailable, TempPostgres
 from web_helpers import READ, SECRET, WRITE, ThreadServer
 
 from statemachine.store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
 from statemachine.web import Settings, create_app
-
-
-@pytest.fixture(scope="session")
-def pg_base_dsn() -> Iterator[str]:
-    """A DSN of a PostgreSQL database the tests may create schemas in."""
-    dsn = os.environ.get("ORDER_SM_PG_DSN")
-    if dsn:
-        yield dsn
-        return
-    try:
-        server = TempPostgres().start()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must test the service on PostgreSQL: {exc}")
-        pytest.skip(str(exc))
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_dsn(pg_base_dsn: str) -> Iterator[str]:
-    """A DSN whose tables live in a fresh schema of their own, dropped afterwards."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_base_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield make_conninfo(pg_base_dsn, options=f"-csearch_path={schema}")
-    with psycopg.connect(pg_base_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
