@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
-from typing import Final, NoReturn
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,3 +99,18 @@ def require_dot() -> str:
     if found is None:
         skip_or_fail(DOT_MISSING)
     return found
+
+
+def edited(body: Mapping[str, Any], path: Sequence[str | int], value: Any) -> dict[str, Any]:
+    """A deep copy of a stored order's ``body`` with the value at ``path`` replaced (``...``
+    deletes it): a corrupted or hand-edited row."""
+    data: Any = copy.deepcopy(dict(body))
+    target: Any = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is ...:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    result: dict[str, Any] = data
+    return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from statemachine import EVENTS, InvalidInput, Order, OrderError, Policy
 from statemachine.serialize import FORMAT_VERSION
 
-from .helpers import VARIANTS, reach, t
+from .helpers import VARIANTS, edited, reach, t
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -48,15 +47,7 @@ def good() -> dict[str, Any]:
 
 def broken(path: list[str | int], value: Any) -> dict[str, Any]:
     """A copy of :func:`good` with one value replaced (``...`` deletes it)."""
-    data = copy.deepcopy(good())
-    target: Any = data
-    for key in path[:-1]:
-        target = target[key]
-    if value is ...:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return data
+    return edited(good(), path, value)
 
 
 @pytest.mark.parametrize(
@@ -125,18 +116,6 @@ def _body(variant: str) -> dict[str, Any]:
     return json.loads(json.dumps(order.to_dict()))
 
 
-def _set(body: dict[str, Any], path: list[str | int], value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(body)
-    target: Any = data
-    for key in path[:-1]:
-        target = target[key]
-    if value is ...:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return data
-
-
 REVIEW_CASES = [
     # (variant, path, value, field): what the review loaded and the machine can never produce
     ("refund_pending:cancellation", ["pending_refund", "amount"], "0.01", "pending_refund.amount"),
@@ -196,7 +175,7 @@ def test_bodies_the_machine_cannot_produce_are_refused(
     """R4 R5 R6 R9 R11 R13 R15 R16: a stored body that disagrees with what its history gives,
     lacks a key or carries a deadline of the wrong shape is InvalidInput naming the field."""
     with pytest.raises(InvalidInput) as caught:
-        Order.from_dict(_set(_body(variant), path, value))
+        Order.from_dict(edited(_body(variant), path, value))
     assert caught.value.field == field
     assert field in str(caught.value)
 
@@ -250,10 +229,10 @@ def test_any_edited_value_is_refused_unless_the_history_gives_it(
     body = _body(variant)
     path = data.draw(st.sampled_from(_leaves(body)), label="path")
     value = data.draw(REPLACEMENTS, label="value")
-    edited = _set(body, list(path), value)
+    changed = edited(body, list(path), value)
     refusal: InvalidInput | None = None
     try:
-        order = Order.from_dict(edited)
+        order = Order.from_dict(changed)
     except InvalidInput as exc:
         refusal = exc
     if refusal is not None:
