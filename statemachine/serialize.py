@@ -31,12 +31,13 @@ from cattrs.v import format_exception
 from . import machine
 from .errors import EventRejected, InvalidInput, OrderError
 from .jsonform import CONVERTER
+from .records import FireResult, HistoryRecord
 from .table import EVENTS, STATES
 
 if TYPE_CHECKING:
     from .order import Order
 
-__all__ = ["FORMAT_VERSION", "structure_order", "unstructure_order"]
+__all__ = ["FORMAT_VERSION", "replay", "structure_order", "unstructure_order"]
 
 FORMAT_VERSION: Final = 2
 """Version of the dict layout written by :func:`unstructure_order`.
@@ -180,26 +181,52 @@ def _given(oid: str, i: int, data: Mapping[str, object]) -> dict[str, object]:
     return given
 
 
+def _start_of(order: Order, cls: type[Order]) -> Order:
+    """A fresh order from ``order``'s creation: its id, amount, currency, payment, policy, and
+    the R1 deadline it was given (never counted again)."""
+    return cls.begin(
+        order.order_id,
+        order.amount,
+        order.currency,
+        order.paid_at,
+        policy=order.policy,
+        dispatch_deadline=order.dispatch_deadline,
+    )
+
+
+def _request_of(
+    oid: str, i: int, record: HistoryRecord
+) -> tuple[dict[str, object], dict[str, object]]:
+    """What history record ``i`` asked the machine: the event's keyword data (not what the
+    effects derived) and the ends of the windows it opened (taken, not counted again)."""
+    spec = EVENTS.get(record.event)
+    if spec is None:
+        raise _fail(oid, f"history[{i}].event", f"unknown event {record.event!r}")
+    params: dict[str, object] = {k: v for k, v in record.data.items() if k in spec.param_names}
+    return params, _given(oid, i, record.data)
+
+
+def replay(order: Order, *, upto: int | None = None) -> tuple[Order, list[FireResult]]:
+    """``order`` made again from its creation and its first ``upto`` history records (all by
+    default), with what the machine returned for each: the same decisions, since the machine
+    decides the same way every time. Raises the machine's error where a record is refused."""
+    again = _start_of(order, type(order))
+    results = []
+    for i, record in enumerate(order.history[:upto]):
+        params, given = _request_of(order.order_id, i, record)
+        results.append(machine.fire(again, record.event, record.at, record.event_id, params, given))
+    return again, results
+
+
 def _replay(stored: Order, cls: type[Order], version: int) -> Order:
     """Replay ``stored``'s history from its creation and compare what it gives."""
     oid = stored.order_id
     try:
-        order = cls.begin(
-            stored.order_id,
-            stored.amount,
-            stored.currency,
-            stored.paid_at,
-            policy=stored.policy,
-            dispatch_deadline=stored.dispatch_deadline,
-        )
+        order = _start_of(stored, cls)
     except InvalidInput as exc:
         raise _fail(oid, exc.field or "order_id", exc.message) from None
     for i, record in enumerate(stored.history):
-        spec = EVENTS.get(record.event)
-        if spec is None:
-            raise _fail(oid, f"history[{i}].event", f"unknown event {record.event!r}")
-        params = {k: v for k, v in record.data.items() if k in spec.param_names}
-        given = _given(oid, i, record.data)
+        params, given = _request_of(oid, i, record)
         if version == 1:
             given = {**_v1_repayment(stored), **given}
         try:

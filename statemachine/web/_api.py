@@ -21,6 +21,7 @@ from ..errors import InvalidInput, OrderError, OrderExists
 from ..machine import MAX_ID_LENGTH
 from ..order import Order
 from ..records import FireResult
+from ..serialize import replay
 from ..store import Applied, OrderRow
 from ..table import EVENTS, STATES, TABLE
 from ._problems import problem
@@ -110,21 +111,10 @@ def first_result(order: Order, seq: int) -> FireResult | None:
     if not 1 <= seq <= len(order.history):
         return None
     try:
-        again = Order.begin(
-            order.order_id,
-            order.amount,
-            order.currency,
-            order.paid_at,
-            order.policy,
-            order.dispatch_deadline,
-        )
-        result: FireResult | None = None
-        for record in order.history[:seq]:
-            names = EVENTS[record.event].param_names
-            data = {k: v for k, v in record.data.items() if k in names}
-            result = again.fire(record.event, at=record.at, event_id=record.event_id, **data)
-    except (OrderError, KeyError):
+        again, results = replay(order, upto=seq)
+    except OrderError:
         return None
+    result = results[-1]
     made = len(again.notifications)
     if again.history != order.history[:seq] or again.notifications != order.notifications[:made]:
         return None
