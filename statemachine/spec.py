@@ -419,10 +419,6 @@ class Table:
         rows = _index(self, order.policy).get((order.state, event), ())
         return tuple(t for t in rows if t.when is None or t.when(order))
 
-    def takes(self, state: StateName, policy: Policy) -> tuple[str, ...]:
-        """The events ``state`` has a row for under ``policy``, sorted."""
-        return tuple(sorted({e for (s, e) in _index(self, policy) if s == state}))
-
     def row_taken(
         self, event: str, source: StateName, dest: StateName, policy: Policy
     ) -> TransitionSpec | None:
