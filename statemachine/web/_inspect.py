@@ -18,8 +18,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..diagrams import journey_dot, render
-from ..errors import OrderError, UnknownOrder
+from ..diagrams import journey_dot, journey_mermaid, render
+from ..errors import GraphvizMissing, OrderError, UnknownOrder
 from ..machine import MAX_ID_LENGTH
 from ..order import Order
 from ..table import STATES, TABLE
@@ -295,7 +295,15 @@ async def order_page(request: Request, order_id: str) -> Response:
     entries = await service.store.history(order_id)
     queued = await service.store.notifications(order_id)
     tried = await service.table(service.tables.deliveries, [n.notification_id for n in queued])
-    svg = await anyio.to_thread.run_sync(render, journey_dot(order))
+    try:
+        svg = await anyio.to_thread.run_sync(render, journey_dot(order))
+        picture = Markup(_SVG_HEAD.sub("", svg.decode("utf-8"), count=1))
+    except GraphvizMissing:  # the page still answers: the journey as its Mermaid source
+        picture = Markup(
+            '<p class="note">Graphviz\'s <code>dot</code> is not installed on the server, so '
+            "the journey is shown as its Mermaid source (apt install graphviz to draw it).</p>"
+            "<pre>{}</pre>"
+        ).format(journey_mermaid(order))
     now = _now()
     zone = ZoneInfo(order.policy.timezone)
     by_position = {n.position: n for n in queued}
@@ -326,7 +334,7 @@ async def order_page(request: Request, order_id: str) -> Response:
         version=loaded.version,
         zone=order.policy.timezone,
         now=_local(now, zone),
-        svg=Markup(_SVG_HEAD.sub("", svg.decode("utf-8"), count=1)),
+        svg=picture,
         facts=_facts(order, zone),
         deadlines=_deadlines(order, zone, now),
         timeline=[

@@ -14,6 +14,7 @@ error                                         status
 ``VersionConflict`` (``If-Match``)            412
 ``ConcurrentUpdate``                          503, ``Retry-After``
 ``StoreUnavailable``, ``SchemaVersionError``  503
+``GraphvizMissing`` (an SVG without ``dot``)  503
 ``CorruptOrder``                              500
 ============================================  ======
 
@@ -32,6 +33,7 @@ from ..errors import (
     ConcurrentUpdate,
     CorruptOrder,
     EventRejected,
+    GraphvizMissing,
     InvalidInput,
     OrderError,
     OrderExists,
@@ -77,7 +79,9 @@ def status_of(error: OrderError) -> int:
         return 422
     if isinstance(error, VersionConflict):
         return 412
-    if isinstance(error, ConcurrentUpdate | StoreUnavailable | SchemaVersionError):
+    if isinstance(
+        error, ConcurrentUpdate | StoreUnavailable | SchemaVersionError | GraphvizMissing
+    ):
         return 503
     return 500
 
@@ -125,7 +129,7 @@ def problem_of(error: OrderError, *, instance: str | None = None) -> JSONRespons
         LOGGER.error("%s: %s", name, detail)
         detail = "the order store is unavailable; try again later"
         members = {"rule": None, "kind": None, "facts": {}}
-    elif status == 500:
+    elif status == 500 or isinstance(error, GraphvizMissing):
         LOGGER.error("%s: %s", name, detail)
     return problem(
         status, detail, name=name, instance=instance, headers=headers, error=name, **members

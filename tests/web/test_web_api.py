@@ -196,7 +196,7 @@ def test_listing_by_state_and_deadline_with_a_cursor(client: httpx.Client) -> No
 
 def test_explain_history_and_diagrams(client: httpx.Client) -> None:
     """explain says whether an event would pass and why not (R8), history is the log, the
-    journey is SVG with the current state and Mermaid text, the lifecycle SVG is public."""
+    journey is Mermaid text (its SVG, which needs dot, is the next test's)."""
     create(client, "AE-1")
     fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
     refused = client.get(
@@ -217,14 +217,40 @@ def test_explain_history_and_diagrams(client: httpx.Client) -> None:
         "refusal": None,
     }
     assert client.get("/orders/AE-1", headers=R).json()["version"] == 2  # explain wrote nothing
+    mermaid = client.get("/orders/AE-1/journey.mmd", headers=R)
+    assert "(1) dispatch" in mermaid.text
+    assert client.get("/orders/NOPE/history", headers=R).status_code == 404
+
+
+def test_journey_and_lifecycle_pictures(client: httpx.Client, dot_program: str) -> None:
+    """R3: the journey is SVG with the current state marked, the lifecycle SVG is public
+    (both drawn by Graphviz's dot: skipped without it, failed under CI)."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
     svg = client.get("/orders/AE-1/journey.svg", headers=R)
     assert svg.headers["content-type"] == "image/svg+xml"
     assert "<svg" in svg.text and "current state" in svg.text
-    mermaid = client.get("/orders/AE-1/journey.mmd", headers=R)
-    assert "(1) dispatch" in mermaid.text
     lifecycle = client.get("/lifecycle.svg")
     assert lifecycle.status_code == 200 and "<svg" in lifecycle.text
-    assert client.get("/orders/NOPE/history", headers=R).status_code == 404
+
+
+def test_pictures_without_dot_are_503_and_the_inspector_shows_mermaid(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R3: on a server without Graphviz's dot the SVG endpoints answer a 503 problem naming
+    how to install it (never a 500), and the inspector's order page still answers, with the
+    journey as its Mermaid source."""
+    create(client, "AE-1")
+    fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for url in ("/lifecycle.svg", "/orders/AE-1/journey.svg"):
+        answer = client.get(url, headers=R)
+        assert answer.status_code == 503, url
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "apt install graphviz" in answer.json()["detail"]
+    page = client.get("/inspect/orders/AE-1", headers=R)
+    assert page.status_code == 200
+    assert "Mermaid source" in page.text and "(1) dispatch" in page.text
 
 
 def test_health_and_readiness(client: httpx.Client) -> None:
