@@ -47,7 +47,8 @@ demo: $(STAMP)
 # Benchmarks, not part of `make test`: ours against its peers on the same work (interleaved
 # rounds), store throughput (SQLite and PostgreSQL, 1 and 8 writers) against bare SQL, then
 # scale (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare
-# SQL and the previous release, then from_dict against the previous release, then the HTTP
+# SQL and the previous release, then from_dict and the store's cold and warm reads (SQLite, and
+# PostgreSQL when ORDER_SM_PG_DSN is set) against the release before issue 15, then the HTTP
 # service against the store's direct apply. peers.py, bench_scale.py, bench_serialize.py and
 # bench_http.py write their tables into bench/README.md.
 bench: $(STAMP) $(PSM_STAMP)
