@@ -34,7 +34,8 @@ Each measurement (``from_dict``, SQLite, PostgreSQL) of each release runs in a p
 own, the baseline's package taken with ``git archive`` (see ``bench_scale.py``), interleaved
 over several rounds (which release goes first alternates); the table gives medians.
 
-Usage: python bench/bench_serialize.py [--rounds N] [--number N] [--baseline REV] [--no-readme]
+Usage: python bench/bench_serialize.py [--rounds N] [--number N] [--repeat N] [--baseline REV]
+[--no-readme]
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ def _order(shape: str, order_id: str = "AE-1") -> Any:
 # Workers: run in a process of their own, against this release or the baseline's package
 
 
-def _best(read: Callable[[], object], number: int) -> float:
-    """Microseconds per call of ``read``: the best of 3 runs of ``number`` calls."""
-    return min(timeit.repeat(read, number=number, repeat=3)) / number * 1e6
+def _best(read: Callable[[], object], number: int, repeat: int) -> float:
+    """Microseconds per call of ``read``: the best of ``repeat`` runs of ``number`` calls (many
+    short runs, so that the best one falls in a moment when nothing else ran)."""
+    return min(timeit.repeat(read, number=number, repeat=repeat)) / number * 1e6
 
 
-def worker_from_dict(number: int) -> dict[str, Any]:
+def worker_from_dict(number: int, repeat: int) -> dict[str, Any]:
     """Microseconds per ``from_dict`` of each shape."""
     from statemachine import Order
 
@@ -105,7 +107,7 @@ def worker_from_dict(number: int) -> dict[str, Any]:
     for shape in SHAPES:
         body = json.loads(json.dumps(_order(shape).to_dict()))
         Order.from_dict(body)
-        out[shape] = _best(lambda b=body: Order.from_dict(b), number)
+        out[shape] = _best(lambda b=body: Order.from_dict(b), number, repeat)
     return out
 
 
@@ -149,7 +151,7 @@ def _python_calls(read: Callable[[], object]) -> int:
     return calls
 
 
-def _worker_store(kind: str, number: int) -> dict[str, Any]:
+def _worker_store(kind: str, number: int, repeat: int) -> dict[str, Any]:
     """Microseconds per cold and warm ``get`` of each shape, each on a database of its own,
     with the Python calls of one such read and of a certain miss (the check)."""
     from statemachine.store import PostgresStore, SQLiteStore
@@ -177,7 +179,7 @@ def _worker_store(kind: str, number: int) -> dict[str, Any]:
                 if got.to_dict() != expected:
                     raise AssertionError(f"{kind} {shape}: the stored order reads back changed")
                 read = functools.partial(store.get, order.order_id)
-                found[mode] = _best(read, number)
+                found[mode] = _best(read, number, repeat)
                 found[f"{mode}_calls"] = _python_calls(read)
                 store.close()
                 if mode == "cold":
@@ -192,30 +194,30 @@ def _worker_store(kind: str, number: int) -> dict[str, Any]:
     return out
 
 
-def worker_sqlite(number: int) -> dict[str, Any]:
-    return _worker_store("sqlite", number)
+def worker_sqlite(number: int, repeat: int) -> dict[str, Any]:
+    return _worker_store("sqlite", number, repeat)
 
 
-def worker_postgres(number: int) -> dict[str, Any]:
-    return _worker_store("postgres", number)
+def worker_postgres(number: int, repeat: int) -> dict[str, Any]:
+    return _worker_store("postgres", number, repeat)
 
 
-WORKERS: dict[str, Callable[[int], dict[str, Any]]] = {
+WORKERS: dict[str, Callable[[int, int], dict[str, Any]]] = {
     "from_dict": worker_from_dict,
     "sqlite": worker_sqlite,
     "postgres": worker_postgres,
 }
 
 
-def _worker(name: str, number: int) -> None:
+def _worker(name: str, number: int, repeat: int) -> None:
     """Print, as JSON, what worker ``name`` measured and where its package came from."""
     import statemachine
 
-    result = WORKERS[name](number)
+    result = WORKERS[name](number, repeat)
     print(json.dumps({"package": statemachine.__file__, "result": result}))
 
 
-def _run(package: Path | None, name: str, number: int) -> dict[str, Any]:
+def _run(package: Path | None, name: str, number: int, repeat: int) -> dict[str, Any]:
     """Worker ``name`` in a fresh process; ``package`` holds another release's
     ``statemachine`` (the baseline), ``None`` for this release."""
     import subprocess
@@ -223,7 +225,7 @@ def _run(package: Path | None, name: str, number: int) -> dict[str, Any]:
     env = dict(os.environ)
     if package is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(package), env.get("PYTHONPATH", "")])
-    args = ["--worker", name, "--number", str(number)]
+    args = ["--worker", name, "--number", str(number), "--repeat", str(repeat)]
     out = subprocess.run(
         [sys.executable, __file__, *args],
         env=env,
@@ -275,8 +277,8 @@ def markdown(
         "## Reading an order back: `Order.from_dict` and the store's `get`, cold and warm",
         "",
         f"`{command}` (run by `make bench`) on {dt.date.today()}: {machine()}; {databases}. "
-        f"Medians of {args.rounds} interleaved rounds, each figure the best of 3 runs of "
-        f"{args.number} reads, each release and each database in a process of its own. "
+        f"Medians of {args.rounds} interleaved rounds, each figure the best of {args.repeat} "
+        f"runs of {args.number} reads, each release and each database in a process of its own. "
         f"Baseline: the package at `{args.baseline}`, main before issue 15 rewrote the store "
         "so that each fact is stored once (the log holds an order's history, the order row "
         "only index columns); it runs from `git archive` in the same run, on the same orders.",
@@ -350,7 +352,8 @@ def main() -> None:
     """Measure, print and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--number", type=int, default=500, help="reads per timed run")
+    parser.add_argument("--number", type=int, default=100, help="reads per timed run")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs; the best counts")
     parser.add_argument(
         "--baseline",
         default=BASELINE,
@@ -360,7 +363,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        _worker(args.worker, args.number)
+        _worker(args.worker, args.number, args.repeat)
         return
     sys.path.insert(0, str(HERE))
     from bench_scale import baseline_package
@@ -385,7 +388,7 @@ def main() -> None:
             print(f"round {round_ + 1} of {args.rounds} ...", file=sys.stderr, flush=True)
             for kind in kinds:
                 for release in order:
-                    found = _run(packages[release], kind, args.number)
+                    found = _run(packages[release], kind, args.number, args.repeat)
                     results[release][kind].append(found)
                     if kind == "from_dict":
                         continue
