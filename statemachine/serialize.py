@@ -20,7 +20,8 @@ import datetime as dt
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,13 +32,22 @@ from cattrs.v import format_exception
 from . import machine
 from .errors import EventRejected, InvalidInput, OrderError
 from .jsonform import CONVERTER
-from .records import FireResult, HistoryRecord
+from .policy import Policy
+from .records import FireResult, HistoryRecord, OrderWarning
 from .table import EVENTS, STATES
 
 if TYPE_CHECKING:
     from .order import Order
 
-__all__ = ["FORMAT_VERSION", "replay", "structure_order", "unstructure_order"]
+__all__ = [
+    "FORMAT_VERSION",
+    "HEAD_KEYS",
+    "head_of",
+    "rebuild",
+    "replay",
+    "structure_order",
+    "unstructure_order",
+]
 
 FORMAT_VERSION: Final = 2
 """Version of the dict layout written by :func:`unstructure_order`.
@@ -370,3 +380,97 @@ def _invalid(exc: Exception, body: Mapping[str, Any]) -> InvalidInput:
     if extra:
         field = f"{field}.{extra[0]}" if field else extra[0]
     return InvalidInput(f"order {oid}: {field or 'data'}: {message}", field=field)
+
+
+# --------------------------------------------------------------------------------------------
+# An order made from its head and its log (the stores' form)
+
+HEAD_KEYS: Final = ("amount", "currency", "paid_at", "policy", "dispatch_deadline", "warnings")
+"""What an order's history cannot give: what it was created with (its R1 deadline included,
+counted once at payment) and the calendar warnings taken as stored. With the history, they
+make the whole order (:func:`rebuild`)."""
+
+
+_HEAD_TYPES: Final[Mapping[str, Any]] = {
+    "amount": Decimal,
+    "currency": str,
+    "paid_at": dt.datetime,
+    "policy": Policy,
+    "dispatch_deadline": dt.datetime,
+    "warnings": tuple[OrderWarning, ...],
+}
+
+
+def head_of(order: Order) -> dict[str, Any]:
+    """``order``'s head: the JSON form of the fields in :data:`HEAD_KEYS`."""
+    return {key: CONVERTER.unstructure(getattr(order, key)) for key in HEAD_KEYS}
+
+
+def rebuild(
+    order_id: str, head: Mapping[str, Any], history: Sequence[HistoryRecord], cls: type[Order]
+) -> Order:
+    """The order that ``head`` and ``history`` make: created from the head, then every record
+    fired through the machine again, each giving exactly the record stored (its states, time,
+    event id and data). :class:`InvalidInput` names the first thing that is not so (``head``,
+    ``head.<key>``, ``history[i]``, ``history[i].<field>``).
+
+    This is :meth:`Order.from_dict <statemachine.order.Order.from_dict>` for an order kept as
+    a head and a log, with nothing to compare but the log: every other field is derived.
+    """
+    if not isinstance(head, Mapping):
+        raise _fail(order_id, "head", f"is not an object: {_show(head)}")
+    for key in HEAD_KEYS:
+        if key not in head:
+            raise _fail(order_id, f"head.{key}", "is missing")
+    extra = sorted(set(head) - set(HEAD_KEYS))
+    if extra:
+        raise _fail(order_id, f"head.{extra[0]}", "is not part of an order's head")
+    values: dict[str, Any] = {}
+    for key, kind in _HEAD_TYPES.items():
+        try:
+            values[key] = CONVERTER.structure(head[key], kind)
+        except InvalidInput as exc:
+            where = f"head.{key}.{exc.field}" if exc.field else f"head.{key}"
+            raise _fail(order_id, where, exc.message) from None
+        except Exception as exc:  # cattrs wraps a record's field errors in a group
+            leaf = _first_leaf(exc)
+            if isinstance(leaf, InvalidInput):
+                where = f"head.{key}.{leaf.field}" if leaf.field else f"head.{key}"
+                raise _fail(order_id, where, leaf.message) from None
+            message = _describe(leaf, kind)
+            raise _fail(order_id, f"head.{key}", message) from None
+    amount, paid_at = values["amount"], values["paid_at"]
+    policy, deadline, warnings = values["policy"], values["dispatch_deadline"], values["warnings"]
+    try:
+        order = cls.begin(order_id, amount, values["currency"], paid_at, policy, deadline)
+    except InvalidInput as exc:
+        raise _fail(order_id, f"head.{exc.field or 'order_id'}", exc.message) from None
+    for i, record in enumerate(history):
+        params, given = _request_of(order_id, i, record)
+        try:
+            result = machine.fire(order, record.event, record.at, record.event_id, params, given)
+        except EventRejected as exc:
+            field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
+            raise _fail(order_id, field, f"the machine refuses it: {exc}") from None
+        except InvalidInput as exc:
+            field = f"history[{i}]"
+            if exc.field in params or exc.field in _GIVEN:
+                field = f"history[{i}].data.{exc.field}"
+            elif exc.field in ("event_id", "at"):
+                field = f"history[{i}].{exc.field}"
+            raise _fail(order_id, field, exc.message) from None
+        if result.duplicate:
+            raise _fail(order_id, f"history[{i}].event_id", f"{record.event_id!r} is used twice")
+        made = order.history[i]
+        if made != record:
+            found = _difference(record, made, f"history[{i}]", FORMAT_VERSION)
+            where, mine, theirs = found if found is not None else (f"history[{i}]", record, made)
+            raise _fail(
+                order_id,
+                where,
+                f"is {_show(mine)} in the log, but the machine gives {_show(theirs)}",
+            )
+    stored = attrs.evolve(order, warnings=warnings)
+    _check_warnings(stored)
+    order.warnings = warnings
+    return order

@@ -1,37 +1,46 @@
 """Durable stores: SQLite by default, PostgreSQL for many service instances.
 
-Both keep an order safe when events race: every ``apply`` claims the event id, fires the event
-through the machine, compare-and-swaps the row's version, appends to an append-only log and
-queues the new notifications in an outbox, all in one transaction. ``docs/store.md`` walks
+Both keep an order safe when events race: every ``apply`` loads the order (made again from its
+log through the machine), fires the event, compare-and-swaps the row's version, appends to the
+append-only log and queues the new notifications in an outbox, all in one transaction. Each
+fact is stored once: the log is the truth of an order's history. ``docs/store.md`` walks
 through them with examples that the test suite runs.
+
+Nothing outside this package runs SQL against the order database: listings, the outbox and
+what a relay did with each notification are all the store's methods.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._base import (
-    MAX_LIMIT,
-    SCHEMA_VERSION,
-    Applied,
+from ..errors import (
     ConcurrentUpdate,
     CorruptOrder,
+    OrderExists,
+    SchemaVersionError,
+    StoreUnavailable,
+    UnknownOrder,
+    VersionConflict,
+)
+from ._inputs import MAX_LIMIT
+from ._records import (
+    Applied,
+    Delivery,
+    DeliveryStatus,
     Loaded,
     LogEntry,
     NotificationRow,
-    OrderExists,
     OrderRow,
     OrderStore,
     OutboxItem,
-    SchemaVersionError,
     Skipped,
-    StoreUnavailable,
     Swept,
-    UnknownOrder,
-    VersionConflict,
-    clock_due_at,
 )
+from ._rows import clock_due_at
+from ._schema import SCHEMA_VERSION
 from ._sqlite import SQLiteStore
+from ._store import SQLStore
 
 if TYPE_CHECKING:
     from ._async import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
@@ -46,6 +55,8 @@ __all__ = [
     "AsyncStore",
     "ConcurrentUpdate",
     "CorruptOrder",
+    "Delivery",
+    "DeliveryStatus",
     "Loaded",
     "LogEntry",
     "NotificationRow",
@@ -54,6 +65,7 @@ __all__ = [
     "OrderStore",
     "OutboxItem",
     "PostgresStore",
+    "SQLStore",
     "SQLiteStore",
     "SchemaVersionError",
     "Skipped",

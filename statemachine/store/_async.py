@@ -39,17 +39,18 @@ import anyio
 import anyio.to_thread
 
 from ..order import Order
-from ._base import (
-    DEFAULT_ATTEMPTS,
+from ._records import (
     Applied,
+    Delivery,
+    DeliveryStatus,
     Loaded,
     LogEntry,
     NotificationRow,
     OrderRow,
     OutboxItem,
-    SQLStore,
     Swept,
 )
+from ._store import DEFAULT_ATTEMPTS, SQLStore
 
 __all__ = ["AsyncPostgresStore", "AsyncSQLiteStore", "AsyncStore"]
 
@@ -150,6 +151,45 @@ class AsyncStore:
     async def notifications(self, order_id: str) -> list[NotificationRow]:
         """:meth:`SQLStore.notifications`, awaited."""
         return await self._run(self._store.notifications, order_id)
+
+    async def deliveries(self, notification_ids: Iterable[int]) -> dict[int, Delivery]:
+        """:meth:`SQLStore.deliveries`, awaited."""
+        return await self._run(self._store.deliveries, list(notification_ids))
+
+    async def dead_letters(self, limit: int = 100) -> list[Delivery]:
+        """:meth:`SQLStore.dead_letters`, awaited."""
+        return await self._run(self._store.dead_letters, limit)
+
+    async def dead_letter_count(self) -> int:
+        """:meth:`SQLStore.dead_letter_count`, awaited."""
+        return await self._run(self._store.dead_letter_count)
+
+    async def record_delivery(
+        self,
+        notification_id: int,
+        *,
+        status: DeliveryStatus,
+        error: str | None,
+        next_attempt_at: dt.datetime | None,
+        now: dt.datetime,
+    ) -> int:
+        """:meth:`SQLStore.record_delivery`, awaited."""
+        return await self._run(
+            self._store.record_delivery,
+            notification_id,
+            status=status,
+            error=error,
+            next_attempt_at=next_attempt_at,
+            now=now,
+        )
+
+    async def give_up(self, notification_id: int, now: dt.datetime) -> None:
+        """:meth:`SQLStore.give_up`, awaited."""
+        await self._run(self._store.give_up, notification_id, now)
+
+    async def rebuild(self, order_id: str) -> Loaded:
+        """:meth:`SQLStore.rebuild`, awaited."""
+        return await self._run(self._store.rebuild, order_id)
 
     async def ping(self) -> None:
         """:meth:`SQLStore.ping`, awaited."""

@@ -16,68 +16,74 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
-from ..errors import InvalidInput, StoreUnavailable
-from ._base import (
-    DEFAULT_ATTEMPTS,
-    ConcurrentUpdate,
-    Cursor,
-    SQLStore,
-    Transaction,
-    dumps,
-)
+from ..errors import ConcurrentUpdate, InvalidInput, StoreUnavailable
+from ._db import Cursor, Database, Transaction, dumps
+from ._store import DEFAULT_ATTEMPTS, SQLStore
 
 __all__ = ["SQLiteStore"]
 
-_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
-    1: (
-        """CREATE TABLE orders (
-            order_id TEXT PRIMARY KEY,
-            state TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            dispatch_deadline TEXT NOT NULL,
-            repayment_deadline TEXT,
-            due_at TEXT,
-            body TEXT NOT NULL
-        )""",
-        "CREATE INDEX orders_due_at ON orders (due_at) WHERE due_at IS NOT NULL",
-        """CREATE TABLE order_log (
-            order_id TEXT NOT NULL REFERENCES orders (order_id),
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            from_state TEXT NOT NULL,
-            to_state TEXT NOT NULL,
-            at TEXT NOT NULL,
-            event_id TEXT,
-            source TEXT,
-            data TEXT NOT NULL,
-            PRIMARY KEY (order_id, seq)
-        )""",
-        """CREATE TRIGGER order_log_no_update BEFORE UPDATE ON order_log
-            BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
-        """CREATE TRIGGER order_log_no_delete BEFORE DELETE ON order_log
-            BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
-        """CREATE TABLE inbox (
-            order_id TEXT NOT NULL,
-            event_id TEXT NOT NULL,
-            event TEXT NOT NULL,
-            source TEXT,
-            PRIMARY KEY (order_id, event_id)
-        )""",
-        """CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            order_id TEXT NOT NULL REFERENCES orders (order_id),
-            position INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            at TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            message TEXT NOT NULL,
-            acked INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (order_id, position)
-        )""",
-        "CREATE INDEX outbox_pending ON outbox (id) WHERE NOT acked",
-    ),
+_CREATE: Final = (
+    """CREATE TABLE orders (
+        order_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        head TEXT NOT NULL,
+        state TEXT NOT NULL,
+        dispatch_deadline TEXT NOT NULL,
+        repayment_deadline TEXT,
+        due_at TEXT
+    )""",
+    "CREATE INDEX orders_due_at ON orders (due_at) WHERE due_at IS NOT NULL",
+    "CREATE INDEX orders_state ON orders (state, order_id)",
+    """CREATE TABLE order_log (
+        order_id TEXT NOT NULL REFERENCES orders (order_id),
+        seq INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        at TEXT NOT NULL,
+        utc_offset INTEGER NOT NULL,
+        event_id TEXT,
+        source TEXT,
+        data TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        PRIMARY KEY (order_id, seq),
+        UNIQUE (order_id, event_id)
+    )""",
+    """CREATE TRIGGER order_log_no_update BEFORE UPDATE ON order_log
+        BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
+    """CREATE TRIGGER order_log_no_delete BEFORE DELETE ON order_log
+        BEGIN SELECT RAISE(ABORT, 'order_log is append-only'); END""",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL REFERENCES orders (order_id),
+        position INTEGER NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT,
+        next_attempt_at TEXT,
+        last_error TEXT,
+        updated_at TEXT,
+        UNIQUE (order_id, position)
+    )""",
+    "CREATE INDEX outbox_pending ON outbox (id) WHERE NOT acked",
+    "CREATE INDEX outbox_dead ON outbox (updated_at, id) WHERE status = 'dead'",
+)
+"""Schema 3 (:mod:`~statemachine.store._schema`), in an empty file."""
+
+_RETIRE_2: Final = (
+    "DROP TRIGGER IF EXISTS order_log_no_update",
+    "DROP TRIGGER IF EXISTS order_log_no_delete",
+    "DROP INDEX IF EXISTS orders_due_at",
+    "DROP INDEX IF EXISTS orders_state",
+    "DROP INDEX IF EXISTS outbox_pending",
+    "ALTER TABLE orders RENAME TO orders_v2",
+    "ALTER TABLE order_log RENAME TO order_log_v2",
+    "ALTER TABLE outbox RENAME TO outbox_v2",
+)
+"""Schema 2's tables put aside (``*_v2``) for their rows to move into schema 3's."""
+
+_UPGRADES: Final = {
     2: ("CREATE INDEX orders_state ON orders (state, order_id)",),
+    3: (*_RETIRE_2, *_CREATE),
 }
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -110,62 +116,38 @@ def _why(exc: sqlite3.Error) -> str:
     return text
 
 
-class SQLiteStore(SQLStore):
-    """Orders in one SQLite file: ``SQLiteStore("orders.db")``.
+class SQLiteDatabase(Database):
+    """One SQLite file through one connection (the store serialises its threads)."""
 
-    ``timeout`` is the busy timeout in seconds (how long a writer waits for the write lock);
-    ``synchronous`` is SQLite's durability setting, ``FULL`` by default: a committed event
-    survives a power cut. Several processes may open the same file; each store object holds
-    one connection and may be shared by threads (it serialises them).
-    """
+    kind = "SQLite file"
+    create = _CREATE
+    upgrades = _UPGRADES
 
-    _KIND = "SQLite file"
-    _MIGRATIONS = _MIGRATIONS
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        timeout: float = 30.0,
-        synchronous: Synchronous = "FULL",
-        max_attempts: int = DEFAULT_ATTEMPTS,
-    ) -> None:
-        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise InvalidInput(
-                f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {synchronous!r}",
-                field="synchronous",
-            )
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
-            raise InvalidInput(f"timeout must be seconds, got {timeout!r}", field="timeout")
-        self.path = _path(path)
-        super().__init__(self.path, max_attempts)
+    def __init__(self, path: str, *, timeout: float, synchronous: Synchronous) -> None:
+        super().__init__(path)
+        self.path = path
         self._timeout = timeout
         try:
             self._conn = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreUnavailable(self.path, _why(exc)) from None
+            raise StoreUnavailable(path, _why(exc)) from None
         self._conn.text_factory = _text
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
         except sqlite3.Error as exc:
             self._conn.close()
-            raise StoreUnavailable(self.path, _why(exc)) from None
-        except BaseException:
-            self._conn.close()
-            raise
+            raise StoreUnavailable(path, _why(exc)) from None
 
     def close(self) -> None:
-        """Close the connection."""
         self._conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Transaction]:
+    def write(self) -> Iterator[Transaction]:
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -195,7 +177,7 @@ class SQLiteStore(SQLStore):
             cur.close()
 
     @contextmanager
-    def _read(self) -> Iterator[Cursor]:
+    def read(self) -> Iterator[Cursor]:
         cur = self._conn.cursor()
         cur.execute("BEGIN")
         try:
@@ -204,21 +186,60 @@ class SQLiteStore(SQLStore):
             self._conn.rollback()
             cur.close()
 
-    def _tables(self, cur: Cursor) -> set[str]:
+    def tables(self, cur: Cursor) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {row[0] for row in cur.fetchall()}
 
-    def _ts(self, moment: dt.datetime) -> str:
+    def ts(self, moment: dt.datetime) -> str:
         # Fixed-width UTC text, so that text order is time order in the due_at index.
         return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
-    def _from_ts(self, value: Any) -> dt.datetime:
+    def from_ts(self, value: Any) -> dt.datetime:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a time, got {value!r}")
         return dt.datetime.fromisoformat(value)
 
-    def _json(self, value: Any) -> str:
+    def json(self, value: Any) -> str:
         return dumps(value)
 
-    def _from_json(self, value: Any) -> Any:
+    def from_json(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"expected JSON text, got {type(value).__name__}")
         return json.loads(value)
+
+
+class SQLiteStore(SQLStore):
+    """Orders in one SQLite file: ``SQLiteStore("orders.db")``.
+
+    ``timeout`` is the busy timeout in seconds (how long a writer waits for the write lock);
+    ``synchronous`` is SQLite's durability setting, ``FULL`` by default: a committed event
+    survives a power cut. Several processes may open the same file; each store object holds
+    one connection and may be shared by threads (it serialises them).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: Synchronous = "FULL",
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise InvalidInput(
+                f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {synchronous!r}",
+                field="synchronous",
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+            raise InvalidInput(f"timeout must be seconds, got {timeout!r}", field="timeout")
+        self.path = _path(path)
+        db = SQLiteDatabase(self.path, timeout=timeout, synchronous=synchronous)
+        try:
+            super().__init__(db, max_attempts)
+            self._open()
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreUnavailable(self.path, _why(exc)) from None
+        except BaseException:
+            db.close()
+            raise

@@ -48,3 +48,28 @@ def raw(spec: StoreSpec, sql: str, params: tuple[object, ...] = ()) -> list[tupl
     with psycopg.connect(target, autocommit=True) as pg:
         cur = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
         return cur.fetchall() if cur.description else []
+
+
+def head_text(spec: StoreSpec, order_id: str = "AE-1") -> str:
+    """The ``head`` column of an order's row as JSON text."""
+    cast = "" if spec[0] == "sqlite" else "::text"
+    [(head,)] = raw(spec, f"SELECT head{cast} FROM orders WHERE order_id = ?", (order_id,))
+    assert isinstance(head, str)
+    return head
+
+
+def set_head(spec: StoreSpec, order_id: str, text: str) -> None:
+    """Write ``text`` into an order's ``head`` column behind the store's back."""
+    cast = "" if spec[0] == "sqlite" else "::jsonb"
+    raw(spec, f"UPDATE orders SET head = ?{cast} WHERE order_id = ?", (text, order_id))
+
+
+def tamper_log(spec: StoreSpec, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run ``sql`` on ``order_log`` with its append-only triggers out of the way: what only
+    someone with the database's owner rights could do."""
+    if spec[0] == "sqlite":
+        raw(spec, "DROP TRIGGER IF EXISTS order_log_no_update")
+        raw(spec, "DROP TRIGGER IF EXISTS order_log_no_delete")
+    else:
+        raw(spec, "ALTER TABLE order_log DISABLE TRIGGER order_log_append_only")
+    raw(spec, sql, params)

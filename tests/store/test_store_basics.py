@@ -88,7 +88,7 @@ def test_event_id_reused_for_another_event_is_invalid(store: OrderStore) -> None
 
 
 def test_refused_event_writes_nothing(store: OrderStore) -> None:
-    """R2: a refused cancellation raises EventRejected and leaves row, log, inbox, outbox."""
+    """R2: a refused cancellation raises EventRejected and leaves row, log and outbox."""
     store.add(new_order())
     store.apply("AE-1", "dispatch", at=PAID, tracking_number="LP1")
     with pytest.raises(EventRejected) as refused:
@@ -249,7 +249,7 @@ def test_sqlite_store_uses_wal_and_full_sync(tmp_path: object) -> None:
     """The SQLite file is in WAL mode with synchronous=FULL by default."""
     store = SQLiteStore(tmp_path / "o.db")  # type: ignore[operator]
     try:
-        conn = store._conn
+        conn = store._db._conn  # type: ignore[attr-defined]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
     finally:
@@ -263,10 +263,10 @@ def test_sqlite_busy_writer_raises_concurrent_update(tmp_path: object) -> None:
     holder.add(new_order())
     waiter = SQLiteStore(path, timeout=0.05)
     try:
-        holder._conn.execute("BEGIN IMMEDIATE")
+        holder._db._conn.execute("BEGIN IMMEDIATE")
         with pytest.raises(ConcurrentUpdate, match="write lock"):
             waiter.apply("AE-1", "request_cancellation", at=PAID)
-        holder._conn.rollback()
+        holder._db._conn.rollback()
         assert waiter.apply("AE-1", "request_cancellation", at=PAID).version == 2
     finally:
         holder.close()

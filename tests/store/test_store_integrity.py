@@ -10,9 +10,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from store_helpers import PAID, StoreSpec, new_order, open_store, raw
+from store_helpers import (
+    PAID,
+    StoreSpec,
+    head_text,
+    new_order,
+    open_store,
+    raw,
+    set_head,
+    tamper_log,
+)
 
-from statemachine import InvalidInput
+from statemachine import InvalidInput, StoreFault
 from statemachine.store import (
     SCHEMA_VERSION,
     CorruptOrder,
@@ -21,34 +30,40 @@ from statemachine.store import (
 )
 
 
-def _set_body(spec: StoreSpec, order_id: str, text: str) -> None:
-    cast = "" if spec[0] == "sqlite" else "::jsonb"
-    raw(spec, f"UPDATE orders SET body = ?{cast} WHERE order_id = ?", (text, order_id))
-
-
-def _body_text(spec: StoreSpec, order_id: str) -> str:
-    cast = "" if spec[0] == "sqlite" else "::text"
-    [(body,)] = raw(spec, f"SELECT body{cast} FROM orders WHERE order_id = ?", (order_id,))
-    assert isinstance(body, str)
-    return body
+def _dispatched(store: OrderStore) -> None:
+    """AE-1 dispatched (one log row), AE-2 paid."""
+    store.add(new_order("AE-1"))
+    store.add(new_order("AE-2"))
+    store.apply("AE-1", "dispatch", at=PAID, tracking_number="LP1", event_id="wh-0")
 
 
 CORRUPTIONS: dict[str, Callable[[StoreSpec], None]] = {
-    "body is not an order": lambda spec: _set_body(spec, "AE-1", "[1, 2, 3]"),
-    "unknown state in the body": lambda spec: _set_body(
-        spec, "AE-1", _body_text(spec, "AE-1").replace('"paid"', '"teleported"', 1)
+    "head is not an order's": lambda spec: set_head(spec, "AE-1", "[1, 2, 3]"),
+    "head lost a key": lambda spec: set_head(
+        spec, "AE-1", head_text(spec).replace('"currency"', '"kurrency"', 1)
     ),
-    "amount is not a decimal": lambda spec: _set_body(
-        spec, "AE-1", _body_text(spec, "AE-1").replace('"25.00"', '"lots"')
+    "amount is not a decimal": lambda spec: set_head(
+        spec, "AE-1", head_text(spec).replace('"25.00"', '"lots"')
     ),
-    "state column contradicts the body": lambda spec: raw(
-        spec, "UPDATE orders SET state = 'dispatched' WHERE order_id = 'AE-1'"
+    "amount edited": lambda spec: set_head(
+        spec, "AE-1", head_text(spec).replace('"25.00"', '"-5.00"')
+    ),
+    "logged state the machine does not give": lambda spec: tamper_log(
+        spec, "UPDATE order_log SET to_state = 'delivered'"
+    ),
+    "logged event the machine refuses": lambda spec: tamper_log(
+        spec, "UPDATE order_log SET event = 'confirm_delivery'"
+    ),
+    "log row deleted": lambda spec: tamper_log(spec, "DELETE FROM order_log"),
+    "state column contradicts the log": lambda spec: raw(
+        spec, "UPDATE orders SET state = 'paid' WHERE order_id = 'AE-1'"
     ),
     "version column is not positive": lambda spec: raw(
         spec, "UPDATE orders SET version = 0 WHERE order_id = 'AE-1'"
     ),
     "due_at column lost": lambda spec: raw(
-        spec, "UPDATE orders SET due_at = NULL WHERE order_id = 'AE-1'"
+        spec,
+        "UPDATE orders SET due_at = dispatch_deadline, state = 'paid' WHERE order_id = 'AE-1'",
     ),
 }
 
@@ -57,41 +72,48 @@ CORRUPTIONS: dict[str, Callable[[StoreSpec], None]] = {
 def test_corrupt_row_is_refused_naming_the_order(
     store: OrderStore, spec: StoreSpec, corrupt: Callable[[StoreSpec], None]
 ) -> None:
-    """A corrupt row raises CorruptOrder (an InvalidInput) naming the order; never overwritten."""
-    store.add(new_order("AE-1"))
-    store.add(new_order("AE-2"))
+    """A head, log or derived column the machine could not have produced raises CorruptOrder
+    (a StoreFault, not an input error) naming the order; nothing is ever overwritten."""
+    _dispatched(store)
     corrupt(spec)
-    before = raw(spec, "SELECT state, version, body FROM orders WHERE order_id = 'AE-1'")
-    with pytest.raises(CorruptOrder, match="stored order 'AE-1' is corrupt") as err:
-        store.get("AE-1")
-    assert isinstance(err.value, InvalidInput)
-    assert err.value.order_id == "AE-1"
-    with pytest.raises(CorruptOrder, match="AE-1"):
-        store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
-    assert raw(spec, "SELECT state, version, body FROM orders WHERE order_id = 'AE-1'") == before
-    assert raw(spec, "SELECT count(*) FROM inbox") == [(0,)]
-    # the other order is untouched and usable
-    assert store.apply("AE-2", "request_cancellation", at=PAID).version == 2
+    before = raw(spec, "SELECT state, version, head FROM orders WHERE order_id = 'AE-1'")
+    log = raw(spec, "SELECT count(*) FROM order_log")
+    fresh = open_store(spec)  # another process: nothing of AE-1 cached
+    try:
+        with pytest.raises(CorruptOrder, match="stored order 'AE-1' is corrupt") as err:
+            fresh.get("AE-1")
+        assert isinstance(err.value, StoreFault) and not isinstance(err.value, InvalidInput)
+        assert err.value.order_id == "AE-1"
+        with pytest.raises(CorruptOrder, match="AE-1"):
+            fresh.apply("AE-1", "confirm_delivery", at=PAID, event_id="wh-1")
+        assert raw(spec, "SELECT state, version, head FROM orders WHERE order_id = 'AE-1'") == (
+            before
+        )
+        assert raw(spec, "SELECT count(*) FROM order_log") == log
+        # the other order is untouched and usable
+        assert fresh.apply("AE-2", "request_cancellation", at=PAID).version == 2
+    finally:
+        fresh.close()
 
 
-def test_a_body_changed_behind_the_store_is_read_in_full(
+def test_a_head_changed_behind_the_store_is_read_in_full(
     store: OrderStore, spec: StoreSpec
 ) -> None:
-    """R11: a store that just wrote an order still notices a body changed at the same version."""
+    """R11: a store that just wrote an order still notices a head changed at the same version."""
     store.add(new_order())
     store.apply("AE-1", "request_cancellation", at=PAID)
     assert store.get("AE-1").state == "cancel_requested"
-    _set_body(spec, "AE-1", _body_text(spec, "AE-1").replace('"25.00"', '"-5.00"', 1))
+    set_head(spec, "AE-1", head_text(spec).replace('"25.00"', '"-5.00"', 1))
     with pytest.raises(CorruptOrder, match=r"AE-1.*amount"):
         store.get("AE-1")
 
 
-def test_sqlite_body_that_is_not_json_is_corrupt(tmp_path: Any) -> None:
-    """A body that is not even JSON names the order and says so."""
+def test_sqlite_head_that_is_not_json_is_corrupt(tmp_path: Any) -> None:
+    """A head that is not even JSON names the order and says so."""
     spec: StoreSpec = ("sqlite", str(tmp_path / "o.db"))
     store = open_store(spec)
     store.add(new_order())
-    _set_body(spec, "AE-1", "{not json")
+    set_head(spec, "AE-1", "{not json")
     with pytest.raises(CorruptOrder, match=r"AE-1.*not JSON"):
         store.get("AE-1")
     store.close()
@@ -102,7 +124,7 @@ def test_sweep_refuses_a_corrupt_due_row(store: OrderStore, spec: StoreSpec) -> 
     its result's skipped, with the CorruptOrder that says why."""
     store.add(new_order())
     deadline = store.get("AE-1").dispatch_deadline
-    _set_body(spec, "AE-1", "[]")
+    set_head(spec, "AE-1", "[]")
     swept = store.sweep(deadline.replace(year=2027))
     assert swept == []
     assert [(s.order_id, s.reason) for s in swept.skipped] == [("AE-1", "corrupt")]
@@ -110,18 +132,23 @@ def test_sweep_refuses_a_corrupt_due_row(store: OrderStore, spec: StoreSpec) -> 
     assert raw(spec, "SELECT count(*) FROM order_log") == [(0,)]
 
 
-def test_duplicate_known_only_to_the_order_keeps_no_claim(
+def test_an_event_id_is_logged_once_per_order_by_the_database(
     store: OrderStore, spec: StoreSpec
 ) -> None:
-    """R15: a delivery whose id the order's history holds but the inbox lost is a duplicate;
-    the claim made for it in that transaction is rolled back, nothing else is written."""
+    """R15: the log itself refuses a second row with an order's event id (the inbox of
+    schema 2 is this unique index now); a redelivery is answered from the log, writing nothing."""
     store.add(new_order())
     store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
-    raw(spec, "DELETE FROM inbox")
     again = store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
     assert (again.duplicate, again.version, again.seq) == (True, 2, 1)
-    assert raw(spec, "SELECT count(*) FROM inbox") == [(0,)]
     assert raw(spec, "SELECT version FROM orders") == [(2,)]
+    with pytest.raises(Exception, match="(?i)unique"):
+        raw(
+            spec,
+            "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, "
+            "data, from_state, to_state) SELECT order_id, 2, event, at, utc_offset, event_id, "
+            "source, data, from_state, to_state FROM order_log",
+        )
     assert len(store.history("AE-1")) == 1
 
 
@@ -161,13 +188,14 @@ def test_newer_schema_is_refused(spec: StoreSpec) -> None:
 # ------------------------------------------------------------------------------------------
 # A writer killed in the middle of apply
 
-KILL_POINTS = ("_claim", "_swap", "_append")
+KILL_POINTS = ("load", "swap", "append")
 
 
 def _writer_that_stalls(spec: StoreSpec, step: str, ready: Any) -> None:
     """Open a store, stall inside apply right after ``step``, and wait to be killed."""
     store = open_store(spec)
-    original = getattr(store, step)
+    unit = store._unit  # type: ignore[attr-defined]
+    original = getattr(unit, step)
 
     def stall(*args: Any, **kwargs: Any) -> Any:
         outcome = original(*args, **kwargs)
@@ -175,7 +203,7 @@ def _writer_that_stalls(spec: StoreSpec, step: str, ready: Any) -> None:
         time.sleep(60)
         return outcome
 
-    setattr(store, step, stall)
+    setattr(unit, step, stall)
     store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
 
 

@@ -1,0 +1,162 @@
+"""The one thing the two stores do differently: the database underneath.
+
+A :class:`Database` is a connection (or a pool) and a dialect: how a transaction is opened,
+how a moment and a JSON value are stored, how the schema is created and upgraded, and how the
+rows of due orders are locked. Everything else, the unit of work, the checks, the listings, is
+written once over it (:class:`~statemachine.store._store.SQLStore`), so SQLite and PostgreSQL
+run the very same steps.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
+
+import attrs
+
+__all__ = ["Cursor", "Database", "Transaction", "dumps"]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the stores use."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: Any, params_seq: Iterable[Sequence[Any]], /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+@attrs.define
+class Transaction:
+    """A write transaction in progress, as :meth:`Database.write` hands it out.
+
+    ``cur`` runs its statements. The transaction commits when its ``with`` block ends, and
+    rolls back when the block raises (something went wrong) or when a step asked for it with
+    :meth:`rollback` because what it found is not to be kept (a duplicate delivery, a lost
+    compare-and-swap, an id already stored); that step says what happened in its return value.
+    """
+
+    cur: Cursor
+    keep: bool = attrs.field(default=True, init=False)
+    """Whether to commit at the end of the block (``False`` once :meth:`rollback` was asked)."""
+
+    def rollback(self) -> None:
+        """Undo everything this transaction wrote when its block ends, instead of committing."""
+        self.keep = False
+
+    def run(self, sql: str, rows: Sequence[Sequence[Any]], db: Database) -> int:
+        """Run ``sql`` (``?`` placeholders) once per row of parameters, as one batch when there
+        are several; the number of rows it changed in all."""
+        if not rows:
+            return 0
+        if len(rows) == 1:
+            self.cur.execute(db.q(sql), rows[0])
+        else:
+            self.cur.executemany(db.q(sql), rows)
+        return self.cur.rowcount
+
+
+class Database(abc.ABC):
+    """A connection and its dialect. Subclasses: ``SQLiteDatabase``, ``PostgresDatabase``."""
+
+    kind: str = "database"
+    """What messages call it (``"SQLite file"``)."""
+    placeholder: str = "?"
+    """The driver's parameter marker; statements are written with ``?``."""
+    lock_due: str = ""
+    """Suffix of the sweep's query for due rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
+    create: tuple[str, ...] = ()
+    """The statements that create the current schema in an empty database."""
+    upgrades: Mapping[int, tuple[str, ...]] = {}
+    """The statements that bring a schema from version N-1 to N, by N, that need no data
+    moved (the data moves are :mod:`~statemachine.store._schema`'s)."""
+    after_move: tuple[str, ...] = ()
+    """Statements to run once the rows moved to schema 3 (PostgreSQL: the outbox's id
+    sequence set past the ids carried over)."""
+    threadsafe_pool: bool = False
+    """Whether several threads may run transactions at once (a pool of connections); if not,
+    the store serialises them."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        """The path, or the connection string without its password: for messages."""
+        self._sql: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.where!r})"
+
+    @property
+    def described(self) -> str:
+        """``"SQLite file orders.db"``: the kind and where, for messages."""
+        return f"{self.kind} {self.where}"
+
+    def q(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in the driver's style."""
+        if self.placeholder == "?":
+            return sql
+        cached = self._sql.get(sql)
+        if cached is None:
+            cached = self._sql[sql] = sql.replace("?", self.placeholder)
+        return cached
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back when it raises or
+        when :meth:`Transaction.rollback` was asked."""
+
+    @abc.abstractmethod
+    def read(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction with one consistent view."""
+
+    @abc.abstractmethod
+    def ts(self, moment: dt.datetime) -> Any:
+        """``moment`` as the database stores it (an instant: the offset is kept apart)."""
+
+    @abc.abstractmethod
+    def from_ts(self, value: Any) -> dt.datetime:
+        """A stored moment back as an aware datetime (in UTC)."""
+
+    @abc.abstractmethod
+    def json(self, value: Any) -> Any:
+        """``value`` (JSON-safe) as the database stores it."""
+
+    @abc.abstractmethod
+    def from_json(self, value: Any) -> Any:
+        """A stored JSON column back as Python data."""
+
+    def stored_json(self, param: Any) -> Any:
+        """A JSON column as a read will return it, given the parameter that wrote it."""
+        return param
+
+    @abc.abstractmethod
+    def tables(self, cur: Cursor) -> set[str]:
+        """The names of the tables in the store's schema."""
+
+    def lock_migration(self, cur: Cursor) -> None:
+        """Keep other processes from migrating at the same time (PostgreSQL: a lock).
+
+        By default the write transaction is enough (SQLite's ``BEGIN IMMEDIATE`` holds the
+        file's write lock)."""
+        return None
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection (or the pool)."""
+
+
+_SEPARATORS: Final = (",", ":")
+
+
+def dumps(value: Any) -> str:
+    """Compact, stable JSON text."""
+    return json.dumps(value, separators=_SEPARATORS)

@@ -1,0 +1,138 @@
+"""Reading many orders at once, and one order's log: the listings of a store.
+
+Listings read the index columns of ``orders`` (never the orders themselves: a listing is an
+index; read an order with ``get``, which checks it). An order's log (``history``) is read from
+``order_log``, the truth of its history, and checked as ``get`` checks the order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..errors import CorruptOrder, UnknownOrder
+from ..observe import span
+from . import _inputs
+from ._db import Database
+from ._records import LogEntry, OrderRow
+from ._rows import LOG_COLUMNS, ORDER_COLUMNS
+from ._unit import UnitOfWork
+
+__all__ = ["Listings"]
+
+
+class Listings:
+    """The read side of :class:`~statemachine.store._store.SQLStore` (a part of it)."""
+
+    _db: Database
+    _unit: UnitOfWork
+    _lock: Any
+
+    def orders(
+        self,
+        *,
+        state: str | None = None,
+        due_before: dt.datetime | None = None,
+        after: tuple[dt.datetime | None, str] | None = None,
+        limit: int = 100,
+    ) -> list[OrderRow]:
+        """Up to ``limit`` orders from the indexes, not the orders: in ``state`` if given
+        (index on state), due at or before ``due_before`` if given (index on ``due_at``; then
+        oldest due first), else by order id. ``after`` is the sort key of the previous page's
+        last row (``(due_at, order_id)``, or ``(None, order_id)``): keyset paging, stable
+        while orders change."""
+        _inputs.limit(limit)
+        db = self._db
+        if state is not None:
+            state = _inputs.state_name(state)
+        if due_before is not None:
+            due_before = _inputs.moment(due_before, "due_before")
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        if due_before is not None:
+            where.append("due_at IS NOT NULL AND due_at <= ?")
+            params.append(db.ts(due_before))
+            if after is not None and after[0] is not None:
+                moment = db.ts(_inputs.moment(after[0], "after"))
+                where.append("(due_at > ? OR (due_at = ? AND order_id > ?))")
+                params.extend([moment, moment, _inputs.order_id(after[1])])
+            order_by = "due_at, order_id"
+        else:
+            if after is not None:
+                where.append("order_id > ?")
+                params.append(_inputs.order_id(after[1]))
+            order_by = "order_id"
+        sql = "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at "
+        sql += "FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY {order_by} LIMIT ?"
+        with span("orders"), self._lock, db.read() as cur:
+            cur.execute(db.q(sql), (*params, limit))
+            rows = cur.fetchall()
+        return [
+            OrderRow(
+                oid,
+                st,
+                int(version),
+                db.from_ts(dispatch),
+                None if repayment is None else db.from_ts(repayment),
+                None if due is None else db.from_ts(due),
+            )
+            for oid, st, version, dispatch, repayment, due in rows
+        ]
+
+    def state_counts(self) -> dict[str, int]:
+        """How many orders are in each state (states without orders are left out)."""
+        with span("state_counts"), self._lock, self._db.read() as cur:
+            cur.execute("SELECT state, COUNT(*) FROM orders GROUP BY state")
+            return {state: int(n) for state, n in cur.fetchall()}
+
+    def history(self, order_id: str) -> tuple[LogEntry, ...]:
+        """The order's log, oldest first: one entry per event, ``seq`` from 1, with who sent
+        it (``source``) and the time with the offset it was sent with.
+
+        The log is the truth of the order's history, and it is checked as :meth:`get` checks
+        the order: every row must be what the machine gives when the order is made again from
+        it, or :class:`CorruptOrder` names the row and the field.
+        """
+        order_id = _inputs.order_id(order_id)
+        db, unit = self._db, self._unit
+        with span("history", order_id=order_id), self._lock, db.read() as cur:
+            cur.execute(db.q(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise UnknownOrder(order_id)
+            cur.execute(
+                db.q(f"SELECT {LOG_COLUMNS} FROM order_log WHERE order_id = ? ORDER BY seq"),
+                (order_id,),
+            )
+            log = cur.fetchall()
+        read = unit.recall(row)
+        if read is None or len(read.order.history) != len(log):
+            read = unit.remember(row, log)
+        order = read.order
+        if len(log) != len(order.history):  # pragma: no cover - remember() made it from log
+            raise CorruptOrder(order_id, "its log changed while it was read", field="order_log")
+        rows = unit.rows
+        return tuple(
+            LogEntry(
+                order_id,
+                seq,
+                record.event,
+                record.source,
+                record.dest,
+                record.at,
+                record.event_id,
+                rows.source(order_id, seq - 1, entry[5]),
+                dict(record.data),
+            )
+            for seq, (record, entry) in enumerate(zip(order.history, log, strict=True), start=1)
+        )
+
+    def ping(self) -> None:
+        """Raise unless the database answers (for a readiness check)."""
+        with self._lock, self._db.read() as cur:
+            cur.execute("SELECT 1 FROM schema_version")
+            cur.fetchall()

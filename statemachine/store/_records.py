@@ -1,0 +1,254 @@
+"""What a store hands back: the records of its answers, and the interface every store keeps.
+
+Plain frozen values with a ``to_dict()`` in JSON types where a service sends them on; none of
+them holds a connection or a cursor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+from ..errors import OrderError
+from ..jsonform import to_json
+from ..order import Order
+from ..records import FireResult, Notification
+
+__all__ = [
+    "Applied",
+    "Delivery",
+    "DeliveryStatus",
+    "Loaded",
+    "LogEntry",
+    "NotificationRow",
+    "OrderRow",
+    "OrderStore",
+    "OutboxItem",
+    "Skipped",
+    "Swept",
+]
+
+DeliveryStatus = Literal["retrying", "acked", "dead"]
+"""Where a relay is with one notification: ``retrying`` (tried, not taken yet), ``acked`` (the
+receiver took it) or ``dead`` (a dead letter: the relay gave up)."""
+
+
+@attrs.frozen
+class Applied:
+    """What a store did with one event.
+
+    ``order`` is the order after the event (for a duplicate: as stored now), ``version`` its
+    row version, ``seq`` the log sequence number of the history record (for a duplicate: the
+    original one), ``result`` what :meth:`Order.fire` returned.
+    """
+
+    order: Order
+    result: FireResult
+    version: int
+    seq: int
+
+    @property
+    def duplicate(self) -> bool:
+        """Whether the event id had already been applied (R15): nothing was written."""
+        return self.result.duplicate
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: the order's own JSON form, the result's, the version and seq."""
+        return {
+            "order": self.order.to_dict(),
+            "result": self.result.to_dict(),
+            "version": self.version,
+            "seq": self.seq,
+            "duplicate": self.duplicate,
+        }
+
+
+@attrs.frozen
+class Loaded:
+    """An order as stored, with its row version (for an HTTP ``ETag``; give it back as
+    ``apply(..., expected_version=...)`` for ``If-Match``)."""
+
+    order: Order
+    version: int
+
+
+@attrs.frozen
+class OrderRow:
+    """One order in a listing: the indexed columns of its row, not its body (a listing is an
+    index; read the order itself with ``get``, which validates it)."""
+
+    order_id: str
+    state: str
+    version: int
+    dispatch_deadline: dt.datetime
+    repayment_deadline: dt.datetime | None
+    due_at: dt.datetime | None
+
+
+@attrs.frozen
+class NotificationRow:
+    """An outbox row of one order: its id, its position and whether it was acknowledged."""
+
+    notification_id: int
+    position: int
+    acked: bool
+
+
+@attrs.frozen
+class Skipped:
+    """A due order a sweep did not fire: ``reason`` is ``"corrupt"`` (its row is not an order
+    the machine could produce; ``error`` says why) or ``"not_due"`` (its last event is dated
+    after the sweep's ``now``, R16: a later sweep fires it)."""
+
+    order_id: str
+    reason: str
+    error: OrderError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        return {
+            "order_id": self.order_id,
+            "reason": self.reason,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+
+
+class Swept(list["Applied"]):
+    """What a sweep fired (a list of :class:`Applied`, one per clock event), and in
+    ``skipped`` the due orders it passed over, with why (:class:`Skipped`)."""
+
+    skipped: tuple[Skipped, ...]
+
+    def __init__(self, applied: Iterable[Applied] = (), skipped: Iterable[Skipped] = ()) -> None:
+        super().__init__(applied)
+        self.skipped = tuple(skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: the applied events and the skipped orders."""
+        return {
+            "applied": [a.to_dict() for a in self],
+            "skipped": [s.to_dict() for s in self.skipped],
+        }
+
+
+@attrs.frozen
+class LogEntry:
+    """One row of the append-only log: the ``seq``-th event applied to the order.
+
+    ``source`` is who sent it, as given to ``apply`` (``"sweep"`` for the clock, ``"add"`` for
+    history an order brought when it was added, ``None`` if not given).
+    """
+
+    order_id: str
+    seq: int
+    event: str
+    from_state: str
+    to_state: str
+    at: dt.datetime
+    event_id: str | None
+    source: str | None
+    data: dict[str, str | bool]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; ``at`` with the offset the event was sent with."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+@attrs.frozen
+class OutboxItem:
+    """A notification waiting for delivery; ``ack`` it by ``id`` once delivered.
+
+    ``position`` is its index in ``order.notifications``: each notification of an order is queued
+    exactly once, under (``order_id``, ``position``).
+    """
+
+    id: int
+    order_id: str
+    position: int
+    notification: Notification
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; the notification as an object."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+@attrs.frozen
+class Delivery:
+    """What a relay did with one notification (a notification never tried has none): how many
+    tries, where it stands (:data:`DeliveryStatus`), when the next try is due, the last error,
+    and when this was last written."""
+
+    notification_id: int
+    order_id: str
+    position: int
+    attempts: int
+    status: DeliveryStatus
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    updated_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+@runtime_checkable
+class OrderStore(Protocol):
+    """A durable home for orders, shared safely by concurrent writers."""
+
+    def add(self, order: Order, *, source: str | None = "add") -> int:
+        """Store a new order; its version (1). :class:`OrderExists` if the id is taken."""
+        ...
+
+    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+        """Store new orders in one transaction, all of them or none; how many were stored."""
+        ...
+
+    def get(self, order_id: str) -> Order:
+        """The stored order, validated; :class:`UnknownOrder` or :class:`CorruptOrder`."""
+        ...
+
+    def load(self, order_id: str) -> Loaded:
+        """The stored order with its row version (for an ``ETag``)."""
+        ...
+
+    def apply(
+        self,
+        order_id: str,
+        event: str,
+        /,
+        *,
+        at: dt.datetime,
+        event_id: str | None = None,
+        source: str | None = None,
+        expected_version: int | None = None,
+        **data: object,
+    ) -> Applied:
+        """Fire ``event`` on the stored order in one transaction (see :class:`SQLStore`)."""
+        ...
+
+    def history(self, order_id: str) -> tuple[LogEntry, ...]:
+        """The order's log, oldest first."""
+        ...
+
+    def sweep(self, now: dt.datetime, limit: int = 100) -> Swept:
+        """Fire the clock events due at ``now`` on at most ``limit`` orders."""
+        ...
+
+    def outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Notifications not yet acknowledged, oldest first."""
+        ...
+
+    def ack(self, notification_ids: Iterable[int]) -> int:
+        """Mark outbox items delivered; how many were pending."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...

@@ -1,0 +1,226 @@
+"""Orders to rows and rows back to orders, checked.
+
+An order is kept as its **head** (what it was created with: :data:`~statemachine.serialize.
+HEAD_KEYS`) on its ``orders`` row and its **log**, one ``order_log`` row per history record.
+Those are the truth. The rest of the ``orders`` row (``state``, the deadlines, ``due_at``) and
+each log row's ``from_state``/``to_state`` are derived: written from the order in the same
+transaction, for indexes and for people reading the tables, and checked against the order
+whenever it is made again from its rows.
+
+Reading trusts nothing: :meth:`Rows.order` creates the order from its head and fires every
+logged event through the machine again (:func:`~statemachine.serialize.rebuild`); each must
+give exactly the row logged. So an order read back is one the machine could have produced,
+and anything else is :class:`~statemachine.errors.CorruptOrder` naming the order and the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ..errors import CorruptOrder, InvalidInput
+from ..order import Order
+from ..records import HistoryRecord
+from ..serialize import head_of, rebuild
+from ..table import EVENTS, TABLE
+from ._db import Database
+
+__all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
+
+ORDER_COLUMNS: Final = (
+    "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at"
+)
+"""An ``orders`` row as the stores read it: the id, the row version, the head (truth), then
+the derived columns."""
+
+LOG_COLUMNS: Final = "seq, event, at, utc_offset, event_id, source, data, from_state, to_state"
+"""An ``order_log`` row as the stores read it (of one order)."""
+
+_DERIVED: Final = ("state", "dispatch_deadline", "repayment_deadline", "due_at")
+_HISTORY_FIELD: Final = re.compile(r"^history\[(\d+)\]")
+_COLUMN_OF: Final = {".source": ".from_state", ".dest": ".to_state"}
+"""A history record's field by the log column that holds it."""
+
+
+def clock_due_at(order: Order) -> dt.datetime | None:
+    """The stored deadline after which a clock event may fire on ``order``; ``None`` if none.
+
+    A clock event counts when the order's state has a row for it under its policy (so R12's
+    switch and R14's final states are the machine's to decide) and the deadline its spec
+    declares (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order:
+    the R1 dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
+    escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment.
+    """
+    due = [
+        moment
+        for event in TABLE.clock_events
+        if (deadline := EVENTS[event].due) is not None
+        and TABLE.candidates(order, event)
+        and (moment := deadline.of(order)) is not None
+    ]
+    return min(due, default=None)
+
+
+class Rows:
+    """The rows of orders in one database (:class:`Database`), both ways."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._zones: dict[int, dt.timezone] = {}
+
+    # -- orders to rows -------------------------------------------------------------------
+
+    def head(self, order: Order) -> Any:
+        """The ``head`` column of ``order`` (the JSON of what it was created with)."""
+        return self.db.json(head_of(order))
+
+    def derived(self, order: Order) -> tuple[Any, Any, Any, Any]:
+        """The derived columns of ``order``'s row: state, dispatch_deadline,
+        repayment_deadline, due_at."""
+        ts = self.db.ts
+        pending = order.pending_refund
+        repayment = pending.repayment_deadline if pending is not None else None
+        due = clock_due_at(order)
+        return (
+            order.state,
+            ts(order.dispatch_deadline),
+            None if repayment is None else ts(repayment),
+            None if due is None else ts(due),
+        )
+
+    def log_row(
+        self, order_id: str, seq: int, record: HistoryRecord, source: str | None
+    ) -> tuple[Any, ...]:
+        """The ``order_log`` row of ``record``, the ``seq``-th of its order (from 1)."""
+        offset = record.at.utcoffset()
+        return (
+            order_id,
+            seq,
+            record.event,
+            self.db.ts(record.at),
+            0 if offset is None else int(offset.total_seconds()),
+            record.event_id,
+            source,
+            self.db.json(dict(record.data)),
+            record.source,
+            record.dest,
+        )
+
+    # -- rows to orders -------------------------------------------------------------------
+
+    def order(
+        self, row: Sequence[Any], log: Sequence[Sequence[Any]], *, check_derived: bool = True
+    ) -> tuple[Order, int]:
+        """The order an ``orders`` row (:data:`ORDER_COLUMNS`) and its log rows
+        (:data:`LOG_COLUMNS`, by ``seq``) hold, made again through the machine, with the row's
+        version; :class:`CorruptOrder` naming the order and what is wrong otherwise (its
+        derived columns too, unless ``check_derived`` is false)."""
+        order_id, version, head = row[0], row[1], row[2]
+        self.version(order_id, version)
+        data = self.head_data(order_id, head)
+        records = [self.record(order_id, position, r) for position, r in enumerate(log)]
+        try:
+            order = rebuild(order_id, data, records, Order)
+        except InvalidInput as exc:
+            raise self._corrupt(order_id, exc) from None
+        if check_derived:
+            self.check_derived(order, row)
+        return order, version
+
+    def version(self, order_id: str, version: object) -> int:
+        """``version`` if it is a row version; :class:`CorruptOrder` otherwise."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise CorruptOrder(order_id, f"version is {version!r}", field="version")
+        return version
+
+    def head_data(self, order_id: str, head: Any) -> Any:
+        """The ``head`` column as JSON data; :class:`CorruptOrder` if it is not JSON."""
+        if isinstance(head, str) and not head.isascii():
+            try:
+                head.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CorruptOrder(
+                    order_id, "its head is not valid UTF-8 text", field="head"
+                ) from None
+        try:
+            return self.db.from_json(head)
+        except (ValueError, TypeError) as exc:
+            raise CorruptOrder(order_id, f"its head is not JSON ({exc})", field="head") from None
+        except RecursionError:
+            raise CorruptOrder(
+                order_id, "its head is JSON nested too deep to be an order's", field="head"
+            ) from None
+
+    def record(self, order_id: str, position: int, row: Sequence[Any]) -> HistoryRecord:
+        """The history record a log row holds (its shape checked, not yet its meaning)."""
+        seq, event, at, offset, event_id, _source, data, source, dest = row
+        where = f"order_log[{position + 1}]"
+        if seq != position + 1:
+            problem = f"{where}.seq is {seq!r}: the log has a gap or a repeat"
+            raise CorruptOrder(order_id, problem, field=f"{where}.seq")
+        try:
+            moment = self.db.from_ts(at)
+            if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) >= 86_400:
+                raise ValueError(f"utc_offset is {offset!r}, not seconds east of UTC")
+            moment = moment.astimezone(self._zone(offset))
+            values = self.db.from_json(data)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            problem = f"{where} cannot be read: {exc}"
+            raise CorruptOrder(order_id, problem, field=where) from None
+        texts = {"event": event, "from_state": source, "to_state": dest}
+        for name, value in texts.items():
+            if not isinstance(value, str):
+                problem = f"{where}.{name} is {value!r}, not text"
+                raise CorruptOrder(order_id, problem, field=f"{where}.{name}")
+        if event_id is not None and not isinstance(event_id, str):
+            problem = f"{where}.event_id is {event_id!r}, not text"
+            raise CorruptOrder(order_id, problem, field=f"{where}.event_id")
+        if not isinstance(values, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | bool) for k, v in values.items()
+        ):
+            problem = f"{where}.data is {values!r}, not an object of texts and flags"
+            raise CorruptOrder(order_id, problem, field=f"{where}.data")
+        return HistoryRecord(event, source, dest, moment, event_id, values)
+
+    def source(self, order_id: str, position: int, value: object) -> str | None:
+        """A log row's ``source``: who sent the event (text, or ``None``)."""
+        if value is not None and not isinstance(value, str):
+            where = f"order_log[{position + 1}].source"
+            raise CorruptOrder(order_id, f"{where} is {value!r}, not text", field=where)
+        return value
+
+    def check_derived(self, order: Order, row: Sequence[Any]) -> None:
+        """Raise :class:`CorruptOrder` unless the derived columns of ``row`` are ``order``'s."""
+        found = row[3:7]
+        expected = self.derived(order)
+        for name, want, got in zip(_DERIVED, expected, found, strict=True):
+            if want != got:
+                raise CorruptOrder(
+                    order.order_id,
+                    f"the {name} column holds {got!r} but the order's log gives {want!r}",
+                    field=name,
+                )
+
+    def _zone(self, offset: int) -> dt.timezone:
+        zone = self._zones.get(offset)
+        if zone is None:
+            zone = dt.UTC if offset == 0 else dt.timezone(dt.timedelta(seconds=offset))
+            self._zones[offset] = zone
+        return zone
+
+    @staticmethod
+    def _corrupt(order_id: str, exc: InvalidInput) -> CorruptOrder:
+        """:func:`rebuild`'s refusal as the rows' corruption: ``history[i]`` is log row i+1."""
+        field = exc.field
+        message = exc.message.removeprefix(f"order {order_id}: ")
+        if field is not None:
+            match = _HISTORY_FIELD.match(field)
+            if match is not None:
+                row = f"order_log[{int(match.group(1)) + 1}]"
+                rest = field[match.end() :]
+                rest = _COLUMN_OF.get(rest, rest)
+                message = message.replace(field, row + rest, 1)
+                field = row + rest
+        return CorruptOrder(order_id, message, field=field)

@@ -1,0 +1,334 @@
+"""The unit of work: load an order, fire, compare-and-swap its row, append its log, queue its
+notifications, all in the caller's transaction.
+
+Every way an order reaches the database goes through :meth:`UnitOfWork.write_back`: ``apply``
+(one changed order), ``add`` and ``add_many`` (new rows instead of swapped ones) and ``sweep``
+(many orders in one batch). Every way one is read goes through :meth:`UnitOfWork.load` or
+:meth:`UnitOfWork.load_many`, which make it again from its head and log
+(:class:`~statemachine.store._rows.Rows`) unless this store object already checked that very
+row (:class:`~statemachine.store._cache.ValidatedOrders`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ..errors import CorruptOrder, InvalidInput, OrderExists, UnknownOrder, VersionConflict
+from ..order import Order
+from ..records import FireResult, OrderWarning
+from ._cache import ValidatedOrders
+from ._db import Cursor, Database, Transaction
+from ._records import Applied
+from ._rows import LOG_COLUMNS, ORDER_COLUMNS, Rows
+
+__all__ = ["LOG_OF", "Change", "Loading", "LostSwap", "Read", "UnitOfWork", "reads_back"]
+
+_INSERT_ORDER: Final = (
+    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (order_id) DO NOTHING"
+)
+_SWAP: Final = (
+    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
+    "due_at = ? WHERE order_id = ? AND version = ?"
+)
+_SWAP_WITH_HEAD: Final = (
+    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
+    "due_at = ?, head = ? WHERE order_id = ? AND version = ?"
+)
+_APPEND: Final = (
+    "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
+    "from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_QUEUE: Final = (
+    "INSERT INTO outbox (order_id, position) VALUES (?, ?) "
+    "ON CONFLICT (order_id, position) DO NOTHING"
+)
+"""A notification is queued once: a row already there (put there by hand) keeps its place."""
+LOG_OF: Final = f"SELECT {LOG_COLUMNS} FROM order_log WHERE order_id = ? ORDER BY seq"
+
+
+@attrs.frozen
+class Change:
+    """An order that a write transaction creates or changes, for :meth:`UnitOfWork.write_back`.
+
+    ``version`` is the row version the order was read at, 0 for a new order (no row yet);
+    ``history_from`` and ``notes_from`` are where its new history records and notifications
+    start; ``source`` is who sent its events, for the log; ``head`` is the head column as it
+    was read and ``warnings`` the calendar warnings the order was read with: the head is
+    written again only if they changed.
+    """
+
+    order: Order
+    version: int
+    source: str | None
+    history_from: int = 0
+    notes_from: int = 0
+    head: Any = None
+    warnings: tuple[OrderWarning, ...] | None = None
+
+    @classmethod
+    def starting(cls, read: Read, source: str | None) -> Change:
+        """The change the order ``read`` goes through from now on: take it before firing
+        events on the order."""
+        order = read.order
+        return cls(
+            order,
+            read.version,
+            source,
+            len(order.history),
+            len(order.notifications),
+            read.head,
+            order.warnings,
+        )
+
+
+@attrs.frozen
+class LostSwap:
+    """What one try of ``apply`` did when another writer had moved the order's version on
+    since it was read: it rolled back and wrote nothing; ``apply`` tries again."""
+
+    order_id: str
+    version: int
+    """The version the try had read."""
+
+
+@attrs.frozen
+class Read:
+    """An order as read from its row: the order, the row's version and its head column as the
+    database returned it (what the cache compares)."""
+
+    order: Order
+    version: int
+    head: Any
+
+
+Loading = tuple[Sequence[Any], Read | None, CorruptOrder | None]
+"""An ``orders`` row with the order it holds, or why it holds none."""
+
+
+class UnitOfWork:
+    """The write path and the checked reads of one store object, over its database."""
+
+    def __init__(self, db: Database, cache: ValidatedOrders) -> None:
+        self.db = db
+        self.rows = Rows(db)
+        self.cache = cache
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def load(self, cur: Cursor, order_id: str) -> Read:
+        """The order stored under ``order_id``, checked, with its row version;
+        :class:`~statemachine.errors.UnknownOrder` or :class:`CorruptOrder`."""
+        cur.execute(
+            self.db.q(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,)
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise UnknownOrder(order_id)
+        read = self.recall(row)
+        if read is not None:
+            return read
+        cur.execute(self.db.q(LOG_OF), (order_id,))
+        return self.remember(row, cur.fetchall())
+
+    def load_many(self, cur: Cursor, rows: Sequence[Sequence[Any]]) -> list[Loading]:
+        """The orders ``rows`` (``orders`` rows) hold, each checked: one query for the logs of
+        all those this store object has not checked at their version yet."""
+        found: dict[str, Read | CorruptOrder] = {}
+        missing: list[Sequence[Any]] = []
+        for row in rows:
+            try:
+                read = self.recall(row)
+            except CorruptOrder as exc:
+                found[row[0]] = exc
+                continue
+            if read is None:
+                missing.append(row)
+            else:
+                found[row[0]] = read
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            cur.execute(
+                self.db.q(
+                    f"SELECT order_id, {LOG_COLUMNS} FROM order_log "
+                    f"WHERE order_id IN ({marks}) ORDER BY order_id, seq"
+                ),
+                [row[0] for row in missing],
+            )
+            logs: dict[str, list[Sequence[Any]]] = {row[0]: [] for row in missing}
+            for entry in cur.fetchall():
+                logs[entry[0]].append(entry[1:])
+            for row in missing:
+                try:
+                    found[row[0]] = self.remember(row, logs[row[0]])
+                except CorruptOrder as exc:
+                    found[row[0]] = exc
+        out: list[Loading] = []
+        for row in rows:
+            value = found[row[0]]
+            if isinstance(value, CorruptOrder):
+                out.append((row, None, value))
+            else:
+                out.append((row, value, None))
+        return out
+
+    def recall(self, row: Sequence[Any]) -> Read | None:
+        """The order of ``row`` if this store object checked that very row (version and head)
+        before, its derived columns checked again; ``None`` if it must be made from its log."""
+        order_id, version, head = row[0], row[1], row[2]
+        self.rows.version(order_id, version)
+        order = self.cache.recall(order_id, version, head)
+        if order is None:
+            return None
+        self.rows.check_derived(order, row)
+        return Read(order, version, head)
+
+    def remember(self, row: Sequence[Any], log: Sequence[Sequence[Any]]) -> Read:
+        """The order ``row`` and its ``log`` hold, made and checked, and remembered."""
+        order, version = self.rows.order(row, log)
+        self.cache.remember(order, version, row[2])
+        return Read(order, version, row[2])
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_back(self, tx: Transaction, changes: Sequence[Change]) -> list[Any] | None:
+        """Write what ``changes`` did, inside ``tx``: each order's row (:meth:`swap`), then its
+        new log rows and its new notifications' outbox rows (:meth:`append`).
+
+        The heads, as a read will return them, one per change: for the cache once ``tx`` has
+        committed. ``None`` when a row was not as the change read it (its version moved on,
+        or a new order's id is taken): nothing of the changes may be kept then, and the
+        caller rolls ``tx`` back.
+        """
+        heads = self.swap(tx, changes)
+        if heads is not None:
+            self.append(tx, changes)
+        return heads
+
+    def swap(self, tx: Transaction, changes: Sequence[Change]) -> list[Any] | None:
+        """Compare-and-swap the rows of ``changes``: a changed order's row is replaced only if
+        it is still at the version read, a new order's row is inserted only if its id is free.
+        The heads (see :meth:`write_back`), or ``None`` if any row was not as read."""
+        rows, db = self.rows, self.db
+        new: list[tuple[Any, ...]] = []
+        swapped: list[tuple[Any, ...]] = []
+        with_head: list[tuple[Any, ...]] = []
+        heads: list[Any] = []
+        for change in changes:
+            order, version = change.order, change.version
+            derived = rows.derived(order)
+            if version == 0:
+                head = rows.head(order)
+                new.append((order.order_id, 1, head, *derived))
+            elif order.warnings is change.warnings:
+                head = None
+                swapped.append((version + 1, *derived, order.order_id, version))
+            else:
+                head = rows.head(order)
+                with_head.append((version + 1, *derived, head, order.order_id, version))
+            heads.append(change.head if head is None else db.stored_json(head))
+        written = (
+            tx.run(_INSERT_ORDER, new, db)
+            + tx.run(_SWAP, swapped, db)
+            + tx.run(_SWAP_WITH_HEAD, with_head, db)
+        )
+        return heads if written == len(changes) else None
+
+    def append(self, tx: Transaction, changes: Sequence[Change]) -> None:
+        """Log the changes' new events and queue their new notifications."""
+        rows, db = self.rows, self.db
+        tx.run(
+            _APPEND,
+            [
+                rows.log_row(change.order.order_id, seq, record, change.source)
+                for change in changes
+                for seq, record in enumerate(
+                    change.order.history[change.history_from :], start=change.history_from + 1
+                )
+            ],
+            db,
+        )
+        tx.run(
+            _QUEUE,
+            [
+                (change.order.order_id, position)
+                for change in changes
+                for position in range(change.notes_from, len(change.order.notifications))
+            ],
+            db,
+        )
+
+    def committed(self, changes: Sequence[Change], heads: Sequence[Any]) -> None:
+        """Remember the orders ``changes`` wrote (with the heads :meth:`write_back` returned),
+        once their transaction committed."""
+        for change, head in zip(changes, heads, strict=True):
+            self.cache.remember(change.order, change.version + 1, head)
+
+    def try_apply(
+        self,
+        order_id: str,
+        event: str,
+        at: dt.datetime,
+        event_id: str | None,
+        source: str | None,
+        expected_version: int | None,
+        data: Mapping[str, object],
+    ) -> Applied | LostSwap:
+        """One try of ``apply``, in one transaction: the event applied and committed, a
+        duplicate delivery (nothing written), or :class:`LostSwap` (rolled back; try again)."""
+        with self.db.write() as tx:
+            read = self.load(tx.cur, order_id)
+            order, version = read.order, read.version
+            change = Change.starting(read, source)
+            result = order.fire(event, at=at, event_id=event_id, **data)
+            if result.duplicate:  # R15: nothing to write
+                tx.rollback()
+                return self._duplicate(order, version, result)
+            if expected_version is not None and version != expected_version:
+                raise VersionConflict(order_id, expected_version, version, event)
+            heads = self.write_back(tx, [change])
+            if heads is None:  # another writer moved the version on
+                tx.rollback()
+                return LostSwap(order_id, version)
+        self.committed([change], heads)
+        return Applied(order, result, version + 1, len(order.history))
+
+    def add(self, tx: Transaction, orders: Sequence[Order], source: str | None) -> list[Any] | None:
+        """Insert new orders (their history logged with ``source``, their notifications
+        queued) in ``tx``; their heads, or ``None`` if an id is stored already (roll back)."""
+        return self.write_back(tx, [Change(order, 0, source) for order in orders])
+
+    def first_stored(self, order_ids: Sequence[str]) -> str | None:
+        """The first of ``order_ids`` that is stored; ``None`` if none is."""
+        marks = ", ".join("?" * len(order_ids))
+        with self.db.read() as cur:
+            cur.execute(
+                self.db.q(f"SELECT order_id FROM orders WHERE order_id IN ({marks})"), order_ids
+            )
+            stored = {row[0] for row in cur.fetchall()}
+        return next((order_id for order_id in order_ids if order_id in stored), None)
+
+    def clash(self, order_ids: Sequence[str]) -> OrderExists | None:
+        """:class:`OrderExists` for the first of ``order_ids`` already stored."""
+        taken = self.first_stored(order_ids)
+        return None if taken is None else OrderExists(taken)
+
+    @staticmethod
+    def _duplicate(order: Order, version: int, result: FireResult) -> Applied:
+        seq = next(i for i, r in enumerate(order.history, start=1) if r.event_id == result.event_id)
+        return Applied(order, result, version, seq)
+
+
+def reads_back(order: Order) -> None:
+    """Refuse to store ``order`` unless it is one the machine could have produced: its
+    ``to_dict()`` reads back (:meth:`Order.from_dict`) as an equal order."""
+    try:
+        Order.from_dict(order.to_dict())
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"order {order.order_id!r} cannot be stored: {exc.message}", field=exc.field
+        ) from None
