@@ -19,13 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from statemachine import EVENTS, RULES, Order
+from statemachine import EVENTS, RULES, Order, OrderError, StoreFault
 from statemachine.cli import EXIT_CODES
+from statemachine.cli._app import _exit_code
 from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
 from statemachine.store import SQLiteStore
 
-from .helpers import skip_or_fail
+from .helpers import ERRORS, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sysconfig.get_path("scripts")
@@ -165,6 +166,30 @@ def test_store_and_input_errors_are_one_line_with_their_status(tmp_path: Path) -
         conn.execute("UPDATE schema_version SET version = 99")
     line = one_error_line(run("show", "--db", str(db), "AE-1"), 4)
     assert "schema version 99" in line and "upgrade" in line
+
+
+EXIT_OF: dict[str, int] = {
+    "InvalidInput": 3,
+    "EventRejected": 1,
+    "UnknownOrder": 3,
+    "OrderExists": 3,
+    "VersionConflict": 3,
+    "StoreUnavailable": 4,
+    "ConcurrentUpdate": 4,
+    "CorruptOrder": 4,
+    "SchemaVersionError": 4,
+    "TableError": 1,
+    "GraphvizMissing": 5,
+}
+"""The exit status of each error of the package (EXIT_CODES)."""
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_every_error_exits_with_the_status_of_its_branch(error: OrderError) -> None:
+    """Every store fault exits 4 (the operator's to fix); a request error 3 (the input's), a
+    refusal 1 (a finding); a missing program 5."""
+    assert _exit_code(error) == EXIT_OF[type(error).__name__]
+    assert (_exit_code(error) == 4) == isinstance(error, StoreFault)
 
 
 def test_json_errors_are_one_json_line_on_stderr(tmp_path: Path) -> None:

@@ -42,16 +42,14 @@ from rich.text import Text
 from ..demo import STORIES, Step, StoryRun, run_story, write_journey
 from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, lifecycle_mermaid, render
 from ..errors import (
-    ConcurrentUpdate,
-    CorruptOrder,
     EventRejected,
     GraphvizMissing,
     InvalidInput,
     OrderError,
     OrderExists,
-    SchemaVersionError,
+    RequestError,
+    StoreFault,
     StoreUnavailable,
-    VersionConflict,
 )
 from ..jsonform import to_json
 from ..order import Order
@@ -135,15 +133,13 @@ def run(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> in
 
 
 def _exit_code(exc: OrderError) -> int:
-    """The exit status an error of the package means (see EXIT_CODES)."""
+    """The exit status an error of the package means (see EXIT_CODES), by its branch: a store
+    fault is the operator's (4), a request error the input's (3; a refusal is a finding, 1)."""
+    if isinstance(exc, StoreFault):
+        return STORE
     if isinstance(exc, GraphvizMissing):
         return MISSING
-    if isinstance(
-        exc,
-        StoreUnavailable | SchemaVersionError | CorruptOrder | ConcurrentUpdate | VersionConflict,
-    ):
-        return STORE
-    if isinstance(exc, InvalidInput):
+    if isinstance(exc, RequestError) and not isinstance(exc, EventRejected):
         return INPUT
     return FINDINGS
 
@@ -628,8 +624,8 @@ class _Outcome:
 
 
 def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
-    """Apply one line in its own transaction; what became of it (never raises for the line's
-    own faults: only a store that cannot be used stops the run)."""
+    """Apply one line in its own transaction; what became of it. Never raises for the line's
+    own faults (a request error: an unknown order too); a store fault stops the run."""
     if text is None:
         return _Outcome(number, "invalid", error=InvalidInput("not UTF-8 text", field="line"))
     try:
@@ -645,7 +641,7 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
         )
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
-    except InvalidInput as exc:
+    except RequestError as exc:
         return _Outcome(number, "invalid", oid, event, error=exc)
     result = applied.result
     if result.duplicate:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from store_helpers import PAID, StoreSpec, new_order, open_store, raw
 
-from statemachine import InvalidInput
+from statemachine import InvalidInput, RequestError, StoreFault
 from statemachine.store import (
     SCHEMA_VERSION,
     CorruptOrder,
@@ -57,14 +57,16 @@ CORRUPTIONS: dict[str, Callable[[StoreSpec], None]] = {
 def test_corrupt_row_is_refused_naming_the_order(
     store: OrderStore, spec: StoreSpec, corrupt: Callable[[StoreSpec], None]
 ) -> None:
-    """A corrupt row raises CorruptOrder (an InvalidInput) naming the order; never overwritten."""
+    """A corrupt row raises CorruptOrder naming the order, a StoreFault (the operator's to
+    repair, not an InvalidInput the caller could fix); the row is never overwritten."""
     store.add(new_order("AE-1"))
     store.add(new_order("AE-2"))
     corrupt(spec)
     before = raw(spec, "SELECT state, version, body FROM orders WHERE order_id = 'AE-1'")
     with pytest.raises(CorruptOrder, match="stored order 'AE-1' is corrupt") as err:
         store.get("AE-1")
-    assert isinstance(err.value, InvalidInput)
+    assert isinstance(err.value, StoreFault)
+    assert not isinstance(err.value, InvalidInput | RequestError)
     assert err.value.order_id == "AE-1"
     with pytest.raises(CorruptOrder, match="AE-1"):
         store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
