@@ -716,7 +716,9 @@ def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_js
     data), refusals (with the rule and its kind: state, data or time), unknown orders and
     malformed lines are reported with their line number, and the rest goes on. The last line
     is `applied N, duplicate N, rejected N, invalid N`; the exit status is 0 only when nothing
-    was rejected or invalid, 1 otherwise.
+    was rejected or invalid, 1 otherwise. A store fault (a corrupt order, a store that does not
+    answer, a lock held too long) stops the run at its line with status 4; the lines before it
+    stay applied as reported.
     """
     ref = _store_ref(db, dsn)
     counts: Counter[str] = Counter({"applied": 0, "duplicate": 0, "rejected": 0, "invalid": 0})
@@ -737,7 +739,7 @@ def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_js
                     advance(length)
         except OrderError:
             _summary(console, counts, as_json)
-            print(f"orderfsm apply: stopped at line {last + 1}; the lines before it were "
+            print(f"orderfsm apply: stopped at line {last}; the lines before it were "
                   "applied as reported", file=sys.stderr)  # fmt: skip
             raise
     _summary(console, counts, as_json)
