@@ -28,7 +28,13 @@ def _refuse_clash() -> None:
 
 _refuse_clash()
 
-from .errors import EventRejected, InvalidInput, OrderError  # noqa: E402
+from .errors import (  # noqa: E402
+    EventRejected,
+    InvalidInput,
+    OrderError,
+    RequestError,
+    StoreFault,
+)
 from .machine import machine_for  # noqa: E402
 from .order import Order  # noqa: E402
 from .policy import DEFAULT_POLICY, Policy  # noqa: E402
@@ -65,6 +71,8 @@ __all__ = [
     "OrderWarning",
     "PendingRefund",
     "Policy",
+    "RequestError",
     "Rule",
+    "StoreFault",
     "machine_for",
 ]

@@ -1,18 +1,34 @@
-"""Every error the package raises on purpose, under one root. The hierarchy::
+"""Every error the package raises on purpose, under one root, sorted by who can act on it::
 
     OrderError                      root: catch it to catch everything below
-    ├── InvalidInput (ValueError)   the request cannot be understood; ``field`` names what
+    ├── RequestError                the caller can fix it (HTTP 4xx)
+    │   ├── InvalidInput (ValueError)
+    │   │                           the request cannot be understood; ``field`` names what
+    │   ├── EventRejected           the request is understood and a rule refuses it
     │   ├── UnknownOrder            a store holds no order with this id
     │   ├── OrderExists             a store already holds an order with this id
-    │   └── CorruptOrder            a stored row is not an order the machine could produce
-    ├── EventRejected               the request is understood and a rule refuses it
-    ├── TableError (ValueError)     the machine's table is broken (raised when it is built)
-    ├── GraphvizMissing (RuntimeError)
-    │                               rendering SVG or PNG needs Graphviz's ``dot``
-    ├── ConcurrentUpdate            other writers won every compare-and-swap; nothing written
-    ├── VersionConflict             the order moved on from the version the caller expected
-    ├── StoreUnavailable            a store cannot be opened or used where it was pointed
-    └── SchemaVersionError          a database carries a schema newer than this release
+    │   └── VersionConflict         the order moved on from the version the caller expected
+    ├── StoreFault                  the operator must act (HTTP 5xx)
+    │   ├── StoreUnavailable        a store cannot be opened or used where it was pointed
+    │   ├── ConcurrentUpdate        other writers won every compare-and-swap; nothing written
+    │   ├── CorruptOrder            a stored row is not an order the machine could produce
+    │   └── SchemaVersionError      a database carries a schema newer than this release
+    ├── TableError (ValueError)     the machine's table is broken
+    └── GraphvizMissing (RuntimeError)
+                                    rendering SVG or PNG needs Graphviz's ``dot``
+
+The branches say who is told what. A :class:`RequestError` goes back to whoever sent the
+request, in its own words and with the data that decided; nothing was written. A
+:class:`StoreFault` tells the caller only that the store failed (and which order, where there
+is one); its full message, which may quote a path or what a row holds, is for the operator's
+log. The two outside both branches are nobody's request and no store's fault:
+
+* :class:`TableError` is raised by :func:`statemachine.checks.check_table` when a machine is
+  built from a table that contradicts itself: a developer's mistake, read by whoever edited the
+  table (``statemachine.checks`` re-exports it, beside the check that raises it).
+* :class:`GraphvizMissing` is raised by :func:`statemachine.diagrams.render` when the ``dot``
+  program is not installed: read by whoever installs the machine (``statemachine.diagrams``
+  re-exports it; ``orderfsm`` exits 5, the service answers 503).
 
 Every error carries data, not only a message (``EventRejected.rule``, ``InvalidInput.field``,
 ``CorruptOrder.order_id``), so a caller can branch on it. They are attrs classes: they compare by
@@ -35,7 +51,9 @@ __all__ = [
     "OrderError",
     "OrderExists",
     "RefusalKind",
+    "RequestError",
     "SchemaVersionError",
+    "StoreFault",
     "StoreUnavailable",
     "TableError",
     "UnknownOrder",
@@ -86,8 +104,20 @@ class OrderError(Exception):
         }
 
 
+class RequestError(OrderError):
+    """The caller can fix it: the request is malformed, refused by a rule, or names an order
+    that is not (or already) stored or has moved on. Nothing was written; a front end answers
+    it in its own words (HTTP 4xx)."""
+
+
+class StoreFault(OrderError):
+    """The operator must act: the store cannot be reached, is too busy, holds a damaged row or
+    was written by a newer release. The request may well be sound; a front end tells its caller
+    only that the store failed, and gives the full message to the operator's log."""
+
+
 @attrs.define(auto_exc=True, str=False)
-class InvalidInput(OrderError, ValueError):
+class InvalidInput(RequestError, ValueError):
     """The request cannot be understood: malformed data, unknown names, naive datetimes.
 
     ``field`` names what was wrong (``"amount"``, ``"history[2].at"``, ``"tracking_number"``).
@@ -98,7 +128,7 @@ class InvalidInput(OrderError, ValueError):
 
 
 @attrs.define(auto_exc=True, str=False)
-class EventRejected(OrderError):
+class EventRejected(RequestError):
     """A rule refuses the event; the order is left exactly as it was.
 
     ``rule`` is the rule id that forbids it (``"R2"``), or ``None`` where no rule speaks and the
@@ -120,7 +150,7 @@ class EventRejected(OrderError):
 
 
 @attrs.define(auto_exc=True, str=False)
-class UnknownOrder(InvalidInput):
+class UnknownOrder(RequestError):
     """No order with this id is stored (``field`` is ``"order_id"``)."""
 
     order_id: str
@@ -133,7 +163,7 @@ class UnknownOrder(InvalidInput):
 
 
 @attrs.define(auto_exc=True, str=False)
-class OrderExists(InvalidInput):
+class OrderExists(RequestError):
     """A store was given a new order whose id it already holds."""
 
     order_id: str
@@ -149,11 +179,62 @@ class OrderExists(InvalidInput):
 
 
 @attrs.define(auto_exc=True, str=False)
-class CorruptOrder(InvalidInput):
+class VersionConflict(RequestError):
+    """``apply(..., expected_version=N)`` found the order at another version (HTTP ``If-Match``
+    failed: 412); nothing was written. Read the order again and decide anew."""
+
+    order_id: str
+    expected: int
+    found: int
+    event: str | None = None
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return (
+            f"order {self.order_id!r} is at version {self.found}, not the expected "
+            f"{self.expected}; nothing was written (read it again before deciding)"
+        )
+
+
+@attrs.define(auto_exc=True, str=False)
+class StoreUnavailable(StoreFault):
+    """A store cannot be opened or used at ``where`` (a path or a redacted connection
+    string): not a database, no such directory, read-only, another application's tables,
+    a server that does not answer. ``problem`` says which."""
+
+    where: str
+    problem: str
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return f"cannot use the store at {self.where}: {self.problem}"
+
+
+@attrs.define(auto_exc=True, str=False)
+class ConcurrentUpdate(StoreFault):
+    """Other writers changed the order every time a store tried; nothing was written.
+
+    ``attempts`` compare-and-swaps on the version column were lost in a row (or, on SQLite, the
+    write lock was not free within the busy timeout; then ``order_id`` and ``event`` are
+    ``None``). Sending the event again is safe: with an ``event_id``, a delivery that did get
+    through is recognised as a duplicate.
+    """
+
+    message: str
+    order_id: str | None
+    event: str | None
+    attempts: int
+
+
+@attrs.define(auto_exc=True, str=False)
+class CorruptOrder(StoreFault):
     """A stored row is not an order the machine could have produced; it is never half-loaded.
 
     ``order_id`` names the row, ``problem`` says what is wrong, ``field`` the first thing found
-    wrong.
+    wrong. The request that met it may be sound: the row needs repair, not the request. The
+    message can quote what the row holds, so a front end shows its caller the order id only.
     """
 
     order_id: str
@@ -167,8 +248,30 @@ class CorruptOrder(InvalidInput):
 
 
 @attrs.define(auto_exc=True, str=False)
+class SchemaVersionError(StoreFault):
+    """The database carries a schema this release cannot read (written by a newer release)."""
+
+    where: str
+    found: int
+    supported: int
+    message: str = attrs.field(init=False)
+
+    @message.default
+    def _message(self) -> str:
+        return (
+            f"{self.where} has store schema version {self.found}, but this release of "
+            f"order-statemachine reads up to version {self.supported}; upgrade "
+            "order-statemachine (a database is never migrated downwards)"
+        )
+
+
+@attrs.define(auto_exc=True, str=False)
 class TableError(OrderError, ValueError):
-    """The machine's table is broken; ``problems`` lists every problem, one sentence each."""
+    """The machine's table is broken; ``problems`` lists every problem, one sentence each.
+
+    Raised by :func:`~statemachine.checks.check_table` when a machine is built: a developer's
+    mistake in the table, for whoever edited it to fix, neither a request nor a store fault.
+    """
 
     problems: tuple[str, ...] = attrs.field(converter=_problems)
     message: str = attrs.field(init=False)
@@ -191,7 +294,8 @@ _GRAPHVIZ_HINT = (
 class GraphvizMissing(OrderError, RuntimeError):
     """Rendering needs Graphviz's ``dot`` program and it is not on ``PATH``.
 
-    ``program`` names the missing program, ``fmt`` the format asked for.
+    Raised by :func:`~statemachine.diagrams.render` (SVG, PNG): for whoever installs the
+    machine to fix. ``program`` names the missing program, ``fmt`` the format asked for.
     """
 
     program: str = "dot"
@@ -203,72 +307,4 @@ class GraphvizMissing(OrderError, RuntimeError):
         return (
             f"rendering {self.fmt.upper()} needs Graphviz's `{self.program}` program, which is "
             f"not on PATH. {_GRAPHVIZ_HINT}"
-        )
-
-
-@attrs.define(auto_exc=True, str=False)
-class ConcurrentUpdate(OrderError):
-    """Other writers changed the order every time a store tried; nothing was written.
-
-    ``attempts`` compare-and-swaps on the version column were lost in a row (or, on SQLite, the
-    write lock was not free within the busy timeout; then ``order_id`` and ``event`` are
-    ``None``). Sending the event again is safe: with an ``event_id``, a delivery that did get
-    through is recognised as a duplicate.
-    """
-
-    message: str
-    order_id: str | None
-    event: str | None
-    attempts: int
-
-
-@attrs.define(auto_exc=True, str=False)
-class VersionConflict(OrderError):
-    """``apply(..., expected_version=N)`` found the order at another version (HTTP ``If-Match``
-    failed: 412); nothing was written. Read the order again and decide anew."""
-
-    order_id: str
-    expected: int
-    found: int
-    event: str | None = None
-    message: str = attrs.field(init=False)
-
-    @message.default
-    def _message(self) -> str:
-        return (
-            f"order {self.order_id!r} is at version {self.found}, not the expected "
-            f"{self.expected}; nothing was written (read it again before deciding)"
-        )
-
-
-@attrs.define(auto_exc=True, str=False)
-class StoreUnavailable(OrderError):
-    """A store cannot be opened or used at ``where`` (a path or a redacted connection
-    string): not a database, no such directory, read-only, another application's tables,
-    a server that does not answer. ``problem`` says which."""
-
-    where: str
-    problem: str
-    message: str = attrs.field(init=False)
-
-    @message.default
-    def _message(self) -> str:
-        return f"cannot use the store at {self.where}: {self.problem}"
-
-
-@attrs.define(auto_exc=True, str=False)
-class SchemaVersionError(OrderError):
-    """The database carries a schema this release cannot read (written by a newer release)."""
-
-    where: str
-    found: int
-    supported: int
-    message: str = attrs.field(init=False)
-
-    @message.default
-    def _message(self) -> str:
-        return (
-            f"{self.where} has store schema version {self.found}, but this release of "
-            f"order-statemachine reads up to version {self.supported}; upgrade "
-            "order-statemachine (a database is never migrated downwards)"
         )

@@ -13,6 +13,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from statemachine import Order, Policy
+from statemachine.errors import (
+    ConcurrentUpdate,
+    CorruptOrder,
+    EventRejected,
+    GraphvizMissing,
+    InvalidInput,
+    OrderError,
+    OrderExists,
+    SchemaVersionError,
+    StoreUnavailable,
+    TableError,
+    UnknownOrder,
+    VersionConflict,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -114,3 +128,28 @@ def edited(body: Mapping[str, Any], path: Sequence[str | int], value: Any) -> di
         target[path[-1]] = value
     result: dict[str, Any] = data
     return result
+
+
+ERRORS: Final[tuple[OrderError, ...]] = (
+    InvalidInput("amount must be positive", field="amount"),
+    EventRejected(
+        "R2: no",
+        rule="R2",
+        event="request_cancellation",
+        state="dispatched",
+        order_id="AE-1",
+        facts={"tracking_number": "LP1"},
+    ),
+    UnknownOrder("AE-9"),
+    OrderExists("AE-1"),
+    VersionConflict("AE-1", 1, 2, "dispatch"),
+    StoreUnavailable("/srv/orders.db", "the file is not a SQLite database"),
+    ConcurrentUpdate(
+        "could not take the write lock of /srv/orders.db within 5s", None, None, attempts=1
+    ),
+    CorruptOrder("AE-7", "amount: got 'lots-of-money'", field="amount"),
+    SchemaVersionError("SQLite /srv/orders.db", 9, 2),
+    TableError(["state 'x' cannot be reached from 'paid'"]),
+    GraphvizMissing("dot", "png"),
+)
+"""One error of every class the package raises, as its front ends meet them."""

@@ -19,13 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from statemachine import EVENTS, RULES, Order
+from statemachine import EVENTS, RULES, Order, OrderError, StoreFault
 from statemachine.cli import EXIT_CODES
+from statemachine.cli._app import _exit_code
 from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
 from statemachine.store import SQLiteStore
 
-from .helpers import skip_or_fail
+from .helpers import ERRORS, skip_or_fail
+from .store.store_helpers import raw
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sysconfig.get_path("scripts")
@@ -165,6 +167,58 @@ def test_store_and_input_errors_are_one_line_with_their_status(tmp_path: Path) -
         conn.execute("UPDATE schema_version SET version = 99")
     line = one_error_line(run("show", "--db", str(db), "AE-1"), 4)
     assert "schema version 99" in line and "upgrade" in line
+
+
+EXIT_OF: dict[str, int] = {
+    "InvalidInput": 3,
+    "EventRejected": 1,
+    "UnknownOrder": 3,
+    "OrderExists": 3,
+    "VersionConflict": 3,
+    "StoreUnavailable": 4,
+    "ConcurrentUpdate": 4,
+    "CorruptOrder": 4,
+    "SchemaVersionError": 4,
+    "TableError": 1,
+    "GraphvizMissing": 5,
+}
+"""The exit status of each error of the package (EXIT_CODES)."""
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_every_error_exits_with_the_status_of_its_branch(error: OrderError) -> None:
+    """Every store fault exits 4 (the operator's to fix); a request error 3 (the input's), a
+    refusal 1 (a finding); a missing program 5."""
+    assert _exit_code(error) == EXIT_OF[type(error).__name__]
+    assert (_exit_code(error) == 4) == isinstance(error, StoreFault)
+
+
+def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None:
+    """A stored row that is no order the machine could produce is a store fault, not the
+    caller's input: `show` is one line naming the order, exit 4 (an unknown order is 3);
+    `apply` reports the lines before it and stops at its line, exit 4."""
+    assert (
+        run("import", *store_args, "-", stdin=jsonl(create("AE-1"), create("AE-2"))).returncode == 0
+    )
+    raw(("sqlite" if store_args[0] == "--db" else "postgres", store_args[1]),
+        "UPDATE orders SET state = 'dispatched' WHERE order_id = 'AE-1'")  # fmt: skip
+    line = one_error_line(run("show", *store_args, "AE-1"), 4)
+    assert "'AE-1'" in line and "corrupt" in line
+    error = json.loads(one_error_line(run("show", "--json", *store_args, "AE-1"), 4))
+    assert (error["exit"], error["error"]["type"], error["error"]["order_id"]) == (
+        4,
+        "CorruptOrder",
+        "AE-1",
+    )
+    cancel = {"event": "request_cancellation", "at": "2026-03-02T11:00:00+08:00"}
+    events = jsonl({"order_id": "AE-2", **cancel}, {"order_id": "AE-1", **cancel},
+                   {"order_id": "AE-9", **cancel})  # fmt: skip
+    done = run("apply", *store_args, "-", stdin=events)
+    assert done.returncode == 4, done.stderr
+    assert done.stdout.splitlines()[-1] == "applied 1, duplicate 0, rejected 0, invalid 0"
+    assert "stopped at line 2" in done.stderr and "'AE-1' is corrupt" in done.stderr
+    shown = json.loads(run("show", *store_args, "AE-2", "--json").stdout)
+    assert shown["order"]["state"] == "cancel_requested"
 
 
 def test_json_errors_are_one_json_line_on_stderr(tmp_path: Path) -> None:

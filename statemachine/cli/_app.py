@@ -42,16 +42,14 @@ from rich.text import Text
 from ..demo import STORIES, Step, StoryRun, run_story, write_journey
 from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, lifecycle_mermaid, render
 from ..errors import (
-    ConcurrentUpdate,
-    CorruptOrder,
     EventRejected,
     GraphvizMissing,
     InvalidInput,
     OrderError,
     OrderExists,
-    SchemaVersionError,
+    RequestError,
+    StoreFault,
     StoreUnavailable,
-    VersionConflict,
 )
 from ..jsonform import to_json
 from ..order import Order
@@ -135,15 +133,13 @@ def run(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> in
 
 
 def _exit_code(exc: OrderError) -> int:
-    """The exit status an error of the package means (see EXIT_CODES)."""
+    """The exit status an error of the package means (see EXIT_CODES), by its branch: a store
+    fault is the operator's (4), a request error the input's (3; a refusal is a finding, 1)."""
+    if isinstance(exc, StoreFault):
+        return STORE
     if isinstance(exc, GraphvizMissing):
         return MISSING
-    if isinstance(
-        exc,
-        StoreUnavailable | SchemaVersionError | CorruptOrder | ConcurrentUpdate | VersionConflict,
-    ):
-        return STORE
-    if isinstance(exc, InvalidInput):
+    if isinstance(exc, RequestError) and not isinstance(exc, EventRejected):
         return INPUT
     return FINDINGS
 
@@ -628,8 +624,8 @@ class _Outcome:
 
 
 def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
-    """Apply one line in its own transaction; what became of it (never raises for the line's
-    own faults: only a store that cannot be used stops the run)."""
+    """Apply one line in its own transaction; what became of it. Never raises for the line's
+    own faults (a request error: an unknown order too); a store fault stops the run."""
     if text is None:
         return _Outcome(number, "invalid", error=InvalidInput("not UTF-8 text", field="line"))
     try:
@@ -645,7 +641,7 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
         )
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
-    except InvalidInput as exc:
+    except RequestError as exc:
         return _Outcome(number, "invalid", oid, event, error=exc)
     result = applied.result
     if result.duplicate:
@@ -720,7 +716,9 @@ def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_js
     data), refusals (with the rule and its kind: state, data or time), unknown orders and
     malformed lines are reported with their line number, and the rest goes on. The last line
     is `applied N, duplicate N, rejected N, invalid N`; the exit status is 0 only when nothing
-    was rejected or invalid, 1 otherwise.
+    was rejected or invalid, 1 otherwise. A store fault (a corrupt order, a store that does not
+    answer, a lock held too long) stops the run at its line with status 4; the lines before it
+    stay applied as reported.
     """
     ref = _store_ref(db, dsn)
     counts: Counter[str] = Counter({"applied": 0, "duplicate": 0, "rejected": 0, "invalid": 0})
@@ -741,7 +739,7 @@ def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_js
                     advance(length)
         except OrderError:
             _summary(console, counts, as_json)
-            print(f"orderfsm apply: stopped at line {last + 1}; the lines before it were "
+            print(f"orderfsm apply: stopped at line {last}; the lines before it were "
                   "applied as reported", file=sys.stderr)  # fmt: skip
             raise
     _summary(console, counts, as_json)

@@ -25,8 +25,9 @@ EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
     ),
     (
         4,
-        "store: not a store, no such database file, a newer schema, a corrupt row, a server "
-        "that does not answer, a lock held too long",
+        "store, for its operator to fix: not a store, no such database file, a newer schema, "
+        "a corrupt row (`apply` stops there), a server that does not answer, a lock held too "
+        "long",
     ),
     (
         5,

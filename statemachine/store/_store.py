@@ -250,7 +250,7 @@ class SQLStore(Listings, Outbox):
                 event_id=event_id if isinstance(event_id, str) else None,
             )
             raise
-        except InvalidInput as exc:
+        except (InvalidInput, UnknownOrder) as exc:  # the caller's input, not a store fault
             event_handled(
                 "invalid",
                 order_id=str(order_id)[:MAX_ID_LENGTH],

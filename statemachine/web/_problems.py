@@ -1,25 +1,35 @@
 """Errors as RFC 9457 problem documents (``application/problem+json``).
 
-An :class:`~statemachine.errors.OrderError` becomes a problem carrying what its ``to_dict()``
-says (``rule``, ``kind``, ``facts``, ``field``...), with the status its meaning calls for:
+An :class:`~statemachine.errors.OrderError` becomes a problem with the status its branch of the
+tree calls for. A :class:`~statemachine.errors.RequestError` carries what its ``to_dict()`` says
+(``rule``, ``kind``, ``facts``, ``field``...) back to the caller, with a 4xx of its class:
 
-============================================  ======
-error                                         status
-============================================  ======
-``EventRejected`` of kind ``state`` or time   409
-``EventRejected`` of kind ``data``            422
-``InvalidInput`` (also R15's reused key)      422
-``UnknownOrder``                              404
-``OrderExists``                               409
-``VersionConflict`` (``If-Match``)            412
-``ConcurrentUpdate``                          503, ``Retry-After``
-``StoreUnavailable``, ``SchemaVersionError``  503
-``GraphvizMissing`` (an SVG without ``dot``)  503
-``CorruptOrder``                              500
-============================================  ======
+================================================  ======
+error                                             status
+================================================  ======
+``EventRejected`` of kind ``state`` or ``time``   409
+``EventRejected`` of kind ``data``                422
+``InvalidInput`` (also R15's reused key)          422
+``UnknownOrder``                                  404
+``OrderExists``                                   409
+``VersionConflict`` (``If-Match``)                412, ``ETag``
+================================================  ======
 
-Anything else is a 500 that says only that: no stack trace and no SQL ever leave the service
-(they go to the ``statemachine.web`` logger).
+A :class:`~statemachine.errors.StoreFault` is for the operator: its full message (a path, a
+column value, a database's answer) goes to the ``statemachine.web`` logger at ERROR, and the
+caller reads only that the store failed, with the ``order_id`` where there is one:
+
+================================================  ======
+error                                             status
+================================================  ======
+``StoreUnavailable``                              503, ``Retry-After: 5``
+``ConcurrentUpdate``                              503, ``Retry-After: 1``
+``CorruptOrder``, ``SchemaVersionError``          500
+================================================  ======
+
+``GraphvizMissing`` (an SVG without ``dot``) is 503 naming how to install it; ``TableError``
+and anything else is a 500. No stack trace and no SQL ever leave the service (they go to the
+``statemachine.web`` logger).
 """
 
 from __future__ import annotations
@@ -37,7 +47,9 @@ from ..errors import (
     InvalidInput,
     OrderError,
     OrderExists,
+    RequestError,
     SchemaVersionError,
+    StoreFault,
     StoreUnavailable,
     UnknownOrder,
     VersionConflict,
@@ -65,25 +77,58 @@ _TITLES: Final = {
 }
 
 
+_REQUEST_STATUS: Final[tuple[tuple[type[RequestError], int], ...]] = (
+    (InvalidInput, 422),
+    (UnknownOrder, 404),
+    (OrderExists, 409),
+    (VersionConflict, 412),
+)
+"""The status of each request error but a refusal, whose status depends on its kind."""
+
+_RETRY_AFTER: Final[tuple[tuple[type[StoreFault], str], ...]] = (
+    (ConcurrentUpdate, "1"),  # other writers: the next try is likely to win
+    (StoreUnavailable, "5"),  # a database restarting, a disk remounted
+)
+"""The store faults that trying again may cure (503), with the seconds to wait first; every
+other store fault needs the operator (500)."""
+
+
 def status_of(error: OrderError) -> int:
-    """The HTTP status of an error of the package."""
+    """The HTTP status of an error of the package: a 4xx for a request error, a 5xx for a
+    store fault (503 where trying again may help)."""
     if isinstance(error, EventRejected):
         return 422 if error.kind == "data" else 409
-    if isinstance(error, UnknownOrder):
-        return 404
-    if isinstance(error, OrderExists):
-        return 409
-    if isinstance(error, CorruptOrder):
-        return 500
-    if isinstance(error, InvalidInput):
-        return 422
-    if isinstance(error, VersionConflict):
-        return 412
-    if isinstance(
-        error, ConcurrentUpdate | StoreUnavailable | SchemaVersionError | GraphvizMissing
-    ):
+    if isinstance(error, RequestError):
+        return next((status for cls, status in _REQUEST_STATUS if isinstance(error, cls)), 400)
+    if isinstance(error, StoreFault):
+        return 503 if _retry_after(error) else 500
+    if isinstance(error, GraphvizMissing):
         return 503
     return 500
+
+
+def _retry_after(error: StoreFault) -> str | None:
+    return next((seconds for cls, seconds in _RETRY_AFTER if isinstance(error, cls)), None)
+
+
+def _store_detail(error: StoreFault) -> str:
+    """What a caller is told of a store fault: nothing of the row, the path or the SQL."""
+    if isinstance(error, CorruptOrder):
+        return (
+            f"the stored order {error.order_id!r} is damaged and cannot be read; the "
+            "operator's log says why"
+        )
+    if isinstance(error, ConcurrentUpdate):
+        return (
+            "other writers held the order store; nothing was written, and it is safe to send "
+            "the request again"
+        )
+    if isinstance(error, SchemaVersionError):
+        return (
+            "the order store was written by a newer release of this service; the operator's "
+            "log says why"
+        )
+    return "the order store is unavailable; try again later"
 
 
 def _type_uri(name: str) -> str:
@@ -115,20 +160,22 @@ def problem(
 
 def problem_of(error: OrderError, *, instance: str | None = None) -> JSONResponse:
     """The problem document of an error of the package: its ``to_dict()`` members (``rule``,
-    ``kind``, ``facts``, ``field``...) beside ``type``, ``title``, ``status`` and ``detail``."""
+    ``kind``, ``facts``, ``field``...) beside ``type``, ``title``, ``status`` and ``detail``.
+    A store fault keeps only its ``order_id``; its message goes to the log instead."""
     status = status_of(error)
     members = error.to_dict()
     name = str(members.pop("type"))
     detail = str(members.pop("message"))
-    headers = {"Retry-After": "1"} if isinstance(error, ConcurrentUpdate) else None
+    headers: dict[str, str] | None = None
     if isinstance(error, VersionConflict):
         members.update(expected_version=error.expected, current_version=error.found)
         headers = {"ETag": f'"{error.found}"'}
-    if isinstance(error, StoreUnavailable | SchemaVersionError):
-        # They name a file path or a database: for the operator's log, not for clients.
+    elif isinstance(error, StoreFault):
         LOGGER.error("%s: %s", name, detail)
-        detail = "the order store is unavailable; try again later"
-        members = {"rule": None, "kind": None, "facts": {}}
+        detail = _store_detail(error)
+        members = {key: None for key in members} | {"facts": {}, "order_id": members["order_id"]}
+        seconds = _retry_after(error)
+        headers = {"Retry-After": seconds} if seconds else None
     elif status == 500 or isinstance(error, GraphvizMissing):
         LOGGER.error("%s: %s", name, detail)
     return problem(

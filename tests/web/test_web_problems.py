@@ -1,0 +1,109 @@
+"""Errors as problem documents (statemachine.web._problems): a request error tells the caller
+what to fix, a store fault tells the caller only that the store failed and the operator why."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from store_helpers import StoreSpec, raw
+from web_helpers import R, at, create, fire
+
+from statemachine.errors import EventRejected, OrderError, StoreFault
+from statemachine.web._problems import PROBLEM_JSON, problem_of
+from tests.helpers import ERRORS
+
+STATUS: dict[str, tuple[int, dict[str, str]]] = {
+    "InvalidInput": (422, {}),
+    "EventRejected": (409, {}),
+    "UnknownOrder": (404, {}),
+    "OrderExists": (409, {}),
+    "VersionConflict": (412, {"etag": '"2"'}),
+    "StoreUnavailable": (503, {"retry-after": "5"}),
+    "ConcurrentUpdate": (503, {"retry-after": "1"}),
+    "CorruptOrder": (500, {}),
+    "SchemaVersionError": (500, {}),
+    "TableError": (500, {}),
+    "GraphvizMissing": (503, {}),
+}
+"""The status and the extra headers of each error's problem document."""
+
+EXTRA = ("etag", "retry-after")
+
+
+def _answer(error: OrderError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    response = problem_of(error, instance="/orders/AE-1")
+    assert response.headers["content-type"] == PROBLEM_JSON
+    headers = {k: v for k, v in response.headers.items() if k in EXTRA}
+    return response.status_code, headers, json.loads(bytes(response.body))
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_every_error_has_its_status_and_headers(error: OrderError) -> None:
+    """Each error of the package answers its status: a request error a 4xx, a store fault a
+    503 with Retry-After where trying again may help and a 500 where the operator must act."""
+    status, headers, body = _answer(error)
+    assert (status, headers) == STATUS[type(error).__name__]
+    assert (body["status"], body["error"]) == (status, type(error).__name__)
+    assert body["type"] == f"urn:orderfsm:problem:{type(error).__name__}"
+    if not isinstance(error, StoreFault):
+        assert body["detail"] == error.message  # in the error's own words
+
+
+@pytest.mark.parametrize(("kind", "status"), [("state", 409), ("time", 409), ("data", 422)])
+def test_a_refusal_answers_by_its_kind(kind: str, status: int) -> None:
+    """R2 R10 R16: a refusal of the order's state or of the time is 409, of the data 422."""
+    refusal = EventRejected("no", rule="R0", event="e", state="s", order_id="AE-1", kind=kind)  # type: ignore[arg-type]
+    assert _answer(refusal)[0] == status
+
+
+@pytest.mark.parametrize(
+    "error", [e for e in ERRORS if isinstance(e, StoreFault)], ids=lambda e: type(e).__name__
+)
+def test_a_store_fault_names_the_order_never_the_row(
+    error: StoreFault, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store fault's problem document names the order where there is one, and nothing of
+    the row, the path or the database; the operator's log has the whole message at ERROR."""
+    with caplog.at_level(logging.ERROR, logger="statemachine.web"):
+        _, _, body = _answer(error)
+    text = json.dumps(body)
+    for secret in ("/srv/orders.db", "lots-of-money", "amount", "schema version", "write lock"):
+        assert secret not in text
+    assert body["order_id"] == error.to_dict()["order_id"]
+    assert (body["field"], body["facts"]) == (None, {})
+    logged = [r for r in caplog.records if r.name == "statemachine.web"]
+    assert [r.levelno for r in logged] == [logging.ERROR]
+    assert error.message in logged[0].getMessage()
+
+
+def test_a_corrupt_row_answers_500_without_its_values(
+    client: httpx.Client,
+    where: StoreSpec,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stored body that holds no amount is 500 naming the order, on reads and on events;
+    the value it holds and the store's path are in the operator's log, not in the answer; an
+    unknown order is still 404."""
+    create(client, "AE-1")
+    kind, target = where
+    body = "replace(body, '\"25.00\"', '\"lots-of-money\"')"
+    if kind == "postgres":
+        body = "replace(body::text, '\"25.00\"', '\"lots-of-money\"')::jsonb"
+    raw(where, f"UPDATE orders SET body = {body} WHERE order_id = 'AE-1'")
+    with caplog.at_level(logging.ERROR, logger="statemachine.web"):
+        read = client.get("/orders/AE-1", headers=R)
+        event = fire(client, "AE-1", "request_cancellation", at=at(hours=1))
+    for answer in (read, event):
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        problem = answer.json()
+        assert (problem["error"], problem["order_id"]) == ("CorruptOrder", "AE-1")
+        for secret in ("lots-of-money", "amount", target, "SELECT", "Traceback"):
+            assert secret not in answer.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "statemachine.web"]
+    assert len(logged) == 2 and all("lots-of-money" in line for line in logged)
+    assert fire(client, "AE-9", "request_cancellation", at=at(hours=1)).status_code == 404
