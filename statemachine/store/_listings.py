@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..errors import CorruptOrder, UnknownOrder
+from ..errors import CorruptOrder
 from ..observe import span
 from . import _inputs
 from ._db import Database
 from ._records import LogEntry, OrderRow
-from ._rows import LOG_COLUMNS, ORDER_COLUMNS
 from ._unit import UnitOfWork
 
 __all__ = ["Listings"]
@@ -100,15 +99,7 @@ class Listings:
         order_id = _inputs.order_id(order_id)
         db, unit = self._db, self._unit
         with span("history", order_id=order_id), self._lock, db.read() as cur:
-            cur.execute(db.q(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))
-            row = cur.fetchone()
-            if row is None:
-                raise UnknownOrder(order_id)
-            cur.execute(
-                db.q(f"SELECT {LOG_COLUMNS} FROM order_log WHERE order_id = ? ORDER BY seq"),
-                (order_id,),
-            )
-            log = cur.fetchall()
+            row, log = unit.whole(cur, order_id)
         read = unit.recall(row)
         if read is None or len(read.order.history) != len(log):
             read = unit.remember(row, log)

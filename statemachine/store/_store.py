@@ -36,7 +36,7 @@ from ._outbox import Outbox
 from ._records import Applied, Loaded, Skipped, Swept
 from ._rows import ORDER_COLUMNS
 from ._schema import migrate
-from ._unit import LOG_OF, Change, UnitOfWork, reads_back
+from ._unit import Change, UnitOfWork, reads_back
 
 __all__ = ["DEFAULT_ATTEMPTS", "SQLStore"]
 
@@ -399,13 +399,8 @@ class SQLStore(Listings, Outbox):
         order_id = _inputs.order_id(order_id)
         db, unit = self._db, self._unit
         with span("rebuild", order_id=order_id), self._lock, db.write() as tx:
-            cur = tx.cur
-            cur.execute(db.q(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,))
-            row = cur.fetchone()
-            if row is None:
-                raise UnknownOrder(order_id)
-            cur.execute(db.q(LOG_OF), (order_id,))
-            order, version = unit.rows.order(row, cur.fetchall(), check_derived=False)
+            row, log = unit.whole(tx.cur, order_id)
+            order, version = unit.rows.order(row, log, check_derived=False)
             tx.run(
                 "UPDATE orders SET state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
                 "due_at = ? WHERE order_id = ? AND version = ?",

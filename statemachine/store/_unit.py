@@ -25,7 +25,7 @@ from ._db import Cursor, Database, Transaction
 from ._records import Applied
 from ._rows import LOG_COLUMNS, ORDER_COLUMNS, Rows
 
-__all__ = ["LOG_OF", "Change", "Loading", "LostSwap", "Read", "UnitOfWork", "reads_back"]
+__all__ = ["Change", "Loading", "LostSwap", "Read", "UnitOfWork", "reads_back"]
 
 _INSERT_ORDER: Final = (
     f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -48,7 +48,17 @@ _QUEUE: Final = (
     "ON CONFLICT (order_id, position) DO NOTHING"
 )
 """A notification is queued once: a row already there (put there by hand) keeps its place."""
-LOG_OF: Final = f"SELECT {LOG_COLUMNS} FROM order_log WHERE order_id = ? ORDER BY seq"
+_WHOLE: Final = (
+    "SELECT "
+    + ", ".join(f"o.{c}" for c in ORDER_COLUMNS.split(", "))
+    + ", "
+    + ", ".join(f"l.{c}" for c in LOG_COLUMNS.split(", "))
+    + " FROM orders AS o LEFT JOIN order_log AS l ON l.order_id = o.order_id "
+    "WHERE o.order_id = ? ORDER BY l.seq"
+)
+"""An order's row and its log in one statement: one view of both, even at READ COMMITTED
+(where two statements may see another writer's commit in between)."""
+_ROW_WIDTH: Final = len(ORDER_COLUMNS.split(", "))
 
 
 @attrs.frozen
@@ -132,8 +142,17 @@ class UnitOfWork:
         read = self.recall(row)
         if read is not None:
             return read
-        cur.execute(self.db.q(LOG_OF), (order_id,))
-        return self.remember(row, cur.fetchall())
+        return self.remember(*self.whole(cur, order_id))
+
+    def whole(self, cur: Cursor, order_id: str) -> tuple[Sequence[Any], list[Sequence[Any]]]:
+        """An order's ``orders`` row and its log rows, read in one statement (one view of
+        both); :class:`~statemachine.errors.UnknownOrder` if there is no such row."""
+        cur.execute(self.db.q(_WHOLE), (order_id,))
+        joined = cur.fetchall()
+        if not joined:
+            raise UnknownOrder(order_id)
+        row = joined[0][:_ROW_WIDTH]
+        return row, [r[_ROW_WIDTH:] for r in joined if r[_ROW_WIDTH] is not None]
 
     def load_many(self, cur: Cursor, rows: Sequence[Sequence[Any]]) -> list[Loading]:
         """The orders ``rows`` (``orders`` rows) hold, each checked: one query for the logs of

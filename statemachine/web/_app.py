@@ -16,9 +16,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInput, OrderError
+from ..errors import OrderError
 from ..schema import AMOUNT_PATTERN, event_schema, order_schema
-from ..store import AsyncStore, SQLiteStore
+from ..store import AsyncStore
 from ..table import EVENTS
 from ._api import router as api_router
 from ._background import Relay, Sweeper
@@ -27,7 +27,6 @@ from ._problems import LOGGER, PROBLEM_JSON, problem, problem_of
 from ._security import SIGNATURE_HEADER, BodyLimit
 from ._service import Service
 from ._settings import Settings
-from ._tables import PostgresTables, SQLiteTables, WebTables
 
 __all__ = ["create_app"]
 
@@ -35,13 +34,13 @@ _PUBLIC: Final = frozenset({"/healthz", "/readyz", "/lifecycle.svg"})
 """Paths anyone may read: the process's health and the machine's (public) table."""
 
 
-def create_app(store: AsyncStore, *, settings: Settings, dsn: str | None = None) -> FastAPI:
+def create_app(store: AsyncStore, *, settings: Settings) -> FastAPI:
     """The order service as an ASGI application (FastAPI) on ``store``.
 
     ``store`` is an :class:`~statemachine.store.AsyncSQLiteStore` or
-    :class:`~statemachine.store.AsyncPostgresStore`; the caller opened it and closes it. With
-    PostgreSQL, also give the store's ``dsn``: the web layer keeps its listing index and its
-    delivery records (dead letters) through a small connection pool of its own.
+    :class:`~statemachine.store.AsyncPostgresStore`; the caller opened it and closes it.
+    Everything the service keeps (orders, listings, the outbox and what the relay did with
+    each notification) is in that store: nothing else is needed.
 
     The app's lifespan runs the sweeper and the outbox relay (as ``settings`` asks). Mounted
     inside another application, run its lifespan from the outer one's (Starlette does not run
@@ -57,35 +56,13 @@ def create_app(store: AsyncStore, *, settings: Settings, dsn: str | None = None)
         outer = FastAPI(lifespan=lifespan)
         outer.mount("/orderfsm", inner)
     """
-    return build(store, tables_for(store, dsn), settings, owns_store=False)
+    return build(store, settings, owns_store=False)
 
 
-def tables_for(store: AsyncStore, dsn: str | None) -> WebTables:
-    """The web layer's tables, beside the store's own, set up."""
-    inner = store.sync
-    tables: WebTables
-    if isinstance(inner, SQLiteStore):
-        tables = SQLiteTables(inner.path)
-    elif dsn is not None:
-        tables = PostgresTables(dsn)
-    else:
-        raise InvalidInput(
-            "create_app needs dsn= (the store's connection string) with a PostgreSQL store: "
-            "the web layer keeps its listing index and delivery records beside the store's",
-            field="dsn",
-        )
-    try:
-        tables.setup()
-    except BaseException:
-        tables.close()
-        raise
-    return tables
-
-
-def build(store: AsyncStore, tables: WebTables, settings: Settings, *, owns_store: bool) -> FastAPI:
-    """The app on an open store and its web tables; ``owns_store``: close the store when the
-    app's lifespan ends (the command line's server)."""
-    service = Service(store, tables, settings)
+def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI:
+    """The app on an open store; ``owns_store``: close the store when the app's lifespan ends
+    (the command line's server)."""
+    service = Service(store, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +78,6 @@ def build(store: AsyncStore, tables: WebTables, settings: Settings, *, owns_stor
                 finally:
                     stopping.set()  # each loop finishes its current item, then returns
         finally:
-            await service.table(tables.close)
             if owns_store:
                 await store.aclose()
 

@@ -25,11 +25,10 @@ import attrs
 import httpx
 
 from ..errors import CorruptOrder
-from ..store import OutboxItem
+from ..store import Delivery, OutboxItem
 from ._problems import LOGGER
 from ._security import SIGNATURE_HEADER, signature_header
 from ._service import Service
-from ._tables import Delivery
 
 __all__ = ["RELAY_BATCH", "Relay", "Sweeper", "backoff"]
 
@@ -92,9 +91,10 @@ def backoff(attempts: int, base: float, cap: float) -> float:
 
 class Relay:
     """POSTs each notification of the outbox to ``relay_url``, signed, and acknowledges it on
-    a 2xx; retries with backoff; after ``relay_attempts`` tries it is a dead letter (kept in
-    the web table ``orderfsm_web_deliveries`` for the inspector, and acknowledged, so it no
-    longer holds the queue)."""
+    a 2xx; retries with backoff; after ``relay_attempts`` tries it is a dead letter (the store
+    keeps every notification's tries, last error and status, :meth:`record_delivery
+    <statemachine.store.SQLStore.record_delivery>`; a dead letter leaves the queue and is
+    shown by the inspector)."""
 
     def __init__(self, service: Service, stopping: anyio.Event) -> None:
         self.service = service
@@ -125,7 +125,7 @@ class Relay:
         items = await service.store.outbox(RELAY_BATCH)
         if not items:
             return 0
-        known = await service.table(service.tables.deliveries, [item.id for item in items])
+        known = await service.store.deliveries([item.id for item in items])
         tried = 0
         for item in items:
             if self.stopping.is_set():
@@ -138,11 +138,12 @@ class Relay:
         return tried
 
     async def _settled(self, item: OutboxItem, record: Delivery) -> bool:
-        """Whether ``item`` needs no try now: finished already (then ack it: a crash came
-        between the record and the ack), used up (a dead letter), or not due yet."""
+        """Whether ``item`` needs no try now: finished already (then ack it: a record carried
+        over from schema 2, when the relay's records lived apart from the queue), used up (a
+        dead letter), or not due yet."""
         service = self.service
         if record.status == "retrying" and record.attempts >= service.settings.relay_attempts:
-            await service.table(service.tables.give_up, item.id, _now())
+            await service.store.give_up(item.id, _now())
             record = attrs.evolve(record, status="dead")
         if record.status != "retrying":
             await service.store.ack([item.id])
@@ -177,26 +178,15 @@ class Relay:
                 error = f"HTTP {response.status_code}"
         now = _now()
         attempts = (record.attempts if record is not None else 0) + 1
-        if error is None:
-            await service.table(
-                service.tables.record,
-                item.id,
-                item.order_id,
-                item.position,
-                status="acked",
-                error=None,
-                next_attempt_at=None,
-                now=now,
+        if error is None:  # delivered: recorded, and out of the queue, in one transaction
+            await service.store.record_delivery(
+                item.id, status="acked", error=None, next_attempt_at=None, now=now
             )
-            await service.store.ack([item.id])
             return True
         dead = attempts >= settings.relay_attempts
         wait = backoff(attempts, settings.relay_backoff, settings.relay_backoff_max)
-        await service.table(
-            service.tables.record,
+        await service.store.record_delivery(
             item.id,
-            item.order_id,
-            item.position,
             status="dead" if dead else "retrying",
             error=error,
             next_attempt_at=None if dead else now + dt.timedelta(seconds=wait),
@@ -210,5 +200,4 @@ class Relay:
                 attempts,
                 error,
             )
-            await service.store.ack([item.id])
         return False

@@ -172,7 +172,7 @@ async def home(request: Request) -> Response:
     counts = await service.store.state_counts()
     until = now + dt.timedelta(hours=service.settings.near_hours)
     near = await service.store.orders(due_before=until, limit=_PAGE)
-    dead = await service.table(service.tables.dead_letter_count)
+    dead = await service.store.dead_letter_count()
     return _page(
         request,
         "home.html",
@@ -259,7 +259,7 @@ async def dead_letters(request: Request) -> Response:
     if _viewer(request) is None:
         return _login_page(request)
     service = service_of(request)
-    letters = await service.table(service.tables.dead_letters, 200)
+    letters = await service.store.dead_letters(200)
     return _page(
         request,
         "dead_letters.html",
@@ -294,7 +294,7 @@ async def order_page(request: Request, order_id: str) -> Response:
     order = loaded.order
     entries = await service.store.history(order_id)
     queued = await service.store.notifications(order_id)
-    tried = await service.table(service.tables.deliveries, [n.notification_id for n in queued])
+    tried = await service.store.deliveries([n.notification_id for n in queued])
     try:
         svg = await anyio.to_thread.run_sync(render, journey_dot(order))
         picture = Markup(_SVG_HEAD.sub("", svg.decode("utf-8"), count=1))

@@ -9,11 +9,12 @@ import signal
 import threading
 from typing import Any, Final
 
+import anyio
 from fastapi import FastAPI
 
 from ..errors import InvalidInput
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
-from ._app import build, tables_for
+from ._app import build
 from ._settings import Settings
 
 __all__ = ["DB_ENV", "DSN_ENV", "POOL_ENV", "app_from_env", "serve"]
@@ -45,13 +46,7 @@ def app_from_env() -> FastAPI:
     pool = os.environ.get(POOL_ENV, "10")
     if not pool.isdigit() or int(pool) < 1:
         raise InvalidInput(f"{POOL_ENV} must be a whole number from 1, got {pool!r}")
-    store = _open(db, dsn, int(pool))
-    try:
-        tables = tables_for(store, dsn)
-    except BaseException:
-        store.sync.close()
-        raise
-    return build(store, tables, settings, owns_store=True)
+    return build(_open(db, dsn, int(pool)), settings, owns_store=True)
 
 
 def _log_config(level: str) -> dict[str, Any]:
@@ -114,7 +109,7 @@ def serve(
     Settings.from_env()  # refuse bad settings before anything starts
     location = None if db is None else os.fspath(db)
     store = _open(location, dsn, 1)  # opens (and migrates) the store once, or says why not
-    store.sync.close()
+    anyio.run(store.aclose)
     os.environ.pop(DB_ENV, None)
     os.environ.pop(DSN_ENV, None)
     if location is not None:

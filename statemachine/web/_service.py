@@ -1,15 +1,11 @@
-"""What every request handler shares: the store, the web tables, the settings, and who may in."""
+"""What every request handler shares: the store, the settings, and who may in."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-from collections.abc import Callable
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
-import anyio
-import anyio.to_thread
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,7 +13,6 @@ from starlette.requests import Request
 from ..store import AsyncStore
 from ._security import bearer, same_secret
 from ._settings import Settings
-from ._tables import WebTables
 
 __all__ = ["SESSION_COOKIE", "Access", "Service", "authorize", "service_of"]
 
@@ -31,17 +26,12 @@ SESSION_COOKIE: Final = "orderfsm_inspector"
 
 @attrs.define
 class Service:
-    """The running service: its store, its own tables and its settings."""
+    """The running service: its store and its settings. Everything the service keeps is the
+    store's (orders, listings, the outbox and what the relay did): the web layer runs no SQL
+    and holds no connection of its own."""
 
     store: AsyncStore
-    tables: WebTables
     settings: Settings
-    _limiter: anyio.CapacityLimiter = attrs.field(factory=lambda: anyio.CapacityLimiter(2))
-
-    async def table(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        """Run a :class:`WebTables` method in a worker thread."""
-        bound = functools.partial(call, *args, **kwargs)
-        return await anyio.to_thread.run_sync(bound, limiter=self._limiter)
 
     def session_value(self, token: str) -> str:
         """The inspector cookie of a session opened with ``token``."""

@@ -89,7 +89,9 @@ def _check_consistent(
     queued = [i.notification for i in store.outbox(limit=10_000) if i.order_id == order_id]
     assert queued == list(order.notifications)
     ids = raw(
-        spec, "SELECT count(*) FROM order_log WHERE order_id = ? AND event_id IS NOT NULL", (order_id,)
+        spec,
+        "SELECT count(*) FROM order_log WHERE order_id = ? AND event_id IS NOT NULL",
+        (order_id,),
     )
     assert ids == [(len(log),)]
 
@@ -212,14 +214,15 @@ def test_postgres_sweeper_skips_orders_another_sweeper_holds(pg_dsn: str) -> Non
             holder.add(new_order(f"AE-{i}", PAID.replace(day=2 + i)))
         now = PAID.replace(month=4)
         inside, release = threading.Event(), threading.Event()
-        original = holder._append
+        unit = holder._unit  # type: ignore[attr-defined]
+        original = unit.append
 
         def stall(*args: Any) -> None:
             original(*args)
             inside.set()
             release.wait(30)
 
-        holder._append = stall  # type: ignore[method-assign]
+        unit.append = stall
         held: list[str] = []
         thread = threading.Thread(
             target=lambda: held.extend(a.order.order_id for a in holder.sweep(now, limit=2))

@@ -46,8 +46,7 @@ SETTINGS = Settings(token=WRITE, read_token=READ, webhook_secret=SECRET, sweep_i
 def served(where: tuple[str, str]) -> Iterator[tuple[ThreadServer, AsyncStore]]:
     """The service on ``where`` with the test tokens (no sweeper, no relay), under uvicorn."""
     store = open_async(where)
-    dsn = where[1] if where[0] == "postgres" else None
-    app = create_app(store, settings=SETTINGS, dsn=dsn)
+    app = create_app(store, settings=SETTINGS)
     with ThreadServer(app) as server:
         yield server, store
     store.sync.close()

@@ -110,10 +110,9 @@ def test_the_sweeper_fires_r12_on_due_orders(where: tuple[str, str]) -> None:
     """R12: with the sweeper on, an order past its R1 dispatch deadline is closed by the clock
     (dispatch_deadline_expired, source sweep) without any request."""
     store = open_async(where)
-    dsn = where[1] if where[0] == "postgres" else None
     settings = Settings(token=WRITE, read_token=READ, sweep_interval=0.1)
     with (
-        ThreadServer(create_app(store, settings=settings, dsn=dsn)) as server,
+        ThreadServer(create_app(store, settings=settings)) as server,
         httpx.Client(base_url=server.url) as client,
     ):
         create(client, "AE-1")  # paid 2026-03-02: its deadline has passed by the wall clock
@@ -136,12 +135,12 @@ def test_two_sweepers_on_one_postgres_database_fire_each_clock_event_once(pg_dsn
     settings = Settings(token=WRITE, read_token=READ, sweep_interval=0.05, sweep_batch=5)
     setup = Settings(token=WRITE, read_token=READ, sweep_interval=0)
     setup_store = open_async(("postgres", pg_dsn))
-    setup_app = create_app(setup_store, settings=setup, dsn=pg_dsn)
+    setup_app = create_app(setup_store, settings=setup)
     with ThreadServer(setup_app) as server, httpx.Client(base_url=server.url) as client:
         for i in range(40):
             assert create(client, f"S-{i}").status_code == 201
     setup_store.sync.close()
-    apps = [create_app(s, settings=settings, dsn=pg_dsn) for s in stores]
+    apps = [create_app(s, settings=settings) for s in stores]
     with (
         ThreadServer(apps[0]) as one,
         ThreadServer(apps[1]),
@@ -168,8 +167,7 @@ def test_the_relay_signs_retries_and_acks(
     got, url = receiver
     got.plan = lambda key, n: 500 if n <= 2 else 200
     store = open_async(where)
-    dsn = where[1] if where[0] == "postgres" else None
-    app = create_app(store, settings=relay_settings(url), dsn=dsn)
+    app = create_app(store, settings=relay_settings(url))
     with ThreadServer(app) as server, httpx.Client(base_url=server.url) as client:
         create(client, "AE-1")
         fire(client, "AE-1", "request_cancellation", at=at(hours=1))
@@ -195,8 +193,7 @@ def test_a_notification_becomes_a_dead_letter_after_n_tries(
     got, url = receiver
     got.plan = lambda key, n: 503
     store = open_async(where)
-    dsn = where[1] if where[0] == "postgres" else None
-    app = create_app(store, settings=relay_settings(url), dsn=dsn)
+    app = create_app(store, settings=relay_settings(url))
     with ThreadServer(app) as server, httpx.Client(base_url=server.url) as client:
         create(client, "DL-1")
         fire(client, "DL-1", "request_cancellation", at=at(hours=1))

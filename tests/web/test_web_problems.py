@@ -85,15 +85,15 @@ def test_a_corrupt_row_answers_500_without_its_values(
     where: StoreSpec,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A stored body that holds no amount is 500 naming the order, on reads and on events;
+    """A stored head that holds no amount is 500 naming the order, on reads and on events;
     the value it holds and the store's path are in the operator's log, not in the answer; an
     unknown order is still 404."""
     create(client, "AE-1")
     kind, target = where
-    body = "replace(body, '\"25.00\"', '\"lots-of-money\"')"
+    body = "replace(head, '\"25.00\"', '\"lots-of-money\"')"
     if kind == "postgres":
-        body = "replace(body::text, '\"25.00\"', '\"lots-of-money\"')::jsonb"
-    raw(where, f"UPDATE orders SET body = {body} WHERE order_id = 'AE-1'")
+        body = "replace(head::text, '\"25.00\"', '\"lots-of-money\"')::jsonb"
+    raw(where, f"UPDATE orders SET head = {body} WHERE order_id = 'AE-1'")
     with caplog.at_level(logging.ERROR, logger="statemachine.web"):
         read = client.get("/orders/AE-1", headers=R)
         event = fire(client, "AE-1", "request_cancellation", at=at(hours=1))

@@ -132,18 +132,17 @@ def test_the_app_mounts_inside_another_with_its_lifespan(tmp_path: Path) -> None
     store.sync.close()
 
 
-def test_a_postgres_store_needs_its_dsn(pg_dsn: str) -> None:
-    """create_app on an AsyncPostgresStore without dsn= is InvalidInput naming dsn; with it,
-    the service answers."""
+def test_a_postgres_store_is_all_the_service_needs(pg_dsn: str) -> None:
+    """create_app takes the store and nothing else: on an AsyncPostgresStore the service
+    answers, lists and is ready, with no connection string of its own."""
     store = AsyncPostgresStore(pg_dsn, pool_size=2)
     try:
-        with pytest.raises(InvalidInput) as caught:
-            create_app(store, settings=Settings(token=WRITE))
-        assert caught.value.field == "dsn"
-        app = create_app(store, settings=Settings(token=WRITE, sweep_interval=0), dsn=pg_dsn)
+        app = create_app(store, settings=Settings(token=WRITE, sweep_interval=0))
         with ThreadServer(app) as server, httpx.Client(base_url=server.url) as client:
             assert create(client, "P-1").status_code == 201
             assert client.get("/readyz").json() == {"status": "ready"}
+            listing = client.get("/orders", headers={"Authorization": f"Bearer {WRITE}"})
+            assert [o["order_id"] for o in listing.json()["orders"]] == ["P-1"]
     finally:
         store.sync.close()
 
