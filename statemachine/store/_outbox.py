@@ -111,7 +111,10 @@ class Outbox:
         marks = ", ".join("?" * len(ids))
         with self._lock, db.read() as cur:
             cur.execute(
-                db.q(f"SELECT {_DELIVERY} FROM outbox WHERE id IN ({marks}) AND attempts > 0"),
+                db.q(
+                    f"SELECT {_DELIVERY} FROM outbox "
+                    f"WHERE id IN ({marks}) AND attempts > 0 ORDER BY id"
+                ),
                 ids,
             )
             found = [self._delivery(row) for row in cur.fetchall()]
