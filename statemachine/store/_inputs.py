@@ -14,14 +14,14 @@ from ..table import EVENTS, STATES
 __all__ = [
     "MAX_LIMIT",
     "MAX_ROW_ID",
-    "event_name",
-    "limit",
-    "moment",
-    "notification_ids",
-    "optional_text",
-    "order_id",
-    "row_version",
-    "state_name",
+    "valid_event",
+    "valid_ids",
+    "valid_limit",
+    "valid_moment",
+    "valid_order_id",
+    "valid_state",
+    "valid_text_or_none",
+    "valid_version",
 ]
 
 MAX_LIMIT: Final = 10_000
@@ -31,7 +31,7 @@ MAX_ROW_ID: Final = 2**63 - 1
 """The largest row id or version a database keeps (a signed 64-bit integer)."""
 
 
-def order_id(value: object) -> str:
+def valid_order_id(value: object) -> str:
     """An order id as an order takes it: text a store can keep, at most ``MAX_ID_LENGTH``
     long, no spaces around it."""
     if isinstance(value, str) and value != value.strip():
@@ -41,31 +41,31 @@ def order_id(value: object) -> str:
     return require_text(value, "order_id", limit=MAX_ID_LENGTH)
 
 
-def optional_text(value: object, field: str) -> str | None:
+def valid_text_or_none(value: object, field: str) -> str | None:
     """An id or a source: ``None``, or text a store can keep of at most ``MAX_ID_LENGTH``."""
     return None if value is None else require_text(value, field, limit=MAX_ID_LENGTH)
 
 
-def event_name(value: object) -> str:
+def valid_event(value: object) -> str:
     """The name of an event of the table."""
     if not isinstance(value, str) or value not in EVENTS:
         raise InvalidInput(f"unknown event {value!r}; events: {', '.join(EVENTS)}", field="event")
     return value
 
 
-def state_name(value: object) -> str:
+def valid_state(value: object) -> str:
     """The name of a state of the table."""
     if not isinstance(value, str) or value not in STATES:
         raise InvalidInput(f"unknown state {value!r}; states: {', '.join(STATES)}", field="state")
     return value
 
 
-def moment(value: object, field: str) -> dt.datetime:
+def valid_moment(value: object, field: str) -> dt.datetime:
     """An aware datetime, as an instant (R16)."""
     return require_aware(value, field)
 
 
-def limit(value: object) -> int:
+def valid_limit(value: object) -> int:
     """A batch size from 1 to :data:`MAX_LIMIT`."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
         raise InvalidInput(
@@ -74,7 +74,7 @@ def limit(value: object) -> int:
     return value
 
 
-def row_version(value: object) -> int:
+def valid_version(value: object) -> int:
     """A row version (``expected_version``): a whole number from 1."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROW_ID:
         raise InvalidInput(
@@ -84,7 +84,7 @@ def row_version(value: object) -> int:
     return value
 
 
-def notification_ids(values: object) -> list[int]:
+def valid_ids(values: object) -> list[int]:
     """A list of outbox ids."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise InvalidInput(f"expected a list of outbox ids, got {values!r}", field="ids")

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..errors import CorruptOrder
 from ..observe import span
-from . import _inputs
 from ._db import Database
+from ._inputs import valid_limit, valid_moment, valid_order_id, valid_state
 from ._records import LogEntry, OrderRow
 from ._unit import UnitOfWork
 
@@ -40,12 +40,12 @@ class Listings:
         oldest due first), else by order id. ``after`` is the sort key of the previous page's
         last row (``(due_at, order_id)``, or ``(None, order_id)``): keyset paging, stable
         while orders change."""
-        _inputs.limit(limit)
+        valid_limit(limit)
         db = self._db
         if state is not None:
-            state = _inputs.state_name(state)
+            state = valid_state(state)
         if due_before is not None:
-            due_before = _inputs.moment(due_before, "due_before")
+            due_before = valid_moment(due_before, "due_before")
         where: list[str] = []
         params: list[Any] = []
         if state is not None:
@@ -55,14 +55,14 @@ class Listings:
             where.append("due_at IS NOT NULL AND due_at <= ?")
             params.append(db.ts(due_before))
             if after is not None and after[0] is not None:
-                moment = db.ts(_inputs.moment(after[0], "after"))
+                moment = db.ts(valid_moment(after[0], "after"))
                 where.append("(due_at > ? OR (due_at = ? AND order_id > ?))")
-                params.extend([moment, moment, _inputs.order_id(after[1])])
+                params.extend([moment, moment, valid_order_id(after[1])])
             order_by = "due_at, order_id"
         else:
             if after is not None:
                 where.append("order_id > ?")
-                params.append(_inputs.order_id(after[1]))
+                params.append(valid_order_id(after[1]))
             order_by = "order_id"
         sql = "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at "
         sql += "FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
@@ -96,7 +96,7 @@ class Listings:
         the order: every row must be what the machine gives when the order is made again from
         it, or :class:`CorruptOrder` names the row and the field.
         """
-        order_id = _inputs.order_id(order_id)
+        order_id = valid_order_id(order_id)
         db, unit = self._db, self._unit
         with span("history", order_id=order_id), self._lock, db.read() as cur:
             row, log = unit.whole(cur, order_id)

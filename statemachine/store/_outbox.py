@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from ..errors import CorruptOrder, InvalidInput
 from ..observe import span
-from . import _inputs
 from ._db import Database
+from ._inputs import valid_ids, valid_limit, valid_moment, valid_order_id
 from ._records import Delivery, DeliveryStatus, NotificationRow, OutboxItem
 from ._rows import ORDER_COLUMNS
 from ._unit import UnitOfWork
@@ -39,7 +39,7 @@ class Outbox:
         """Notifications not acknowledged yet, in the order they were queued, each with its
         text as its order gives it (the orders are read as :meth:`get` reads them; a row that
         names no notification of its order is :class:`CorruptOrder` naming the row)."""
-        _inputs.limit(limit)
+        valid_limit(limit)
         db, unit = self._db, self._unit
         with span("outbox"), self._lock, db.read() as cur:
             cur.execute(
@@ -81,7 +81,7 @@ class Outbox:
 
     def notifications(self, order_id: str) -> list[NotificationRow]:
         """The outbox rows of one order, by position, with whether each was acknowledged."""
-        order_id = _inputs.order_id(order_id)
+        order_id = valid_order_id(order_id)
         db = self._db
         with span("notifications", order_id=order_id), self._lock, db.read() as cur:
             cur.execute(
@@ -92,7 +92,7 @@ class Outbox:
 
     def ack(self, notification_ids: Iterable[int]) -> int:
         """Mark the outbox items delivered; the number that were still pending."""
-        ids = _inputs.notification_ids(notification_ids)
+        ids = valid_ids(notification_ids)
         with self._lock, self._db.write() as tx:
             return tx.run(
                 "UPDATE outbox SET acked = ? WHERE id = ? AND NOT acked",
@@ -104,7 +104,7 @@ class Outbox:
 
     def deliveries(self, notification_ids: Iterable[int]) -> dict[int, Delivery]:
         """What a relay did with these notifications, by id (those never tried are left out)."""
-        ids = _inputs.notification_ids(notification_ids)
+        ids = valid_ids(notification_ids)
         if not ids:
             return {}
         db = self._db
@@ -122,7 +122,7 @@ class Outbox:
 
     def dead_letters(self, limit: int = 100) -> list[Delivery]:
         """The notifications a relay gave up on, newest first."""
-        _inputs.limit(limit)
+        valid_limit(limit)
         db = self._db
         with self._lock, db.read() as cur:
             cur.execute(
@@ -154,16 +154,16 @@ class Outbox:
         or ``dead`` (given up: it leaves the queue, kept as a dead letter). A notification
         another relay already finished keeps its status; the count still goes up, since the
         try happened. The number of tries so far (0: no such notification)."""
-        (nid,) = _inputs.notification_ids([notification_id])
+        (nid,) = valid_ids([notification_id])
         if status not in _STATUSES:
             raise InvalidInput(
                 f"status must be one of {', '.join(_STATUSES)}, got {status!r}", field="status"
             )
         if error is not None and not isinstance(error, str):
             raise InvalidInput(f"error must be text, got {error!r}", field="error")
-        now = _inputs.moment(now, "now")
+        now = valid_moment(now, "now")
         if next_attempt_at is not None:
-            next_attempt_at = _inputs.moment(next_attempt_at, "next_attempt_at")
+            next_attempt_at = valid_moment(next_attempt_at, "next_attempt_at")
         db = self._db
         with self._lock, db.write() as tx:
             cur = tx.cur
@@ -191,8 +191,8 @@ class Outbox:
     def give_up(self, notification_id: int, now: dt.datetime) -> None:
         """Make a notification still being retried a dead letter (its tries are used up); it
         leaves the queue."""
-        (nid,) = _inputs.notification_ids([notification_id])
-        now = _inputs.moment(now, "now")
+        (nid,) = valid_ids([notification_id])
+        now = valid_moment(now, "now")
         db = self._db
         with self._lock, db.write() as tx:
             tx.run(

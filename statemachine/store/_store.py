@@ -28,9 +28,16 @@ from ..machine import MAX_ID_LENGTH
 from ..observe import LOGGER, event_handled, span
 from ..order import Order
 from ..records import FireResult
-from . import _inputs
 from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 from ._db import Database
+from ._inputs import (
+    valid_event,
+    valid_limit,
+    valid_moment,
+    valid_order_id,
+    valid_text_or_none,
+    valid_version,
+)
 from ._listings import Listings
 from ._outbox import Outbox
 from ._records import Applied, Loaded, Skipped, Swept
@@ -136,7 +143,7 @@ class SQLStore(Listings, Outbox):
         given twice, and :class:`OrderExists` the first order whose id is already stored.
         ``orders`` may be any iterable; a generator is read once, one batch at a time.
         """
-        source = _inputs.optional_text(source, "source")
+        source = valid_text_or_none(source, "source")
         positions: dict[str, int] = {}
         written: list[tuple[list[Change], list[Any]]] = []
         clash: list[str] = []
@@ -200,7 +207,7 @@ class SQLStore(Listings, Outbox):
         :class:`~statemachine.errors.UnknownOrder` if none is stored under ``order_id``,
         :class:`CorruptOrder` if its rows are not an order the machine could have produced.
         """
-        order_id = _inputs.order_id(order_id)
+        order_id = valid_order_id(order_id)
         with span("load", order_id=order_id), self._lock, self._db.read() as cur:
             read = self._unit.load(cur, order_id)
         return Loaded(read.order, read.version)
@@ -229,13 +236,13 @@ class SQLStore(Listings, Outbox):
         """
         started = time.perf_counter()
         try:
-            order_id = _inputs.order_id(order_id)
-            event = _inputs.event_name(event)
-            event_id = _inputs.optional_text(event_id, "event_id")
-            at = _inputs.moment(at, "at")
-            source = _inputs.optional_text(source, "source")
+            order_id = valid_order_id(order_id)
+            event = valid_event(event)
+            event_id = valid_text_or_none(event_id, "event_id")
+            at = valid_moment(at, "at")
+            source = valid_text_or_none(source, "source")
             if expected_version is not None:
-                _inputs.row_version(expected_version)
+                valid_version(expected_version)
             with span("apply", order_id=order_id, event=event, event_id=event_id), self._lock:
                 applied = self._apply(order_id, event, at, event_id, source, expected_version, data)
         except EventRejected as exc:
@@ -315,8 +322,8 @@ class SQLStore(Listings, Outbox):
         logged (logger ``statemachine``, WARNING), so that someone repairs it. A corrupt row is
         never overwritten; it stays due, and the first sweep after its repair fires it.
         """
-        now = _inputs.moment(now, "now")
-        _inputs.limit(limit)
+        now = valid_moment(now, "now")
+        valid_limit(limit)
         db, unit = self._db, self._unit
         fired: list[tuple[Change, list[FireResult]]] = []
         heads: list[Any] = []
@@ -396,7 +403,7 @@ class SQLStore(Listings, Outbox):
         gives it. Its head and log are the truth and are left as they are: when they are not
         an order the machine could have produced, :class:`CorruptOrder` says so and nothing is
         written."""
-        order_id = _inputs.order_id(order_id)
+        order_id = valid_order_id(order_id)
         db, unit = self._db, self._unit
         with span("rebuild", order_id=order_id), self._lock, db.write() as tx:
             row, log = unit.whole(tx.cur, order_id)
