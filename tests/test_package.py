@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -275,3 +276,55 @@ def test_command_line_without_click_says_which_extra_to_install() -> None:
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1
     assert "pip install 'order-statemachine[cli]'" in done.stderr
+
+
+_SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)"
+    r"|DROP\s+TABLE|ALTER\s+TABLE|BEGIN\s+IMMEDIATE|PRAGMA\s)",
+    re.IGNORECASE | re.DOTALL,
+)
+_DRIVERS = frozenset({"sqlite3", "psycopg", "psycopg_pool"})
+_PRIVATE_SCRATCH = frozenset({"statemachine.testing.log"})
+"""check_log spills finished orders to a private, temporary SQLite file of its own, not to
+the order database."""
+
+
+def _strings(tree: ast.Module) -> list[str]:
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def test_only_the_store_talks_to_the_order_database() -> None:
+    """No module outside statemachine/store writes SQL or imports a database driver (the web
+    layer and the command line go through the store's methods), but check_log's private
+    scratch file."""
+    offenders: list[str] = []
+    for name, tree in _modules().items():
+        if name.startswith("statemachine.store") or name in _PRIVATE_SCRATCH:
+            continue
+        for text in _strings(tree):
+            if _SQL.search(text):
+                offenders.append(f"{name}: {text[:60]!r}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                offenders += [f"{name} imports {a.name}" for a in node.names if a.name in _DRIVERS]
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and not node.level
+                and (node.module or "").split(".")[0] in _DRIVERS
+            ):
+                offenders.append(f"{name} imports {node.module}")
+    assert offenders == []
+
+
+def test_the_store_is_rooms_of_one_purpose_each() -> None:
+    """Every module of statemachine/store holds one job and stays under about 800 lines."""
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "store").glob("*.py")
+    }
+    assert {"_unit.py", "_rows.py", "_schema.py", "_listings.py", "_outbox.py"} <= set(sizes)
+    assert max(sizes.values()) <= 800, sizes
