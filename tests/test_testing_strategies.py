@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
 from statemachine import EventRejected, Order, OrderError
+from statemachine.errors import CorruptOrder
 from statemachine.testing import Path, Start, Step, transition_targets
 from statemachine.testing.stateful import ReferenceMachine
 from statemachine.testing.strategies import arbitrary_steps, starts, valid_paths, valid_steps
@@ -180,11 +181,28 @@ class CrashesOnBadData(Faithful):
 
 
 def test_a_crashing_service_fails_instead_of_passing_as_a_refusal() -> None:
-    """R11: refusal_errors defaults to OrderError, so a TypeError from the service fails the
+    """R11: refusal_errors defaults to RequestError, so a TypeError from the service fails the
     run rather than counting as a refusal."""
     hunt = settings(STATEFUL, phases=[Phase.generate], max_examples=200, derandomize=True)
     with pytest.raises(TypeError, match="unhandled value"):
         run_state_machine_as_test(CrashesOnBadData, settings=hunt)
+
+
+class StoreFailsOnClaims(Faithful):
+    """Bug: the service's store fails (a corrupt row) when a claim comes in."""
+
+    def send(self, step: Step) -> None:
+        if step.event == "open_claim":
+            raise CorruptOrder("AE-1", "its head is not JSON", field="head")
+        super().send(step)
+
+
+def test_a_store_fault_fails_instead_of_passing_as_a_refusal() -> None:
+    """R8: a StoreFault is the operator's problem, not a refusal of the rules: by default it
+    fails the run (only RequestError counts as refused)."""
+    hunt = settings(STATEFUL, phases=[Phase.generate], max_examples=300, derandomize=True)
+    with pytest.raises(CorruptOrder, match="AE-1"):
+        run_state_machine_as_test(StoreFailsOnClaims, settings=hunt)
 
 
 @settings(max_examples=300, deadline=None)

@@ -29,7 +29,7 @@ from typing import ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from ..errors import EventRejected, OrderError
+from ..errors import EventRejected, OrderError, RequestError
 from ..order import Order
 from ..policy import Policy
 from .paths import Start, Step, next_steps
@@ -46,8 +46,9 @@ class ReferenceMachine(RuleBasedStateMachine):
     refusals, read by :meth:`refusal_rule`), ``send_arbitrary`` (whether to send arbitrary,
     mostly invalid, steps too), ``json_only`` (arbitrary steps carry only data JSON can: no
     NaN, no ``Decimal``), ``refusal_errors`` (the exceptions of your service that mean
-    "refused"; by default the package's own :class:`~statemachine.errors.OrderError`, so a
-    service that crashes with a ``TypeError`` fails the run instead of passing as a refusal).
+    "refused"; by default the package's own :class:`~statemachine.errors.RequestError`, so a
+    service that crashes with a ``TypeError``, or whose store fails
+    (:class:`~statemachine.errors.StoreFault`), fails the run instead of passing as a refusal).
     """
 
     start: ClassVar[Start | None] = None
@@ -55,7 +56,7 @@ class ReferenceMachine(RuleBasedStateMachine):
     compare_rules: ClassVar[bool] = False
     send_arbitrary: ClassVar[bool] = True
     json_only: ClassVar[bool] = False
-    refusal_errors: ClassVar[tuple[type[BaseException], ...]] = (OrderError,)
+    refusal_errors: ClassVar[tuple[type[BaseException], ...]] = (RequestError,)
 
     def __init__(self) -> None:
         super().__init__()

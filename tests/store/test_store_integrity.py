@@ -143,7 +143,7 @@ def test_an_event_id_is_logged_once_per_order_by_the_database(
     again = store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
     assert (again.duplicate, again.version, again.seq) == (True, 2, 1)
     assert raw(spec, "SELECT version FROM orders") == [(2,)]
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         raw(
             spec,
             "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, "
