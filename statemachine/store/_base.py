@@ -290,20 +290,13 @@ class OrderStore(Protocol):
 def clock_due_at(order: Order) -> dt.datetime | None:
     """The stored deadline after which a clock event may fire on ``order``; ``None`` if none.
 
-    A clock event counts when the order's state has a row for it under its policy (so R12's
-    switch and R14's final states are the machine's to decide) and the deadline its spec
-    declares (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order:
-    the R1 dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
-    escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment.
+    The order's own runtime answers (:meth:`Runtime.clock_due_at
+    <statemachine.machine.Runtime.clock_due_at>`), from the order's table under its policy:
+    the R1 dispatch deadline while ``dispatch_deadline_expired`` has a row, the R4 repayment
+    deadline, until escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by
+    this moment.
     """
-    due = [
-        moment
-        for event in TABLE.clock_events
-        if (deadline := EVENTS[event].due) is not None
-        and TABLE.candidates(order, event)
-        and (moment := deadline.of(order)) is not None
-    ]
-    return min(due, default=None)
+    return order.runtime.clock_due_at(order)
 
 
 # ------------------------------------------------------------------------------------------------
