@@ -348,7 +348,7 @@ class Runtime:
     an order of this table under this policy. Runtimes compare by identity.
     """
 
-    table: Table = attrs.field(repr=False)
+    table: Table
     policy: Policy
     engine: Any = attrs.field(init=False, repr=False)
     """The ``transitions.Machine`` of the table's rows under the policy (checked when built)."""

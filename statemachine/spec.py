@@ -341,7 +341,7 @@ class Prohibition:
 # The table and its queries
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Table:
     """States, events, rows and prohibitions: the machine's one declaration.
 
@@ -371,6 +371,12 @@ class Table:
     @_finals.default
     def _final_names(self) -> frozenset[StateName]:
         return frozenset(s.name for s in self.states if s.final)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Table of {len(self.states)} states, {len(self.events)} events, {len(self.rows)} "
+            f"rows and {len(self.prohibitions)} prohibitions at {id(self):#x}>"
+        )
 
     def __copy__(self) -> Table:
         return self  # a declaration is shared, never copied: it is known by its identity
