@@ -82,10 +82,10 @@ class Order:
         default=None, init=False, eq=False, repr=False
     )
     """R15's index of the history's event ids, for the history tuple it was built from."""
-    _runtime: tuple[Policy, Table, Runtime] | None = attrs.field(
-        default=None, init=False, eq=False, repr=False
-    )
-    """The order's runtime (:attr:`runtime`), with the policy and table it was found for."""
+    _runtime: Runtime | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    """The order's runtime, once :attr:`runtime` found it."""
+    _runtime_policy: Policy | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    """The policy object :attr:`runtime` found it for (an equal policy may hold another)."""
 
     # ----------------------------------------------------------------------------------------
     # Creation
@@ -179,11 +179,11 @@ class Order:
         """The runtime of the order's table under its policy, which answers every question
         about the order (:func:`~statemachine.machine.runtime_for`); kept beside the order."""
         found = self._runtime
-        if found is not None and found[0] is self.policy and found[1] is self.table:
-            return found[2]
-        runtime = runtime_for(self.table, self.policy)
-        self._runtime = (self.policy, self.table, runtime)
-        return runtime
+        if found is not None and self._runtime_policy is self.policy and found.table is self.table:
+            return found
+        found = self._runtime = runtime_for(self.table, self.policy)
+        self._runtime_policy = self.policy
+        return found
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """The date ``moment`` falls on in the policy's time zone."""
@@ -432,13 +432,15 @@ class Order:
                 setattr(self, name, state[name])
         if "table" not in state:
             self.table = _DEFAULT_TABLE
-        self._runtime = None
+        self._runtime = self._runtime_policy = None
 
 
 _FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in json_fields(Order))
 """The order's data, which an event may change: every field but its table."""
 _GET_FIELDS: Final = attrgetter(*_FIELDS)
-_STATE: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order) if a.name != "_runtime")
+_STATE: Final[tuple[str, ...]] = tuple(
+    a.name for a in attrs.fields(Order) if a.name not in ("_runtime", "_runtime_policy")
+)
 
 
 def _default_table() -> Table:
