@@ -84,8 +84,6 @@ class Order:
     """R15's index of the history's event ids, for the history tuple it was built from."""
     _runtime: Runtime | None = attrs.field(default=None, init=False, eq=False, repr=False)
     """The order's runtime, once :attr:`runtime` found it."""
-    _runtime_policy: Policy | None = attrs.field(default=None, init=False, eq=False, repr=False)
-    """The policy object :attr:`runtime` found it for (an equal policy may hold another)."""
 
     # ----------------------------------------------------------------------------------------
     # Creation
@@ -147,7 +145,7 @@ class Order:
                     field="paid_at",
                 ) from None
         if table is None:
-            order = cls(oid, paid, cur, paid_at, deadline, policy)
+            order = cls(oid, paid, cur, paid_at, deadline, policy, _DEFAULT_INITIAL)
         elif isinstance(table, Table):
             order = cls(oid, paid, cur, paid_at, deadline, policy, table.initial_state, table=table)
         else:
@@ -179,11 +177,10 @@ class Order:
         """The runtime of the order's table under its policy, which answers every question
         about the order (:func:`~statemachine.machine.runtime_for`); kept beside the order."""
         found = self._runtime
-        if found is not None and self._runtime_policy is self.policy and found.table is self.table:
+        if found is not None and found.policy is self.policy and found.table is self.table:
             return found
         found = self._runtime = runtime_for(self.table, self.policy)
-        self._runtime_policy = self.policy
-        return found
+        return found  # whose policy may be another object equal to the order's: found again
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """The date ``moment`` falls on in the policy's time zone."""
@@ -432,15 +429,13 @@ class Order:
                 setattr(self, name, state[name])
         if "table" not in state:
             self.table = _DEFAULT_TABLE
-        self._runtime = self._runtime_policy = None
+        self._runtime = None
 
 
 _FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in json_fields(Order))
 """The order's data, which an event may change: every field but its table."""
 _GET_FIELDS: Final = attrgetter(*_FIELDS)
-_STATE: Final[tuple[str, ...]] = tuple(
-    a.name for a in attrs.fields(Order) if a.name not in ("_runtime", "_runtime_policy")
-)
+_STATE: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order) if a.name != "_runtime")
 
 
 def _default_table() -> Table:
@@ -452,3 +447,6 @@ def _default_table() -> Table:
 
 _DEFAULT_TABLE: Final = _default_table()
 """The table of an order created without one: the default of :attr:`Order.table`."""
+_DEFAULT_INITIAL: Final = _DEFAULT_TABLE.initial_state
+"""Its initial state, read once: :meth:`Order.begin` passes it rather than have each new order
+ask its table."""

@@ -135,7 +135,7 @@ def test_copies_and_pickles_keep_the_table_and_not_the_runtime() -> None:
     shipped.runtime  # noqa: B018 - found, and kept beside the order
     again = pickle.loads(pickle.dumps(shipped))
     assert again == shipped and again.table is TABLE
-    assert not {"_runtime", "_runtime_policy", "table"} & set(shipped.__getstate__())
+    assert not {"_runtime", "table"} & set(shipped.__getstate__())
     assert mine.__getstate__()["table"] is VARIANT
 
 
