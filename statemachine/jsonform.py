@@ -3,7 +3,8 @@
 Plain JSON types only: amounts as decimal strings (``"25.00"``), moments as ISO 8601 with the
 offset they were given (``"2026-03-02T09:00:00+08:00"``), dates as ISO dates, tuples as lists.
 Reading is strict: a value of the wrong type is refused, never coerced (``"1"`` is not ``1``,
-``1`` is not ``true``), and a naive time is refused (R16).
+``1`` is not ``true``), and a naive time is refused (R16). A field marked :data:`OMITTED` is not
+data and has no JSON form (an order's table): :func:`json_fields` are the fields there are.
 """
 
 from __future__ import annotations
@@ -13,12 +14,38 @@ import re
 from decimal import Decimal
 from typing import Any, Final
 
+import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
 from .calendar import as_instant
 
-__all__ = ["CONVERTER", "to_json"]
+__all__ = ["CONVERTER", "OMITTED", "json_fields", "to_json"]
+
+OMITTED: Final = "statemachine.jsonform.omitted"
+"""The metadata key (``attrs.field(metadata={OMITTED: True})``) of a field the JSON form leaves
+out: not data of the value but what it runs by (an order's table), given again when it is read
+back."""
+
+
+def json_fields(cls: Any) -> tuple[attrs.Attribute[Any], ...]:
+    """The fields of the attrs class ``cls`` its JSON form holds, in order: those set at
+    creation and not :data:`OMITTED`."""
+    return tuple(a for a in attrs.fields(cls) if a.init and not a.metadata.get(OMITTED))
+
+
+def _omits(cls: Any) -> bool:
+    return (
+        isinstance(cls, type)
+        and attrs.has(cls)
+        and any(a.metadata.get(OMITTED) for a in attrs.fields(cls))
+    )
+
+
+def _omitted(cls: Any) -> dict[str, Any]:
+    return {a.name: override(omit=True) for a in attrs.fields(cls) if a.metadata.get(OMITTED)}
+
 
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,10})?")
 
@@ -87,6 +114,12 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
     configure_union_passthrough(str | bool, conv)
+    conv.register_unstructure_hook_factory(
+        _omits, lambda cls: make_dict_unstructure_fn(cls, conv, **_omitted(cls))
+    )
+    conv.register_structure_hook_factory(
+        _omits, lambda cls: make_dict_structure_fn(cls, conv, **_omitted(cls))
+    )
     return conv
 
 

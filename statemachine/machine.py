@@ -1,17 +1,27 @@
-"""The runtime: one ``transitions.Machine`` per policy, built from the table, and how an order
-fires an event on it.
+"""The runtime: a table and a policy made into something that runs, and how an order fires an
+event on it.
 
-:func:`machine_for` builds the engine once per :class:`~statemachine.policy.Policy` from
-:data:`~statemachine.table.TABLE` (checking the table first, :func:`~statemachine.checks.
-check_table`): its states, and one transition per row and source state holding the row's
-selector and guards as conditions and its effects as ``after`` callbacks. No order is ever
-added to it as a model and nothing is bound onto an order.
+A :class:`Runtime` is built from a :class:`~statemachine.spec.Table` and a
+:class:`~statemachine.policy.Policy` (checking the table first, :func:`~statemachine.checks.
+check_table`) and answers every question of the order's life from that table alone: firing an
+event, explaining a refusal, the events a state takes now, the clock event due and the deadline
+a store sweeps by. Its engine is one ``transitions.Machine``: the table's states, and one
+transition per row and source state holding the row's selector and guards as conditions and
+its effects as ``after`` callbacks. No order is ever added to it as a model and nothing is bound
+onto an order. :func:`runtime_for` builds one runtime per (table, policy) and shares it; each
+order carries its table and finds its runtime through :attr:`Order.runtime
+<statemachine.order.Order.runtime>`, so orders of two tables run side by side in one process.
 
-:func:`fire` runs a transition the way the engine's ``Event.trigger`` would (conditions in
-order, then the state change, then the ``after`` callbacks), reading the transition straight
-from the engine's own table (``machine.events[event].transitions[state]``) but without the
+:meth:`Runtime.fire` runs a transition the way the engine's ``Event.trigger`` would (conditions
+in order, then the state change, then the ``after`` callbacks), reading the transition straight
+from the engine's own table (``engine.events[event].transitions[state]``) but without the
 per-call machinery ``trigger`` brings (its event queue, an ``EventData`` per call, model
 look-ups and logging). The test suite checks that both ways give the same orders.
+
+The module's functions (:func:`fire`, :func:`explain`, :func:`refusals`,
+:func:`allowed_events`, :func:`due_clock_event`) ask the order's own runtime;
+:func:`machine_for` and :func:`moves_for` read a runtime of the default table unless given
+another.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from .money import parse_amount
 from .records import DataValue, FireResult, HistoryRecord
 from .spec import (
     Context,
+    Deadline,
     Effect,
     EffectFn,
     EventSpec,
@@ -41,7 +52,7 @@ from .spec import (
     When,
     event_rejected,
 )
-from .table import EVENTS, TABLE
+from .table import TABLE
 
 if TYPE_CHECKING:
     from .order import Order
@@ -51,6 +62,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_TEXT_LENGTH",
     "Move",
+    "Runtime",
     "allowed_events",
     "build_machine",
     "due_clock_event",
@@ -62,6 +74,7 @@ __all__ = [
     "refusals",
     "require_aware",
     "require_text",
+    "runtime_for",
     "time_objection",
 ]
 
@@ -139,12 +152,6 @@ def build_machine(table: Table, policy: Policy) -> Any:
     )
 
 
-@lru_cache(maxsize=32)
-def machine_for(policy: Policy) -> Any:
-    """The one ``transitions.Machine`` for ``policy``, built once and shared by every order."""
-    return build_machine(TABLE, policy)
-
-
 # --------------------------------------------------------------------------------------------
 # Reading the engine's transitions for the direct path
 
@@ -188,10 +195,8 @@ def _move(transition: Any) -> Move:
     return Move(transition.dest, when, tuple(guards), tuple(effects))
 
 
-@lru_cache(maxsize=32)
-def moves_for(policy: Policy) -> Mapping[tuple[str, str], tuple[Move, ...]]:
-    """Every (state, event) of ``policy``'s engine with its transitions, in the engine's order."""
-    machine = machine_for(policy)
+def _read_moves(machine: Any) -> Mapping[tuple[str, str], tuple[Move, ...]]:
+    """Every (state, event) of ``machine`` with its transitions, in the engine's order."""
     if machine.before_state_change or machine.after_state_change or machine.prepare_event:
         raise TypeError("the direct path runs no machine-wide callbacks")
     out: dict[tuple[str, str], tuple[Move, ...]] = {}
@@ -326,135 +331,353 @@ def time_objection(order: Order, event: str, at: dt.datetime) -> EventRejected |
     )
 
 
-def _prohibited(order: Order, ctx: Context) -> EventRejected:
-    """The refusal of an event the order's state has no (selected) row for (kind ``state``)."""
-    prohibition = TABLE.prohibition_for(order, ctx.event)
-    if prohibition is not None:
-        return event_rejected(prohibition.rule, order, ctx.event, prohibition.explain(order, ctx))
-    takes = tuple(e for e in TABLE.caller_events if _admitted(order, e, ctx.at))
-    return event_rejected(
-        None,
-        order,
-        ctx.event,
-        Objection(
-            f"order {order.order_id} is {order.state}, which does not take the event "
-            f"{ctx.event}; it takes now: {', '.join(takes) or 'nothing'}.",
-            {"state": order.state},
-        ),
-    )
-
-
-def _selected(order: Order, event: str) -> Move | None:
-    """The engine transition of ``event`` from the order's state whose selector holds."""
-    for move in moves_for(order.policy).get((order.state, event), ()):
-        if move.when is None or move.when(order):
-            return move
-    return None
-
-
-def _objecting(order: Order, ctx: Context) -> tuple[Move | None, Guard | None, Objection | None]:
-    """The transition of ``ctx.event`` (``None``: no row), and its first data-free guard that
-    objects at ``ctx.at``, with the objection."""
-    move = _selected(order, ctx.event)
-    if move is not None:
-        for g in move.data_free_guards:
-            objection = g.fn(order, ctx)
-            if objection is not None:
-                return move, g, objection
-    return move, None, None
-
-
-def _admitted(order: Order, event: str, at: dt.datetime) -> bool:
-    """Whether the state and the time admit ``event`` at ``at`` (data not judged)."""
-    move, objecting, _ = _objecting(order, Context(event, at))
-    return move is not None and objecting is None
-
-
-def _refusal(order: Order, event: str, at: dt.datetime) -> EventRejected | None:
-    """Why ``event`` is refused at ``at`` judging the state and the time only (not data)."""
-    ctx = Context(event, at)
-    move, objecting, objection = _objecting(order, ctx)
-    if move is None:
-        return _prohibited(order, ctx)
-    if objecting is not None and objection is not None:
-        return event_rejected(objecting.rule, order, event, objection, objecting.kind)
-    return None
-
-
 # --------------------------------------------------------------------------------------------
-# Firing
-
-
-def _duplicate(
-    order: Order, record: HistoryRecord, event: str, event_id: str, data: Mapping[str, object]
-) -> FireResult:
-    """R15: the result of the first application of ``event_id``, if this request is the same
-    one: the same event, and the same data after parsing (``at`` is not compared: a retry may
-    carry a later receipt time). A key reused for another request is :class:`InvalidInput`."""
-    reused = (
-        f"R15: event_id {event_id!r} was already applied to order {order.order_id} as "
-        f"{record.event}"
-    )
-    if record.event != event:
-        raise InvalidInput(f"{reused}; it cannot be reused for {event!r}", field="event_id")
-    spec = EVENTS[event]
-    _, recorded = parse_data(spec, data, order.currency)
-    for p in spec.params:
-        if p.name in recorded:
-            new: object = recorded[p.name]
-        elif p.default is None:
-            continue  # omitted, and its default is whatever the first request resolved
-        else:
-            new = p.default
-        old = record.data.get(p.name)
-        if new != old or type(new) is not type(old):
-            raise InvalidInput(
-                f"{reused} with {p.name}={old!r}; this request has {p.name}={new!r}. An event id "
-                "names one request: send a new id for another one",
-                field="event_id",
-            )
-    return FireResult(event, record.source, record.dest, record.at, event_id, True)
+# The runtime
 
 
 _NO_GIVEN: Final[Mapping[str, object]] = MappingProxyType({})
 
 
-def _prepare(
-    order: Order,
-    event: str,
-    at: object,
-    event_id: object,
-    data: Mapping[str, object],
-    given: Mapping[str, object] | None,
-) -> FireResult | tuple[Context, Move]:
-    """Every check of :func:`fire`, in its order, without changing anything: the duplicate's
-    result (R15), or the context and the transition to take; raises the refusal otherwise."""
-    if event_id is not None:
-        event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
-        applied = order.find_event_id(event_id)
-        if applied is not None:
-            return _duplicate(order, applied, event, event_id, data)
-    spec = EVENTS.get(event) if isinstance(event, str) else None
-    if spec is None:
-        raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")
-    moment = require_aware(at, "at")
-    parsed, recorded = parse_data(spec, data, order.currency)
-    history = order.history
-    if moment < order.paid_at or (history and moment < history[-1].at):
-        raise time_objection(order, event, moment) or AssertionError("R16")
-    ctx = Context(event, moment, event_id, parsed, recorded, given or _NO_GIVEN)
-    move = None
-    for candidate in moves_for(order.policy).get((order.state, event), ()):
-        if candidate.when is None or candidate.when(order):
-            move = candidate
-            break
-    if move is None:
-        raise _prohibited(order, ctx)
-    for g in move.guards:
-        objection = g.fn(order, ctx)
-        if objection is not None:
-            raise event_rejected(g.rule, order, event, objection, g.kind)
-    return ctx, move
+@attrs.frozen(eq=False)
+class Runtime:
+    """``table`` run under ``policy``: its engine, the engine's transitions as moves, and every
+    question an order asks of its table, answered from this table alone.
+
+    Get one with :func:`runtime_for`, which builds it once per (table, policy); an order finds
+    its own through :attr:`Order.runtime <statemachine.order.Order.runtime>`. Every method takes
+    an order of this table under this policy. Runtimes compare by identity.
+    """
+
+    table: Table
+    policy: Policy
+    engine: Any = attrs.field(init=False, repr=False)
+    """The ``transitions.Machine`` of the table's rows under the policy (checked when built)."""
+    moves: Mapping[tuple[str, str], tuple[Move, ...]] = attrs.field(init=False, repr=False)
+    """Every (state, event) of the engine with its transitions, in the engine's order."""
+    caller_events: tuple[str, ...] = attrs.field(init=False, repr=False)
+    """The events callers send, in the table's order."""
+    clock_deadlines: tuple[tuple[str, Deadline], ...] = attrs.field(init=False, repr=False)
+    """Each clock event with the deadline that makes it due, in the table's order."""
+
+    @engine.default
+    def _build(self) -> Any:
+        return build_machine(self.table, self.policy)
+
+    @moves.default
+    def _read(self) -> Mapping[tuple[str, str], tuple[Move, ...]]:
+        return _read_moves(self.engine)
+
+    @caller_events.default
+    def _callers(self) -> tuple[str, ...]:
+        return self.table.caller_events
+
+    @clock_deadlines.default
+    def _clock(self) -> tuple[tuple[str, Deadline], ...]:
+        return tuple((name, e.due) for name, e in self.table.events.items() if e.due is not None)
+
+    # -- firing ------------------------------------------------------------------------------
+
+    def fire(
+        self,
+        order: Order,
+        event: str,
+        at: dt.datetime,
+        event_id: str | None,
+        data: Mapping[str, object],
+        given: Mapping[str, object] | None = None,
+        *,
+        via_engine: bool = False,
+    ) -> FireResult:
+        """Apply ``event`` to ``order`` (see :meth:`Order.fire <statemachine.order.Order.fire>`).
+
+        The order is changed only by the effects of the transition taken; if one raises, every
+        field is put back as it was. ``via_engine`` runs the transition through the engine's own
+        ``Event.trigger`` instead of directly: slower, the same result (the tests compare them).
+        ``given`` holds the ends of the windows the event opens, when an order is read back
+        (:attr:`Context.given <statemachine.spec.Context.given>`).
+        """
+        prepared = self._prepare(order, event, at, event_id, data, given)
+        if isinstance(prepared, FireResult):
+            return prepared
+        ctx, move = prepared
+        if via_engine:
+            return self._fire_via_engine(order, ctx)
+        source = order.state
+        notifications, incidents = order.notifications, order.incidents
+        saved = order.snapshot()
+        try:
+            if move.dest is not None:
+                order.state = move.dest
+            for apply in move.effects:
+                apply(order, ctx)
+            order.record(
+                HistoryRecord(event, source, order.state, ctx.at, ctx.event_id, ctx.recorded)
+            )
+        except InvalidInput as exc:  # a deadline the event would open cannot be counted
+            order.restore(saved)
+            if exc.field is None:
+                message = f"{event} at {ctx.at.isoformat()}: {exc.message}"
+                raise InvalidInput(message, field="at") from None
+            raise
+        except BaseException:
+            order.restore(saved)
+            raise
+        return FireResult(
+            event,
+            source,
+            order.state,
+            ctx.at,
+            ctx.event_id,
+            False,
+            ()
+            if order.notifications is notifications
+            else order.notifications[len(notifications) :],
+            () if order.incidents is incidents else order.incidents[len(incidents) :],
+        )
+
+    def explain(
+        self, order: Order, event: str, at: object, event_id: object, data: Mapping[str, object]
+    ) -> EventRejected | InvalidInput | None:
+        """The refusal :meth:`fire` would raise for this request, or ``None`` if it would be
+        accepted (a duplicate included); changes nothing."""
+        try:
+            self._prepare(order, event, at, event_id, data, None)
+        except (EventRejected, InvalidInput) as exc:
+            return exc
+        return None
+
+    def _prepare(
+        self,
+        order: Order,
+        event: str,
+        at: object,
+        event_id: object,
+        data: Mapping[str, object],
+        given: Mapping[str, object] | None,
+    ) -> FireResult | tuple[Context, Move]:
+        """Every check of :meth:`fire`, in its order, without changing anything: the duplicate's
+        result (R15), or the context and the transition to take; raises the refusal otherwise."""
+        if event_id is not None:
+            event_id = require_text(event_id, "event_id", limit=MAX_ID_LENGTH)
+            applied = order.find_event_id(event_id)
+            if applied is not None:
+                return self._duplicate(order, applied, event, event_id, data)
+        events = self.table.events
+        spec = events.get(event) if isinstance(event, str) else None
+        if spec is None:
+            raise InvalidInput(
+                f"unknown event {event!r}; events: {', '.join(events)}", field="event"
+            )
+        moment = require_aware(at, "at")
+        parsed, recorded = parse_data(spec, data, order.currency)
+        history = order.history
+        if moment < order.paid_at or (history and moment < history[-1].at):
+            raise time_objection(order, event, moment) or AssertionError("R16")
+        ctx = Context(event, moment, event_id, parsed, recorded, given or _NO_GIVEN)
+        move = None
+        for candidate in self.moves.get((order.state, event), ()):
+            if candidate.when is None or candidate.when(order):
+                move = candidate
+                break
+        if move is None:
+            raise self.prohibited(order, ctx)
+        for g in move.guards:
+            objection = g.fn(order, ctx)
+            if objection is not None:
+                raise event_rejected(g.rule, order, event, objection, g.kind)
+        return ctx, move
+
+    def _duplicate(
+        self,
+        order: Order,
+        record: HistoryRecord,
+        event: str,
+        event_id: str,
+        data: Mapping[str, object],
+    ) -> FireResult:
+        """R15: the result of the first application of ``event_id``, if this request is the same
+        one: the same event, and the same data after parsing (``at`` is not compared: a retry may
+        carry a later receipt time). A key reused for another request is :class:`InvalidInput`."""
+        reused = (
+            f"R15: event_id {event_id!r} was already applied to order {order.order_id} as "
+            f"{record.event}"
+        )
+        if record.event != event:
+            raise InvalidInput(f"{reused}; it cannot be reused for {event!r}", field="event_id")
+        spec = self.table.events[event]
+        _, recorded = parse_data(spec, data, order.currency)
+        for p in spec.params:
+            if p.name in recorded:
+                new: object = recorded[p.name]
+            elif p.default is None:
+                continue  # omitted, and its default is whatever the first request resolved
+            else:
+                new = p.default
+            old = record.data.get(p.name)
+            if new != old or type(new) is not type(old):
+                raise InvalidInput(
+                    f"{reused} with {p.name}={old!r}; this request has {p.name}={new!r}. An "
+                    "event id names one request: send a new id for another one",
+                    field="event_id",
+                )
+        return FireResult(event, record.source, record.dest, record.at, event_id, True)
+
+    def _fire_via_engine(self, order: Order, ctx: Context) -> FireResult:
+        """The transition through ``engine.events[event].trigger(order, ctx=ctx)``."""
+        if not self.table.candidates(order, ctx.event):
+            raise self.prohibited(order, ctx)
+        source, notes, incidents = order.state, len(order.notifications), len(order.incidents)
+        saved = order.snapshot()
+        try:
+            if not self.engine.events[ctx.event].trigger(order, ctx=ctx):
+                raise self.prohibited(order, ctx)
+            order.record(
+                HistoryRecord(ctx.event, source, order.state, ctx.at, ctx.event_id, ctx.recorded)
+            )
+        except BaseException:
+            order.restore(saved)
+            raise
+        return FireResult(
+            ctx.event,
+            source,
+            order.state,
+            ctx.at,
+            ctx.event_id,
+            False,
+            order.notifications[notes:],
+            order.incidents[incidents:],
+        )
+
+    # -- refusals ----------------------------------------------------------------------------
+
+    def prohibited(self, order: Order, ctx: Context) -> EventRejected:
+        """The refusal of ``ctx.event`` where the order's state has no (selected) row for it
+        (kind ``state``): the rule of the table's prohibition that applies (R14 in a final
+        state), else no rule, with the caller events the order takes now at ``ctx.at``."""
+        prohibition = self.table.prohibition_for(order, ctx.event)
+        if prohibition is not None:
+            return event_rejected(
+                prohibition.rule, order, ctx.event, prohibition.explain(order, ctx)
+            )
+        takes = tuple(e for e in self.caller_events if self._admitted(order, e, ctx.at))
+        return event_rejected(
+            None,
+            order,
+            ctx.event,
+            Objection(
+                f"order {order.order_id} is {order.state}, which does not take the event "
+                f"{ctx.event}; it takes now: {', '.join(takes) or 'nothing'}.",
+                {"state": order.state},
+            ),
+        )
+
+    def refusals(self, order: Order, at: object) -> dict[str, EventRejected]:
+        """Every caller event the order's state or the time refuses at ``at``, with its refusal:
+        the reasons behind :meth:`allowed_events` (event data is not judged)."""
+        moment = require_aware(at, "at")
+        out: dict[str, EventRejected] = {}
+        for name in self.caller_events:
+            refused = time_objection(order, name, moment) or self._refusal(order, name, moment)
+            if refused is not None:
+                out[name] = refused
+        return out
+
+    def allowed_events(self, order: Order, at: object) -> tuple[str, ...]:
+        """The caller events neither the state nor the time refuses at ``at`` (those without an
+        entry in :meth:`refusals`); empty when ``at`` is before the last record (R16)."""
+        refused = self.refusals(order, at)
+        return tuple(name for name in self.caller_events if name not in refused)
+
+    def _selected(self, order: Order, event: str) -> Move | None:
+        """The engine transition of ``event`` from the order's state whose selector holds."""
+        for move in self.moves.get((order.state, event), ()):
+            if move.when is None or move.when(order):
+                return move
+        return None
+
+    def _objecting(
+        self, order: Order, ctx: Context
+    ) -> tuple[Move | None, Guard | None, Objection | None]:
+        """The transition of ``ctx.event`` (``None``: no row), and its first data-free guard
+        that objects at ``ctx.at``, with the objection."""
+        move = self._selected(order, ctx.event)
+        if move is not None:
+            for g in move.data_free_guards:
+                objection = g.fn(order, ctx)
+                if objection is not None:
+                    return move, g, objection
+        return move, None, None
+
+    def _admitted(self, order: Order, event: str, at: dt.datetime) -> bool:
+        """Whether the state and the time admit ``event`` at ``at`` (data not judged)."""
+        move, objecting, _ = self._objecting(order, Context(event, at))
+        return move is not None and objecting is None
+
+    def _refusal(self, order: Order, event: str, at: dt.datetime) -> EventRejected | None:
+        """Why ``event`` is refused at ``at`` judging the state and the time only (not data)."""
+        ctx = Context(event, at)
+        move, objecting, objection = self._objecting(order, ctx)
+        if move is None:
+            return self.prohibited(order, ctx)
+        if objecting is not None and objection is not None:
+            return event_rejected(objecting.rule, order, event, objection, objecting.kind)
+        return None
+
+    # -- the clock ---------------------------------------------------------------------------
+
+    def due_clock_event(self, order: Order, now: dt.datetime) -> str | None:
+        """The first clock event whose deadline has passed at ``now`` and that the order's
+        state and guards admit, or ``None``."""
+        for name, deadline in self.clock_deadlines:
+            due = deadline.of(order)
+            if due is not None and now > due and self._admitted(order, name, now):
+                return name
+        return None
+
+    def clock_due_at(self, order: Order) -> dt.datetime | None:
+        """The deadline after which a clock event may fire on ``order``; ``None`` if none.
+
+        A clock event counts when the order's state has a row for it (so R12's switch and R14's
+        final states are the table's to decide) and the deadline its spec declares
+        (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order: the R1
+        dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
+        escalated once, for ``repayment_overdue``. A store sweeps orders by this moment.
+        """
+        due = [
+            moment
+            for name, deadline in self.clock_deadlines
+            if self._selected(order, name) is not None
+            and (moment := deadline.of(order)) is not None
+        ]
+        return min(due, default=None)
+
+
+# --------------------------------------------------------------------------------------------
+# One runtime per table and policy
+
+
+@lru_cache(maxsize=64)
+def runtime_for(table: Table, policy: Policy) -> Runtime:
+    """The one :class:`Runtime` of ``table`` under ``policy``, built once and shared by every
+    order of that table and policy. :class:`~statemachine.errors.TableError` lists every
+    problem of a broken table."""
+    return Runtime(table, policy)
+
+
+def machine_for(policy: Policy, table: Table = TABLE) -> Any:
+    """The one ``transitions.Machine`` of ``table`` (by default the shipped one) under
+    ``policy``, built once and shared by every order."""
+    return runtime_for(table, policy).engine
+
+
+def moves_for(policy: Policy, table: Table = TABLE) -> Mapping[tuple[str, str], tuple[Move, ...]]:
+    """Every (state, event) of :func:`machine_for`'s engine with its transitions, in the
+    engine's order."""
+    return runtime_for(table, policy).moves
+
+
+# --------------------------------------------------------------------------------------------
+# The order's own runtime
 
 
 def fire(
@@ -467,114 +690,30 @@ def fire(
     *,
     via_engine: bool = False,
 ) -> FireResult:
-    """Apply ``event`` to ``order`` (see :meth:`Order.fire <statemachine.order.Order.fire>`).
-
-    The order is changed only by the effects of the transition taken; if one raises, every
-    field is put back as it was. ``via_engine`` runs the transition through the engine's own
-    ``Event.trigger`` instead of directly: slower, the same result (the tests compare them).
-    ``given`` holds the ends of the windows the event opens, when an order is read back
-    (:attr:`Context.given <statemachine.spec.Context.given>`).
-    """
-    prepared = _prepare(order, event, at, event_id, data, given)
-    if isinstance(prepared, FireResult):
-        return prepared
-    ctx, move = prepared
-    if via_engine:
-        return _fire_via_engine(order, ctx)
-    source = order.state
-    notifications, incidents = order.notifications, order.incidents
-    saved = order.snapshot()
-    try:
-        if move.dest is not None:
-            order.state = move.dest
-        for apply in move.effects:
-            apply(order, ctx)
-        order.record(HistoryRecord(event, source, order.state, ctx.at, ctx.event_id, ctx.recorded))
-    except InvalidInput as exc:  # a deadline the event would open cannot be counted
-        order.restore(saved)
-        if exc.field is None:
-            message = f"{event} at {ctx.at.isoformat()}: {exc.message}"
-            raise InvalidInput(message, field="at") from None
-        raise
-    except BaseException:
-        order.restore(saved)
-        raise
-    return FireResult(
-        event,
-        source,
-        order.state,
-        ctx.at,
-        ctx.event_id,
-        False,
-        () if order.notifications is notifications else order.notifications[len(notifications) :],
-        () if order.incidents is incidents else order.incidents[len(incidents) :],
-    )
+    """Apply ``event`` to ``order`` by its own runtime (:meth:`Runtime.fire`)."""
+    return order.runtime.fire(order, event, at, event_id, data, given, via_engine=via_engine)
 
 
 def explain(
     order: Order, event: str, at: object, event_id: object, data: Mapping[str, object]
 ) -> EventRejected | InvalidInput | None:
-    """The refusal :func:`fire` would raise for this request, or ``None`` if it would be
-    accepted (a duplicate included); changes nothing."""
-    try:
-        _prepare(order, event, at, event_id, data, None)
-    except (EventRejected, InvalidInput) as exc:
-        return exc
-    return None
+    """The refusal :func:`fire` would raise for this request, or ``None`` (:meth:`Runtime.
+    explain`)."""
+    return order.runtime.explain(order, event, at, event_id, data)
 
 
 def refusals(order: Order, at: object) -> dict[str, EventRejected]:
-    """Every caller event the order's state or the time refuses at ``at``, with its refusal:
-    the reasons behind :func:`allowed_events` (event data is not judged)."""
-    moment = require_aware(at, "at")
-    out: dict[str, EventRejected] = {}
-    for name in TABLE.caller_events:
-        refused = time_objection(order, name, moment) or _refusal(order, name, moment)
-        if refused is not None:
-            out[name] = refused
-    return out
-
-
-def _fire_via_engine(order: Order, ctx: Context) -> FireResult:
-    """The transition through ``machine.events[event].trigger(order, ctx=ctx)``."""
-    if not TABLE.candidates(order, ctx.event):
-        raise _prohibited(order, ctx)
-    source, notes, incidents = order.state, len(order.notifications), len(order.incidents)
-    saved = order.snapshot()
-    try:
-        if not machine_for(order.policy).events[ctx.event].trigger(order, ctx=ctx):
-            raise _prohibited(order, ctx)
-        order.record(
-            HistoryRecord(ctx.event, source, order.state, ctx.at, ctx.event_id, ctx.recorded)
-        )
-    except BaseException:
-        order.restore(saved)
-        raise
-    return FireResult(
-        ctx.event,
-        source,
-        order.state,
-        ctx.at,
-        ctx.event_id,
-        False,
-        order.notifications[notes:],
-        order.incidents[incidents:],
-    )
+    """Every caller event refused at ``at``, with its refusal (:meth:`Runtime.refusals`)."""
+    return order.runtime.refusals(order, at)
 
 
 def allowed_events(order: Order, at: object) -> tuple[str, ...]:
-    """The caller events neither the state nor the time refuses at ``at`` (those without an
-    entry in :func:`refusals`); empty when ``at`` is before the last record (R16)."""
-    refused = refusals(order, at)
-    return tuple(name for name in TABLE.caller_events if name not in refused)
+    """The caller events neither the state nor the time refuses at ``at``
+    (:meth:`Runtime.allowed_events`)."""
+    return order.runtime.allowed_events(order, at)
 
 
 def due_clock_event(order: Order, now: dt.datetime) -> str | None:
-    """The first clock event whose deadline has passed at ``now`` and that the order's state
-    and guards admit, or ``None``."""
-    for name in TABLE.clock_events:
-        spec = EVENTS[name]
-        due = spec.due.of(order) if spec.due is not None else None
-        if due is not None and now > due and _admitted(order, name, now):
-            return name
-    return None
+    """The first clock event due at ``now`` that the order admits, or ``None``
+    (:meth:`Runtime.due_clock_event`)."""
+    return order.runtime.due_clock_event(order, now)

@@ -1,8 +1,9 @@
 """The :class:`Order`: a small attrs object holding only its data, driven by the shared machine.
 
-An order never owns a machine and never has methods bound onto it at run time:
-:meth:`Order.fire` hands it to the one ``transitions.Machine`` of its policy
-(:func:`statemachine.machine.machine_for`).
+An order never owns a machine and never has methods bound onto it at run time: it carries the
+table it lives by (:attr:`Order.table`, the shipped :data:`~statemachine.table.TABLE` unless
+given another), and :meth:`Order.fire` hands it to the one runtime of that table and its policy
+(:attr:`Order.runtime`, :func:`statemachine.machine.runtime_for`).
 Every field holds an immutable value (tuples of frozen records, ``Decimal``, ``datetime``), so a
 refused event or a bad input is undone by putting the previous values back, and callers cannot
 change an order's history behind its back.
@@ -18,10 +19,10 @@ from typing import Any, Final
 
 import attrs
 
-from . import machine
 from .calendar import given_window_end, to_local_date
 from .errors import EventRejected, InvalidInput
-from .machine import MAX_ID_LENGTH, require_aware, require_text
+from .jsonform import OMITTED, json_fields
+from .machine import MAX_ID_LENGTH, Runtime, require_aware, require_text, runtime_for
 from .money import parse_amount, parse_currency
 from .policy import DEFAULT_POLICY, Policy
 from .records import (
@@ -35,7 +36,8 @@ from .records import (
     StateName,
 )
 from .serialize import structure_order, unstructure_order
-from .table import FINAL_STATES, INITIAL_STATE
+from .spec import Table
+from .table import TABLE
 
 __all__ = ["Order", "require_aware"]
 
@@ -55,7 +57,13 @@ class Order:
     dispatch_deadline: dt.datetime
     """End of the R1 dispatch window, computed once at payment."""
     policy: Policy = DEFAULT_POLICY
-    state: StateName = INITIAL_STATE
+    table: Table = attrs.field(default=TABLE, kw_only=True, repr=False, metadata={OMITTED: True})
+    """The table the order lives by: its states, events, rows and prohibitions. Set at creation
+    and never changed; compared by identity; not part of :meth:`to_dict` (give it again to
+    :meth:`from_dict`)."""
+    state: StateName = attrs.field(
+        default=attrs.Factory(lambda self: self.table.initial_state, takes_self=True)
+    )
     tracking_number: str | None = None
     dispatched_at: dt.datetime | None = None
     delivered_at: dt.datetime | None = None
@@ -74,6 +82,8 @@ class Order:
         default=None, init=False, eq=False, repr=False
     )
     """R15's index of the history's event ids, for the history tuple it was built from."""
+    _runtime: Runtime | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    """The order's runtime, once :attr:`runtime` found it."""
 
     # ----------------------------------------------------------------------------------------
     # Creation
@@ -87,12 +97,15 @@ class Order:
         paid_at: dt.datetime,
         *,
         policy: Policy | None = None,
+        table: Table | None = None,
     ) -> Order:
-        """A new order in ``paid``, its R1 dispatch deadline counted from ``paid_at``.
+        """A new order in its table's initial state (``paid``), its R1 dispatch deadline
+        counted from ``paid_at``.
 
-        ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit.
+        ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit; ``table``
+        is the one the order lives by (``None``: the shipped table).
         """
-        return cls.begin(order_id, amount, currency, paid_at, policy, None)
+        return cls.begin(order_id, amount, currency, paid_at, policy, None, table)
 
     @classmethod
     def begin(
@@ -103,6 +116,7 @@ class Order:
         paid_at: object,
         policy: object = None,
         dispatch_deadline: object = None,
+        table: Table | None = None,
     ) -> Order:
         """:meth:`create`, checking every argument; with ``dispatch_deadline`` (an order read
         back) the R1 deadline is the one given, checked for its shape, not counted again."""
@@ -130,7 +144,12 @@ class Order:
                     f"paid_at {paid_at.isoformat()} opens no R1 dispatch window: {exc.message}",
                     field="paid_at",
                 ) from None
-        order = cls(oid, paid, cur, paid_at, deadline, policy)
+        if table is None:
+            order = cls(oid, paid, cur, paid_at, deadline, policy, _DEFAULT_INITIAL)
+        elif isinstance(table, Table):
+            order = cls(oid, paid, cur, paid_at, deadline, policy, table.initial_state, table=table)
+        else:
+            raise InvalidInput(f"table must be a Table, got {table!r}", field="table")
         if not policy.business_calendar.schedule_is_official(deadline.year):
             order.check_calendar("dispatch_deadline", deadline)
         return order
@@ -150,8 +169,18 @@ class Order:
 
     @property
     def is_final(self) -> bool:
-        """Whether the order is in a final state (``cancelled`` or ``refunded``)."""
-        return self.state in FINAL_STATES
+        """Whether the order is in a final state of its table (``cancelled`` or ``refunded``)."""
+        return self.state in self.table.final_states
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of the order's table under its policy, which answers every question
+        about the order (:func:`~statemachine.machine.runtime_for`); kept beside the order."""
+        found = self._runtime
+        if found is not None and found.policy is self.policy and found.table is self.table:
+            return found
+        found = self._runtime = runtime_for(self.table, self.policy)
+        return found  # whose policy may be another object equal to the order's: found again
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         """The date ``moment`` falls on in the policy's time zone."""
@@ -195,7 +224,7 @@ class Order:
         state, else the rule that forbids it), then the event's guards in table order
         (:class:`EventRejected` naming the rule).
         """
-        return machine.fire(self, event_name, at, event_id, data)
+        return self.runtime.fire(self, event_name, at, event_id, data)
 
     def tick(self, now: dt.datetime) -> list[FireResult]:
         """Fire the clock events due at ``now`` (R12 auto-close, R4 overdue); their results.
@@ -205,7 +234,7 @@ class Order:
         """
         now = require_aware(now, "now")
         results: list[FireResult] = []
-        while (due := machine.due_clock_event(self, now)) is not None:
+        while (due := self.runtime.due_clock_event(self, now)) is not None:
             results.append(self.fire(due, at=now))
         return results
 
@@ -216,13 +245,13 @@ class Order:
         clock events are not listed. Empty when ``at`` is before the last record (R16). The
         events left out are exactly those :meth:`refusals` explains.
         """
-        return machine.allowed_events(self, at)
+        return self.runtime.allowed_events(self, at)
 
     def refusals(self, at: dt.datetime) -> dict[str, EventRejected]:
         """Every caller event not allowed at ``at``, with the refusal that says why (its rule,
         ``kind`` and facts): the reasons behind :meth:`allowed_events`. Event data is not
         judged."""
-        return machine.refusals(self, at)
+        return self.runtime.refusals(self, at)
 
     def explain(
         self,
@@ -236,7 +265,7 @@ class Order:
         """The error :meth:`fire` would raise for this request, or ``None`` if it would be
         accepted (a duplicate of an applied event included). Changes nothing: ask before firing.
         """
-        return machine.explain(self, event_name, at, event_id, data)
+        return self.runtime.explain(self, event_name, at, event_id, data)
 
     # ----------------------------------------------------------------------------------------
     # Typed events: each is fire() with the event's name
@@ -330,13 +359,16 @@ class Order:
     # Round trip
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict that :meth:`from_dict` turns back into an equal order."""
+        """A JSON-safe dict that :meth:`from_dict` turns back into an equal order (given the
+        same table: the dict does not hold it)."""
         return unstructure_order(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Order:
-        """The order ``data`` describes; :class:`InvalidInput` naming the field if malformed."""
-        return structure_order(data, cls)
+    def from_dict(cls, data: Mapping[str, Any], *, table: Table | None = None) -> Order:
+        """The order ``data`` describes, its history replayed by ``table`` (``None``: the
+        shipped table); :class:`InvalidInput` naming the field if malformed or if the table
+        cannot produce it."""
+        return structure_order(data, cls, table)
 
     # ----------------------------------------------------------------------------------------
     # For the runtime
@@ -378,6 +410,43 @@ class Order:
         for name, value in zip(_FIELDS, saved, strict=True):
             setattr(self, name, value)
 
+    # ----------------------------------------------------------------------------------------
+    # Copies and pickles
 
-_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order) if a.init)
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy or a pickle keeps: every field but the runtime found for it, and the
+        table unless it is the default one (a table holds functions, so an order pickles when
+        its table is the default one or pickles itself)."""
+        state = {name: getattr(self, name) for name in _STATE}
+        if state["table"] is _DEFAULT_TABLE:
+            del state["table"]
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        """The order :meth:`__getstate__` kept."""
+        for name in _STATE:
+            if name in state:
+                setattr(self, name, state[name])
+        if "table" not in state:
+            self.table = _DEFAULT_TABLE
+        self._runtime = None
+
+
+_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in json_fields(Order))
+"""The order's data, which an event may change: every field but its table."""
 _GET_FIELDS: Final = attrgetter(*_FIELDS)
+_STATE: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(Order) if a.name != "_runtime")
+
+
+def _default_table() -> Table:
+    default = attrs.fields(Order).table.default
+    if not isinstance(default, Table):  # pragma: no cover - the field's default is a table
+        raise TypeError(f"Order.table defaults to {default!r}")
+    return default
+
+
+_DEFAULT_TABLE: Final = _default_table()
+"""The table of an order created without one: the default of :attr:`Order.table`."""
+_DEFAULT_INITIAL: Final = _DEFAULT_TABLE.initial_state
+"""Its initial state, read once: :meth:`Order.begin` passes it rather than have each new order
+ask its table."""

@@ -34,6 +34,7 @@ from typing import Any, Final
 import attrs
 
 from .errors import InvalidInput
+from .jsonform import json_fields
 from .machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from .spec import Param
 from .table import EVENTS, STATES
@@ -136,7 +137,7 @@ def _of_type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 def _record(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
-    fields = [a for a in attrs.fields(cls) if a.init]
+    fields = json_fields(cls)
     return {
         "type": "object",
         "description": (cls.__doc__ or "").strip().splitlines()[0],

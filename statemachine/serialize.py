@@ -12,6 +12,9 @@ could have produced, and the machine never continues from a state it could not r
 What the history cannot give is taken as stored and checked for its shape: the deadlines,
 computed once when their window opened (so a newer ``holidays`` release never moves them), and
 the calendar warnings.
+
+The order's table is not in the dict: the reader is given it (the shipped one by default) and
+replays by it, so a body one table produces is refused by a table that cannot produce it.
 """
 
 from __future__ import annotations
@@ -29,15 +32,14 @@ import attrs
 import cattrs
 from cattrs.v import format_exception
 
-from . import machine
 from .errors import EventRejected, InvalidInput, OrderError
-from .jsonform import CONVERTER
+from .jsonform import CONVERTER, json_fields
 from .policy import Policy
 from .records import FireResult, HistoryRecord, OrderWarning
-from .table import EVENTS, STATES
 
 if TYPE_CHECKING:
     from .order import Order
+    from .spec import Table
 
 __all__ = [
     "FORMAT_VERSION",
@@ -82,9 +84,10 @@ def _upgrade_1(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def structure_order(data: Mapping[str, Any], cls: type[Order]) -> Order:
-    """The order ``data`` describes, replayed and compared; :class:`InvalidInput` names the
-    first field that is missing, malformed or not what the order's history gives."""
+def structure_order(data: Mapping[str, Any], cls: type[Order], table: Table | None = None) -> Order:
+    """The order ``data`` describes, replayed by ``table`` (``None``: ``cls``'s default one)
+    and compared; :class:`InvalidInput` names the first field that is missing, malformed or
+    not what the order's history gives under that table."""
     if not isinstance(data, Mapping):
         raise InvalidInput(f"an order must be a mapping, got {type(data).__name__}", field=None)
     body = dict(data)
@@ -101,18 +104,21 @@ def structure_order(data: Mapping[str, Any], cls: type[Order]) -> Order:
     if version == 1:
         body = _upgrade_1(body)
     _require_keys(body, cls, "", oid)
-    state = body.get("state")
-    if isinstance(state, str) and state not in STATES:
-        raise InvalidInput(
-            f"order {oid}: state: unknown value {state!r}; expected one of {', '.join(STATES)}",
-            field="state",
-        )
     try:
         stored = CONVERTER.structure(body, cls)
     except InvalidInput:
         raise
     except Exception as exc:  # cattrs wraps every field error in ClassValidationError
         raise _invalid(exc, body) from exc
+    if table is not None:
+        stored.table = table  # the order's table is not in its JSON form: it is given
+    states = stored.table.state_names
+    if stored.state not in states:
+        raise InvalidInput(
+            f"order {oid}: state: unknown value {stored.state!r}; expected one of "
+            f"{', '.join(states)}",
+            field="state",
+        )
     return _replay(stored, cls, version)
 
 
@@ -138,7 +144,7 @@ def _layout(cls: type) -> tuple[tuple[str, type | None, bool], ...]:
     """Each key of ``cls``'s layout, with the record class it holds (if any) and whether it
     holds a list of them."""
     hints = typing.get_type_hints(cls)
-    return tuple((a.name, *_record_type(hints[a.name])) for a in attrs.fields(cls) if a.init)
+    return tuple((a.name, *_record_type(hints[a.name])) for a in json_fields(cls))
 
 
 def _require_keys(value: object, cls: type, path: str, oid: object) -> None:
@@ -192,8 +198,8 @@ def _given(oid: str, i: int, data: Mapping[str, object]) -> dict[str, object]:
 
 
 def _start_of(order: Order, cls: type[Order]) -> Order:
-    """A fresh order from ``order``'s creation: its id, amount, currency, payment, policy, and
-    the R1 deadline it was given (never counted again)."""
+    """A fresh order from ``order``'s creation: its id, amount, currency, payment, policy,
+    table, and the R1 deadline it was given (never counted again)."""
     return cls.begin(
         order.order_id,
         order.amount,
@@ -201,15 +207,17 @@ def _start_of(order: Order, cls: type[Order]) -> Order:
         order.paid_at,
         policy=order.policy,
         dispatch_deadline=order.dispatch_deadline,
+        table=order.table,
     )
 
 
 def _request_of(
-    oid: str, i: int, record: HistoryRecord
+    order: Order, i: int, record: HistoryRecord
 ) -> tuple[dict[str, object], dict[str, object]]:
     """What history record ``i`` asked the machine: the event's keyword data (not what the
     effects derived) and the ends of the windows it opened (taken, not counted again)."""
-    spec = EVENTS.get(record.event)
+    oid = order.order_id
+    spec = order.table.events.get(record.event)
     if spec is None:
         raise _fail(oid, f"history[{i}].event", f"unknown event {record.event!r}")
     params: dict[str, object] = {k: v for k, v in record.data.items() if k in spec.param_names}
@@ -217,30 +225,33 @@ def _request_of(
 
 
 def replay(order: Order, *, upto: int | None = None) -> tuple[Order, list[FireResult]]:
-    """``order`` made again from its creation and its first ``upto`` history records (all by
-    default), with what the machine returned for each: the same decisions, since the machine
-    decides the same way every time. Raises the machine's error where a record is refused."""
+    """``order`` made again by its own table from its creation and its first ``upto`` history
+    records (all by default), with what the machine returned for each: the same decisions,
+    since the machine decides the same way every time. Raises the machine's error where a
+    record is refused."""
     again = _start_of(order, type(order))
+    runtime = again.runtime
     results = []
     for i, record in enumerate(order.history[:upto]):
-        params, given = _request_of(order.order_id, i, record)
-        results.append(machine.fire(again, record.event, record.at, record.event_id, params, given))
+        params, given = _request_of(order, i, record)
+        results.append(runtime.fire(again, record.event, record.at, record.event_id, params, given))
     return again, results
 
 
 def _replay(stored: Order, cls: type[Order], version: int) -> Order:
-    """Replay ``stored``'s history from its creation and compare what it gives."""
+    """Replay ``stored``'s history by its table from its creation and compare what it gives."""
     oid = stored.order_id
     try:
         order = _start_of(stored, cls)
     except InvalidInput as exc:
         raise _fail(oid, exc.field or "order_id", exc.message) from None
+    runtime = order.runtime
     for i, record in enumerate(stored.history):
-        params, given = _request_of(oid, i, record)
+        params, given = _request_of(stored, i, record)
         if version == 1:
             given = {**_v1_repayment(stored), **given}
         try:
-            result = machine.fire(order, record.event, record.at, record.event_id, params, given)
+            result = runtime.fire(order, record.event, record.at, record.event_id, params, given)
         except EventRejected as exc:
             field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
             raise _fail(oid, field, f"the machine refuses it: {exc}") from None
@@ -407,12 +418,17 @@ def head_of(order: Order) -> dict[str, Any]:
 
 
 def rebuild(
-    order_id: str, head: Mapping[str, Any], history: Sequence[HistoryRecord], cls: type[Order]
+    order_id: str,
+    head: Mapping[str, Any],
+    history: Sequence[HistoryRecord],
+    cls: type[Order],
+    table: Table | None = None,
 ) -> Order:
-    """The order that ``head`` and ``history`` make: created from the head, then every record
-    fired through the machine again, each giving exactly the record stored (its states, time,
-    event id and data). :class:`InvalidInput` names the first thing that is not so (``head``,
-    ``head.<key>``, ``history[i]``, ``history[i].<field>``).
+    """The order that ``head`` and ``history`` make under ``table`` (``None``: ``cls``'s
+    default one): created from the head, then every record fired through the machine again,
+    each giving exactly the record stored (its states, time, event id and data).
+    :class:`InvalidInput` names the first thing that is not so (``head``, ``head.<key>``,
+    ``history[i]``, ``history[i].<field>``).
 
     This is :meth:`Order.from_dict <statemachine.order.Order.from_dict>` for an order kept as
     a head and a log, with nothing to compare but the log: every other field is derived.
@@ -442,13 +458,16 @@ def rebuild(
     amount, paid_at = values["amount"], values["paid_at"]
     policy, deadline, warnings = values["policy"], values["dispatch_deadline"], values["warnings"]
     try:
-        order = cls.begin(order_id, amount, values["currency"], paid_at, policy, deadline)
+        order = cls.begin(
+            order_id, amount, values["currency"], paid_at, policy, deadline, table=table
+        )
     except InvalidInput as exc:
         raise _fail(order_id, f"head.{exc.field or 'order_id'}", exc.message) from None
+    runtime = order.runtime
     for i, record in enumerate(history):
-        params, given = _request_of(order_id, i, record)
+        params, given = _request_of(order, i, record)
         try:
-            result = machine.fire(order, record.event, record.at, record.event_id, params, given)
+            result = runtime.fire(order, record.event, record.at, record.event_id, params, given)
         except EventRejected as exc:
             field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
             raise _fail(order_id, field, f"the machine refuses it: {exc}") from None

@@ -341,12 +341,13 @@ class Prohibition:
 # The table and its queries
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Table:
     """States, events, rows and prohibitions: the machine's one declaration.
 
-    Everything else derives from it through the queries below; tables compare by identity, so
-    per-policy answers are cached cheaply.
+    Everything else derives from it through the queries below; tables compare by identity (a
+    copy of a table is the table itself), so per-policy answers are cached cheaply, and the
+    names of its states, the initial one and the final ones are read once, when it is made.
     """
 
     states: tuple[StateSpec, ...]
@@ -355,23 +356,52 @@ class Table:
     prohibitions: tuple[Prohibition, ...]
     final_prohibition: Prohibition
     """What refuses, in a final state, every event without a row there (R14)."""
+    _state_names: tuple[StateName, ...] = attrs.field(init=False, repr=False)
+    _initial: StateName | None = attrs.field(init=False, repr=False)
+    _finals: frozenset[StateName] = attrs.field(init=False, repr=False)
+
+    @_state_names.default
+    def _names_of_states(self) -> tuple[StateName, ...]:
+        return tuple(s.name for s in self.states)
+
+    @_initial.default
+    def _first_initial(self) -> StateName | None:
+        return next((s.name for s in self.states if s.initial), None)
+
+    @_finals.default
+    def _final_names(self) -> frozenset[StateName]:
+        return frozenset(s.name for s in self.states if s.final)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Table of {len(self.states)} states, {len(self.events)} events, {len(self.rows)} "
+            f"rows and {len(self.prohibitions)} prohibitions at {id(self):#x}>"
+        )
+
+    def __copy__(self) -> Table:
+        return self  # a declaration is shared, never copied: it is known by its identity
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Table:
+        return self
 
     # -- states ------------------------------------------------------------------------------
 
     @property
     def state_names(self) -> tuple[StateName, ...]:
         """Every state's name, in declaration order (the initial one first)."""
-        return _state_names(self)
+        return self._state_names
 
     @property
     def initial_state(self) -> StateName:
-        """The state every order starts in."""
-        return next(s.name for s in self.states if s.initial)
+        """The state every order starts in; ``KeyError`` if no state is declared initial."""
+        if self._initial is None:
+            raise KeyError("the table declares no initial state")
+        return self._initial
 
     @property
     def final_states(self) -> frozenset[StateName]:
         """The states an order never leaves."""
-        return _final_states(self)
+        return self._finals
 
     def state(self, name: str) -> StateSpec:
         """The spec of the state called ``name``; ``KeyError`` if there is none."""
@@ -463,16 +493,6 @@ class Table:
             if name not in out[p.rule]:
                 out[p.rule].append(name)
         return out
-
-
-@lru_cache(maxsize=8)
-def _state_names(table: Table) -> tuple[StateName, ...]:
-    return tuple(s.name for s in table.states)
-
-
-@lru_cache(maxsize=8)
-def _final_states(table: Table) -> frozenset[StateName]:
-    return frozenset(s.name for s in table.states if s.final)
 
 
 @lru_cache(maxsize=64)

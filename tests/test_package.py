@@ -173,6 +173,61 @@ def test_state_names_are_written_only_in_the_table() -> None:
     assert {n: s for n, s in spelled.items() if s} == {}
 
 
+_TABLE_NAMES = frozenset(
+    {"TABLE", "EVENTS", "STATES", "FINAL_STATES", "INITIAL_STATE", "CLOCK_EVENTS", "TRANSITIONS",
+     "PROHIBITIONS", "STATE_SPECS"}
+)  # fmt: skip
+"""The module-level names of statemachine.table: the shipped table and what derives from it."""
+
+
+def _defaults(tree: ast.AST) -> set[int]:
+    """The ids of the nodes of ``tree`` that are a parameter's default or an attrs field's."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.update(id(d) for d in (*node.args.defaults, *node.args.kw_defaults) if d)
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) == "attrs.field":
+            found.update(id(k.value) for k in node.keywords if k.arg == "default")
+    return found
+
+
+def _table_reads(tree: ast.AST) -> list[str]:
+    """Where ``tree`` reads a module-level name of statemachine.table other than as a default:
+    by name, as an attribute of the module, or through an import of anything but TABLE."""
+    defaults = _defaults(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("table"):
+            found += [f"imports {a.name}" for a in node.names if a.name != "TABLE" or a.asname]
+        elif isinstance(node, ast.ImportFrom) and any(a.name == "table" for a in node.names):
+            found.append("imports the table module")
+        elif isinstance(node, ast.Name) and node.id in _TABLE_NAMES and id(node) not in defaults:
+            found.append(f"line {node.lineno}: {node.id}")
+        elif isinstance(node, ast.Attribute) and node.attr in _TABLE_NAMES:
+            found.append(f"line {node.lineno}: .{node.attr}")
+    return found
+
+
+def test_the_runtime_reads_no_module_level_table() -> None:
+    """R14: the runtime, the order and the replaying reader (and the store's clock deadline)
+    answer from the order's own table: TABLE appears only as the default of a table parameter
+    or field, and EVENTS, STATES, INITIAL_STATE, FINAL_STATES and the like not at all."""
+    trees = _modules()
+    reads = {
+        name: _table_reads(trees[name])
+        for name in ("statemachine.machine", "statemachine.order", "statemachine.serialize")
+    }
+    (clock,) = (
+        node
+        for node in trees["statemachine.store._base"].body
+        if isinstance(node, ast.FunctionDef) and node.name == "clock_due_at"
+    )
+    reads["statemachine.store._base.clock_due_at"] = _table_reads(clock)
+    assert {name: found for name, found in reads.items() if found} == {}
+    assert _table_reads(ast.parse("from .table import EVENTS\nx = TABLE.rows\ndef f(t=TABLE): ..."))
+    assert _table_reads(ast.parse("def f(t=TABLE): ...")) == []
+
+
 def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
     """Every exception class the package raises to callers is an OrderError declared in
     statemachine.errors, and each pickles to an equal message and data without __reduce__."""

@@ -24,7 +24,6 @@ from ..errors import CorruptOrder, InvalidInput
 from ..order import Order
 from ..records import HistoryRecord
 from ..serialize import head_of, rebuild
-from ..table import EVENTS, TABLE
 from ._db import Database
 
 __all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
@@ -51,16 +50,11 @@ def clock_due_at(order: Order) -> dt.datetime | None:
     switch and R14's final states are the machine's to decide) and the deadline its spec
     declares (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order:
     the R1 dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
-    escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment.
+    escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment. The
+    order's own runtime answers (:meth:`Runtime.clock_due_at
+    <statemachine.machine.Runtime.clock_due_at>`), from the order's table.
     """
-    due = [
-        moment
-        for event in TABLE.clock_events
-        if (deadline := EVENTS[event].due) is not None
-        and TABLE.candidates(order, event)
-        and (moment := deadline.of(order)) is not None
-    ]
-    return min(due, default=None)
+    return order.runtime.clock_due_at(order)
 
 
 class Rows:
