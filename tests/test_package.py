@@ -209,20 +209,15 @@ def _table_reads(tree: ast.AST) -> list[str]:
 
 
 def test_the_runtime_reads_no_module_level_table() -> None:
-    """R14: the runtime, the order and the replaying reader (and the store's clock deadline)
-    answer from the order's own table: TABLE appears only as the default of a table parameter
+    """R14: the runtime, the order and the replaying readers (from_dict, and the store's rows
+    to orders with their clock deadline) answer from the order's own table: TABLE appears only as the default of a table parameter
     or field, and EVENTS, STATES, INITIAL_STATE, FINAL_STATES and the like not at all."""
     trees = _modules()
     reads = {
         name: _table_reads(trees[name])
         for name in ("statemachine.machine", "statemachine.order", "statemachine.serialize")
     }
-    (clock,) = (
-        node
-        for node in trees["statemachine.store._base"].body
-        if isinstance(node, ast.FunctionDef) and node.name == "clock_due_at"
-    )
-    reads["statemachine.store._base.clock_due_at"] = _table_reads(clock)
+    reads["statemachine.store._rows"] = _table_reads(trees["statemachine.store._rows"])
     assert {name: found for name, found in reads.items() if found} == {}
     assert _table_reads(ast.parse("from .table import EVENTS\nx = TABLE.rows\ndef f(t=TABLE): ..."))
     assert _table_reads(ast.parse("def f(t=TABLE): ...")) == []
