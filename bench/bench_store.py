@@ -18,8 +18,9 @@ exactly the statements ``apply`` executes on that warm store under schema 3: the
 (``UPDATE orders ... WHERE order_id = ? AND version = ?``), the log append
 (``INSERT INTO order_log``) and the outbox insert (``INSERT INTO outbox (order_id, position)
 ... ON CONFLICT DO NOTHING``, only for an event that makes notifications), with parameters
-computed beforehand by the store's own ``Rows`` (``derived``, ``head``, ``log_row``). The run
-stops if these statements differ from the store's (``statemachine/store/_unit.py``), and
+computed beforehand by the store's own ``Rows`` (``derived``, ``head``, ``log_row``). The
+statements are written out in ``bench/store_sql.py``; the run stops if they differ from the
+store's (``statemachine/store/_unit.py``), and
 afterwards a fresh store object reads every bare order back through the machine, so the bare
 rows are the very orders ``apply`` stores. The gap between the two is the price of the
 machine and the store's own work: checking the arguments, copying the checked order out of the
@@ -48,6 +49,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "store"))
+import store_sql as sql
 from pg_server import TempPostgres
 
 from statemachine import Order
@@ -100,48 +102,12 @@ def run_apply(spec: Spec, prefix: str, count: int, start: Callable[[], None]) ->
     return count * len(LIFE), took
 
 
-# The statements ``apply`` runs on a warm store (the order in the store object's cache), as
-# statemachine/store/_unit.py writes them; _check_statements() stops the run if they differ.
-LOAD = (
-    "SELECT order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at "
-    "FROM orders WHERE order_id = ?"
-)
-SWAP = (
-    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ? WHERE order_id = ? AND version = ?"
-)
-SWAP_WITH_HEAD = (
-    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ?, head = ? WHERE order_id = ? AND version = ?"
-)
-APPEND = (
-    "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
-    "from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-QUEUE = (
-    "INSERT INTO outbox (order_id, position) VALUES (?, ?) "
-    "ON CONFLICT (order_id, position) DO NOTHING"
-)
-
-
-def _check_statements() -> None:
-    """Stop unless the bare statements are the store's own (schema 3)."""
-    from statemachine.store import _rows, _unit
-
-    ours = {"SWAP": SWAP, "SWAP_WITH_HEAD": SWAP_WITH_HEAD, "APPEND": APPEND, "QUEUE": QUEUE}
-    for name, sql in ours.items():
-        if getattr(_unit, f"_{name}") != sql:
-            raise SystemExit(f"bench_store.{name} is not the store's statement any more")
-    if f"SELECT {_rows.ORDER_COLUMNS} FROM orders WHERE order_id = ?" != LOAD:
-        raise SystemExit("bench_store.LOAD is not the store's row read any more")
-
-
 @attrs.frozen
 class Step:
     """The parameters of one event's statements, computed ahead."""
 
     swap: str
-    """SWAP, or SWAP_WITH_HEAD when the event changed the order's calendar warnings."""
+    """``SWAP``, or ``SWAP_WITH_HEAD`` when the event changed the order's calendar warnings."""
     row: tuple[Any, ...]
     log: list[tuple[Any, ...]]
     queue: list[tuple[Any, ...]]
@@ -161,10 +127,10 @@ def _plan(order: Order, rows: Rows) -> list[Step]:
         order.fire(event, at=_at(step), event_id=f"{order.order_id}:{step}", **data)
         derived = rows.derived(order)
         if order.warnings is warnings:
-            swap, row = SWAP, (version + 1, *derived, order.order_id, version)
+            swap, row = sql.SWAP, (version + 1, *derived, order.order_id, version)
         else:
             head = rows.head(order)
-            swap, row = SWAP_WITH_HEAD, (version + 1, *derived, head, order.order_id, version)
+            swap, row = sql.SWAP_WITH_HEAD, (version + 1, *derived, head, order.order_id, version)
         log = [
             rows.log_row(order.order_id, seq, record, None)  # apply's source: None
             for seq, record in enumerate(order.history[history_from:], start=history_from + 1)
@@ -192,12 +158,12 @@ def run_bare(spec: Spec, prefix: str, count: int, start: Callable[[], None]) -> 
     for oid, steps in plans:
         for s in steps:
             with db.write() as tx:  # SQLite: BEGIN IMMEDIATE, as apply
-                tx.cur.execute(db.q(LOAD), (oid,))
+                tx.cur.execute(db.q(sql.LOAD), (oid,))
                 tx.cur.fetchone()
                 if tx.run(s.swap, [s.row], db) != 1:
                     raise AssertionError(f"{oid}: the compare-and-swap missed")
-                tx.run(APPEND, s.log, db)
-                tx.run(QUEUE, s.queue, db)
+                tx.run(sql.APPEND, s.log, db)
+                tx.run(sql.QUEUE, s.queue, db)
     took = time.monotonic() - began
     store.close()
     with _open(spec) as check:
@@ -294,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
             f"--orders is at most {SQLiteStore._CACHE_SIZE}: each writer's store object must "
             "keep all its orders in its cache (a warm store), as the bare path assumes"
         )
-    _check_statements()
+    sql.check()
     stores = args.stores.split(",")
     writer_counts = [int(w) for w in args.writers.split(",")]
     rows = []
