@@ -51,6 +51,7 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "store"))
 import store_sql as sql
 from pg_server import TempPostgres
+from report import postgres_schema
 
 from statemachine import Order
 from statemachine.store import PostgresStore, SQLiteStore
@@ -208,23 +209,6 @@ def measure(runner: str, spec: Spec, writers: int, count: int, tag: str) -> floa
 
 
 @contextmanager
-def _postgres_schema(dsn: str) -> Iterator[str]:
-    """A DSN whose search_path is a new, empty schema of ``dsn``'s database; the schema is
-    dropped afterwards."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    name = f"bench_store_{os.getpid()}_{time.monotonic_ns()}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield make_conninfo(dsn, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-@contextmanager
 def _databases(stores: list[str]) -> Iterator[dict[str, Spec]]:
     with tempfile.TemporaryDirectory(prefix="order-sm-bench-") as folder:
         specs: dict[str, Spec] = {}
@@ -239,7 +223,7 @@ def _databases(stores: list[str]) -> Iterator[dict[str, Spec]]:
             server = TempPostgres(durable=True).start()
             dsn = server.dsn
         try:
-            with _postgres_schema(dsn) as schema:
+            with postgres_schema(dsn, "bench_store") as schema:
                 specs["postgres"] = ("postgres", schema)
                 yield specs
         finally:
