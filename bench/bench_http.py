@@ -10,7 +10,9 @@ its own store object; "HTTP" sends the same events as ``POST /orders/{id}/events
 with the write token and an ``Idempotency-Key``, over keep-alive connections, to a real
 ``python -m statemachine.web`` process (one uvicorn worker, no sweeper, no relay). SQLite on a
 file with ``synchronous=FULL``; PostgreSQL on ``ORDER_SM_BENCH_PG_DSN`` if set, else on a
-throwaway local server with its durable defaults. Trials alternate direct and HTTP.
+throwaway local server with its durable defaults, in a schema of its own (``CREATE SCHEMA``,
+dropped afterwards; the server reaches it through its ``--dsn``). Trials alternate direct and
+HTTP.
 
 Usage: python bench/bench_http.py [--orders N] [--trials N] [--clients 1,8]
 [--stores sqlite,postgres] [--no-readme]
@@ -40,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests" / "store"))
 sys.path.insert(0, str(ROOT / "tests" / "web"))
 import httpx  # noqa: E402
 from pg_server import TempPostgres  # noqa: E402
-from report import cpu_model, write_section  # noqa: E402
+from report import cpu_model, postgres_schema, write_section  # noqa: E402
 from web_helpers import WRITE, ProcessServer, server_env  # noqa: E402
 
 from statemachine import Order  # noqa: E402
@@ -154,12 +156,15 @@ def health(url: str, requests: int = 500) -> float:
 
 @contextmanager
 def postgres() -> Iterator[str]:
+    """A DSN reaching a new, empty schema (see ``report.postgres_schema``) on the server of
+    ``ORDER_SM_BENCH_PG_DSN``, else of a throwaway one."""
     dsn = os.environ.get("ORDER_SM_BENCH_PG_DSN")
     if dsn:
-        yield dsn
+        with postgres_schema(dsn, "bench_http") as schema:
+            yield schema
         return
-    with TempPostgres(durable=True) as server:
-        yield server.dsn
+    with TempPostgres(durable=True) as server, postgres_schema(server.dsn, "bench_http") as schema:
+        yield schema
 
 
 @contextmanager

@@ -4,17 +4,40 @@ Run with ``make bench``; it writes its tables into ``bench/README.md`` between t
 ``<!-- bench:scale:start -->`` and ``<!-- bench:scale:end -->`` (and prints them).
 
 * **Bulk import** of 100,000 new orders: ``store.add_many`` (one transaction) against the same
-  rows sent bare (one transaction, ``executemany``, parameters computed beforehand) and against
-  ``store.add`` per order (one commit each, the only way before ``add_many``; measured on
-  ``--old-add`` orders and scaled up, since at one fsync per order it takes a minute or more).
+  statements sent bare (one transaction, ``executemany`` per batch of 1,000 orders as
+  ``add_many`` sends them, parameters computed beforehand) and against ``store.add`` per order
+  (one commit each, the only way before ``add_many``; measured on ``--old-add`` orders and
+  scaled up, since at one fsync per order it takes a minute or more).
 * **sweep** of 1,000 due orders among 100,000 stored, ``limit=1000``: this release against the
   baseline release (the package at ``--baseline``, taken with ``git archive`` and run from the
   same virtual environment) and the bare SQL (the same statements, parameters computed
-  beforehand). Each run starts from a fresh copy of the same database.
+  beforehand). Each run starts from a fresh copy of a database holding the same orders.
 * **check_log** over 1,000,000 JSON lines of about 200,000 orders (a window of 1,000 orders open
   at a time; every order ends in a final state): this release against the baseline, each in a
   process of its own reading the file line by line; peak memory is the process's high-water
   resident size.
+
+The bare SQL is what this release's store runs under schema 3 (``bench/store_sql.py``, checked
+against the store's own statements at start): for the import, ``INSERT INTO orders (order_id,
+version, head, state, dispatch_deadline, repayment_deadline, due_at) ... ON CONFLICT DO
+NOTHING`` (and the log and outbox inserts, which orders just created do not need); for the
+sweep, the due rows (``... WHERE due_at <= ? ORDER BY due_at LIMIT ?``, ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), their logs in one query (the sweeping store has not read them yet),
+the compare-and-swaps, the new ``order_log`` rows and the ``outbox (order_id, position)``
+rows, each as one batch. Parameters are computed by the store's own ``Rows``; a fresh store
+object reads the bare orders back through the machine afterwards (every fired order of the
+sweep, every 1,000th of the import), outside the timing.
+
+Each release sweeps a database it built itself. A release reads only its own schema and older
+ones: the baseline (schema 1) refuses a schema-3 database (``SchemaVersionError``), and this
+release would migrate the baseline's to schema 3 on opening it, which is neither release's
+sweep. So the sweep's source database is built twice, once by each release with its own code
+in a process of its own (``add_many`` where the release has it, else ``add`` per order;
+commits not waited for, since building is not timed), holding the same orders; every trial
+sweeps a fresh copy of its release's source (``TEMPLATE`` on PostgreSQL), and the bare SQL
+sweeps a copy of this release's. Both releases then do the same work: find the 1,000 due
+orders through the ``due_at`` index, fire the same clock event on each and write the result
+in one transaction. check_log needs no database: both releases read the same file.
 
 SQLite runs on a file with ``synchronous=FULL``; PostgreSQL on ``ORDER_SM_BENCH_PG_DSN`` if set
 (its user must be allowed to create databases), else on a throwaway local server started here
@@ -49,6 +72,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import report
+import store_sql as sql
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -83,6 +107,38 @@ def worker_sweep(kind: str, target: str, limit: int) -> dict[str, Any]:
     return {"seconds": took, "fired": len(fired)}
 
 
+def worker_populate(kind: str, target: str, due: int, total: int) -> dict[str, Any]:
+    """Store ``total`` new orders at ``target`` (an empty database) with this process's
+    release, its own code and schema: ``due`` of them paid at PAID (due at NOW), the rest at
+    LATER_PAID. With ``add_many`` where the release has it, else ``add`` per order. Building
+    the database is not measured, so commits are not waited for (SQLite ``synchronous=OFF``,
+    PostgreSQL ``synchronous_commit=off``, this connection only)."""
+    from statemachine.store import PostgresStore, SQLiteStore
+
+    if kind == "sqlite":
+        store = SQLiteStore(target, synchronous="OFF")
+    else:
+        from psycopg.conninfo import make_conninfo
+
+        store = PostgresStore(make_conninfo(target, options="-csynchronous_commit=off"))
+    orders = itertools.chain(
+        (o for i in range(0, due, 1000) for o in new_orders(min(1000, due - i), "D", PAID, i)),
+        (
+            o
+            for i in range(0, total - due, 1000)
+            for o in new_orders(min(1000, total - due - i), "L", LATER_PAID, i)
+        ),
+    )
+    began = time.perf_counter()
+    if hasattr(store, "add_many"):
+        stored = store.add_many(orders)
+    else:
+        stored = sum(store.add(order) for order in orders)
+    took = time.perf_counter() - began
+    store.close()
+    return {"orders": stored, "seconds": took, "add_many": hasattr(store, "add_many")}
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss
     would still count the parent that forked the process."""
@@ -115,6 +171,7 @@ def worker_check_log(path: str) -> dict[str, Any]:
 
 
 WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "populate": worker_populate,
     "sweep": worker_sweep,
     "check_log": worker_check_log,
 }
@@ -135,6 +192,10 @@ def run_worker(package: Path | None, name: str, *args: object) -> dict[str, Any]
         text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    loaded = Path(result.pop("package")).resolve()
+    expected = ROOT if package is None else package.resolve()
+    if not loaded.is_relative_to(expected):
+        raise RuntimeError(f"the {name} worker imported {loaded}, not the package in {expected}")
     return result
 
 
@@ -223,46 +284,73 @@ def open_store(spec: Spec) -> Any:
 # Bulk import
 
 
-def new_orders(count: int, prefix: str = "A", paid: dt.datetime = PAID) -> list[Any]:
+def new_orders(
+    count: int, prefix: str = "A", paid: dt.datetime = PAID, first: int = 0
+) -> list[Any]:
+    """``count`` new orders, ``{prefix}-{first}`` on, made by this process's release."""
     from statemachine import Order
 
-    return [Order.create(f"{prefix}-{i}", "25.00", "USD", paid) for i in range(count)]
+    return [
+        Order.create(f"{prefix}-{i}", "25.00", "USD", paid) for i in range(first, first + count)
+    ]
 
 
-def row_columns(store: Any, order: Any) -> tuple[Any, ...]:
-    """dispatch_deadline, repayment_deadline, due_at and body (JSON text) of ``order``'s row."""
-    from statemachine.store import clock_due_at
+def import_plan(db: Any, orders: list[Any]) -> list[list[tuple[str, list[tuple[Any, ...]]]]]:
+    """What ``add_many`` sends for ``orders``, computed ahead by the store's own ``Rows`` on
+    ``db`` (a database of the same kind): per batch of ``SQLStore._ADD_BATCH`` orders, each
+    statement with its rows (the orders' rows; their log and outbox rows, none for orders
+    just created). The store runs a statement only when it has rows for it."""
+    from statemachine.store import SQLStore
+    from statemachine.store._rows import Rows
 
-    pending = order.pending_refund
-    repayment = None if pending is None else pending.repayment_deadline
-    due = clock_due_at(order)
-    return (
-        store._ts(order.dispatch_deadline),
-        None if repayment is None else store._ts(repayment),
-        None if due is None else store._ts(due),
-        json.dumps(order.to_dict(), separators=(",", ":")),
-    )
+    rows = Rows(db)
+    batches = []
+    for first in range(0, len(orders), SQLStore._ADD_BATCH):
+        batch = orders[first : first + SQLStore._ADD_BATCH]
+        batches.append(
+            [
+                (
+                    sql.INSERT_ORDER,
+                    [(o.order_id, 1, rows.head(o), *rows.derived(o)) for o in batch],
+                ),
+                (
+                    sql.APPEND,
+                    [
+                        rows.log_row(o.order_id, seq, record, "add")
+                        for o in batch
+                        for seq, record in enumerate(o.history, start=1)
+                    ],
+                ),
+                (
+                    sql.QUEUE,
+                    [(o.order_id, pos) for o in batch for pos in range(len(o.notifications))],
+                ),
+            ]
+        )
+    return batches
 
 
-def bare_rows(store: Any, orders: list[Any]) -> list[tuple[Any, ...]]:
-    """The orders rows add_many writes, computed ahead (bodies as JSON text)."""
-    return [(o.order_id, o.state, 1, *row_columns(store, o)) for o in orders]
-
-
-def time_bare_import(spec: Spec, rows: list[tuple[Any, ...]]) -> float:
+def time_bare_import(
+    spec: Spec, plan: list[list[tuple[str, list[tuple[Any, ...]]]]], orders: list[Any]
+) -> float:
+    """The statements of ``plan`` in one transaction, as ``add_many`` sends them
+    (``executemany`` per batch); then, outside the timing, every 1,000th order read back
+    through the machine by a fresh store object."""
     store = open_store(spec)
-    cast = "" if spec[0] == "sqlite" else "::jsonb"
-    sql = (
-        "INSERT INTO orders (order_id, state, version, dispatch_deadline, repayment_deadline, "
-        f"due_at, body) VALUES (?, ?, ?, ?, ?, ?, ?{cast})"
-    )
-    if spec[0] == "postgres":
-        sql = sql.replace("?", "%s")
+    db = store._db
     began = time.perf_counter()
-    with store._write() as tx:
-        tx.cur.executemany(sql, rows)
+    with db.write() as tx:
+        for batch in plan:
+            for statement, rows in batch:
+                written = tx.run(statement, rows, db)
+                if statement == sql.INSERT_ORDER and written != len(rows):
+                    raise AssertionError(f"bare import: {written} of {len(rows)} rows inserted")
     took = time.perf_counter() - began
     store.close()
+    with open_store(spec) as check:
+        for order in orders[::1000]:
+            if check.get(order.order_id).to_dict() != order.to_dict():
+                raise AssertionError(f"bare import: {order.order_id} reads back differently")
     return took
 
 
@@ -289,7 +377,7 @@ def bench_import(dbs: Databases, args: argparse.Namespace) -> dict[str, Any]:
     orders = new_orders(args.orders)
     probe = dbs.fresh()
     store = open_store(probe)
-    rows = bare_rows(store, orders)
+    plan = import_plan(store._db, orders)
     store.close()
     dbs.drop(probe)
     found: dict[str, list[float]] = {"add_many": [], "bare": []}
@@ -298,7 +386,7 @@ def bench_import(dbs: Databases, args: argparse.Namespace) -> dict[str, Any]:
             spec = dbs.fresh()
             open_store(spec).close()  # the schema, outside the timing
             if name == "bare":
-                found[name].append(time_bare_import(spec, rows))
+                found[name].append(time_bare_import(spec, plan, orders))
             else:
                 found[name].append(time_add_many(spec, orders))
             dbs.drop(spec)
@@ -318,13 +406,12 @@ def bench_import(dbs: Databases, args: argparse.Namespace) -> dict[str, Any]:
 # Sweep
 
 
-def populate_for_sweep(dbs: Databases, args: argparse.Namespace) -> Spec:
-    """``args.orders`` stored orders, of which ``args.due`` are due at NOW (closed)."""
+def populate_for_sweep(dbs: Databases, package: Path | None, args: argparse.Namespace) -> Spec:
+    """A database built by the release in ``package`` (``None``: this one), with its own code
+    and schema: ``args.orders`` stored orders, of which ``args.due`` are due at NOW (closed)."""
     spec = dbs.fresh()
-    store = open_store(spec)
-    store.add_many(new_orders(args.due, "D", PAID))
-    store.add_many(new_orders(args.orders - args.due, "L", LATER_PAID))
-    store.close()
+    result = run_worker(package, "populate", *spec, args.due, args.orders)
+    assert result["orders"] == args.orders, result
     if spec[0] == "sqlite":  # fold the WAL into the file before copying it
         conn = sqlite3.connect(spec[1])
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -333,85 +420,77 @@ def populate_for_sweep(dbs: Databases, args: argparse.Namespace) -> Spec:
 
 
 def time_bare_sweep(spec: Spec, args: argparse.Namespace) -> float:
-    """The statements sweep runs, with the fired orders computed ahead."""
+    """The statements ``sweep(NOW, limit=args.due)`` runs on a store object that has not read
+    the orders yet (as in the worker's fresh process), with the fired orders' rows computed
+    ahead by the store's own ``Rows``: the due rows (locked on PostgreSQL), their logs in one
+    query, the compare-and-swaps, the new log rows and outbox rows, each as one batch. Then,
+    outside the timing, a fresh store object reads every fired order back through the
+    machine."""
+    from statemachine.store._rows import Rows
+
     store = open_store(spec)
-    pg = spec[0] == "postgres"
-    cast = "::jsonb" if pg else ""
-    updates, log, outbox = [], [], []
-    for order in new_orders(args.due, "D", PAID):
+    db = store._db
+    rows = Rows(db)
+    ids: list[str] = []
+    swaps: dict[str, list[tuple[Any, ...]]] = {sql.SWAP: [], sql.SWAP_WITH_HEAD: []}
+    log: list[tuple[Any, ...]] = []
+    queue: list[tuple[Any, ...]] = []
+    fired = new_orders(args.due, "D", PAID)
+    for order in fired:
+        history_from, notes_from, warnings = (
+            len(order.history),
+            len(order.notifications),
+            order.warnings,
+        )
         order.tick(NOW)
-        updates.append((order.state, 2, *row_columns(store, order), order.order_id, 1))
-        for seq, record in enumerate(order.history, start=1):
-            at, data = store._ts(record.at), json.dumps(dict(record.data))
-            log.append(
-                (
-                    *(order.order_id, seq, record.event, record.source, record.dest),
-                    *(at, None, "sweep", data),
-                )
-            )
-        for position, note in enumerate(order.notifications):
-            outbox.append(
-                (
-                    *(order.order_id, position, note.kind, note.channel),
-                    *(store._ts(note.at), note.rule, note.message),
-                )
-            )
-
-    def q(sql: str) -> str:
-        return sql.replace("?", "%s") if pg else sql
-
-    lock = " FOR UPDATE SKIP LOCKED" if pg else ""
+        ids.append(order.order_id)
+        if order.warnings is warnings:
+            swaps[sql.SWAP].append((2, *rows.derived(order), order.order_id, 1))
+        else:
+            head = rows.head(order)
+            swaps[sql.SWAP_WITH_HEAD].append((2, *rows.derived(order), head, order.order_id, 1))
+        log += [
+            rows.log_row(order.order_id, seq, record, "sweep")
+            for seq, record in enumerate(order.history[history_from:], start=history_from + 1)
+        ]
+        queue += [(order.order_id, pos) for pos in range(notes_from, len(order.notifications))]
     began = time.perf_counter()
-    with store._write() as tx:
-        tx.cur.execute(
-            q(f"SELECT * FROM orders WHERE due_at <= ? ORDER BY due_at LIMIT ?{lock}"),
-            (store._ts(NOW), args.due),
-        )
+    with db.write() as tx:
+        tx.cur.execute(db.q(sql.DUE + db.lock_due), (db.ts(NOW), args.due))
         assert len(tx.cur.fetchall()) == args.due
-        tx.cur.executemany(
-            q(
-                "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, "
-                f"repayment_deadline = ?, due_at = ?, body = ?{cast} "
-                "WHERE order_id = ? AND version = ?"
-            ),
-            updates,
-        )
-        tx.cur.executemany(
-            q(
-                "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, "
-                f"event_id, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?{cast})"
-            ),
-            log,
-        )
-        if outbox:
-            tx.cur.executemany(
-                q(
-                    "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                outbox,
-            )
+        tx.cur.execute(db.q(sql.logs_of(len(ids))), ids)
+        tx.cur.fetchall()
+        written = sum(tx.run(statement, params, db) for statement, params in swaps.items())
+        assert written == args.due, written
+        tx.run(sql.APPEND, log, db)
+        tx.run(sql.QUEUE, queue, db)
     took = time.perf_counter() - began
     store.close()
+    with open_store(spec) as check:
+        for order in fired:
+            if check.get(order.order_id).to_dict() != order.to_dict():
+                raise AssertionError(f"bare sweep: {order.order_id} reads back differently")
     return took
 
 
 def bench_sweep(dbs: Databases, baseline: Path, args: argparse.Namespace) -> dict[str, Any]:
-    source = populate_for_sweep(dbs, args)
+    packages = {"now": None, "baseline": baseline}
+    sources = {
+        release: populate_for_sweep(dbs, package, args) for release, package in packages.items()
+    }
     found: dict[str, list[float]] = {"now": [], "baseline": [], "bare": []}
     for _ in range(args.trials):
         for name in found:
-            spec = dbs.fresh(copy_of=source)
+            spec = dbs.fresh(copy_of=sources["baseline" if name == "baseline" else "now"])
             if name == "bare":
                 found[name].append(time_bare_sweep(spec, args))
             else:
-                result = run_worker(
-                    baseline if name == "baseline" else None, "sweep", *spec, args.due
-                )
+                result = run_worker(packages[name], "sweep", *spec, args.due)
                 assert result["fired"] == args.due, result
                 found[name].append(result["seconds"])
             dbs.drop(spec)
-    dbs.drop(source)
+    for source in sources.values():
+        dbs.drop(source)
     return {name: statistics.median(times) for name, times in found.items()}
 
 
@@ -491,7 +570,9 @@ def markdown(results: dict[str, Any], args: argparse.Namespace, pg_version: str 
         + (f", PostgreSQL {pg_version} (local, durable: fsync on)" if pg_version else "")
         + f". Medians of {args.trials} alternating trials where a trial count is given. "
         f"Baseline: the package at `{args.baseline}` (before issue 8), run from `git archive` "
-        "in the same run, on the same data.",
+        "in the same run, on the same orders; each release sweeps copies of a database it "
+        "built itself, with its own code and schema. Bare SQL: the statements this release's "
+        "store runs (schema 3), parameters computed beforehand.",
         "",
         f"**Bulk import of {args.orders:,} new orders.** `add` per order commits once per "
         f"order, so it was measured on {args.old_add:,} orders and scaled to {args.orders:,}.",
@@ -509,7 +590,8 @@ def markdown(results: dict[str, Any], args: argparse.Namespace, pg_version: str 
     out += [
         "",
         f"**sweep of {args.due:,} due orders among {args.orders:,} stored**, "
-        f"`sweep(now, limit={args.due})`, each run on a fresh copy of the same database.",
+        f"`sweep(now, limit={args.due})`, each run on a fresh copy of a database holding the "
+        "same orders, built by the release that sweeps it (the bare SQL: this release's).",
         "",
         "| store | `sweep` now | `sweep` at baseline | bare SQL | now / baseline | now / bare |",
         "|---|---:|---:|---:|---:|---:|",
@@ -555,9 +637,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         name, *rest = args.worker
         params = [int(a) if a.isdigit() else a for a in rest]
-        print(json.dumps(WORKERS[name](*params)))
+        import statemachine
+
+        print(json.dumps({**WORKERS[name](*params), "package": statemachine.__file__}))
         return
     sys.path.insert(0, str(ROOT))
+    sql.check()
     stores = args.stores.split(",")
     results: dict[str, Any] = {"import": {}, "sweep": {}}
     pg_version = None

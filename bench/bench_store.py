@@ -2,14 +2,29 @@
 
 Run with ``make bench``. Every event is its own transaction. SQLite runs on a file with
 ``synchronous=FULL`` (WAL); PostgreSQL on ``ORDER_SM_BENCH_PG_DSN`` if set, else on a
-throwaway server started here with its durable defaults (fsync on, synchronous_commit on).
+throwaway server started here with its durable defaults (fsync on, synchronous_commit on), in
+a schema of its own (``CREATE SCHEMA``, dropped afterwards), so the bench never opens or
+migrates tables already in that database.
 
 Each writer owns its orders and sends each one a realistic life of six webhook events
 (request and declined cancellation, dispatch, delivery, claim, settlement), each with an
-event id. "bare" executes the statements ``apply`` executes (inbox claim, row read,
-compare-and-swap update, log append, outbox insert) with parameters computed beforehand, so
-the gap between the two is the price of the machine: loading and validating the order,
-firing the event and serialising the result.
+event id. The orders are added through ``store.add`` first, by the same store object, so
+``apply`` finds each in its cache of checked orders (a warm store: at most 1,024 orders per
+writer) and reads only the order's row.
+
+"bare" executes, in one transaction per event (``BEGIN IMMEDIATE`` on SQLite, as ``apply``),
+exactly the statements ``apply`` executes on that warm store under schema 3: the row read
+(``SELECT ... FROM orders WHERE order_id = ?``), the compare-and-swap
+(``UPDATE orders ... WHERE order_id = ? AND version = ?``), the log append
+(``INSERT INTO order_log``) and the outbox insert (``INSERT INTO outbox (order_id, position)
+... ON CONFLICT DO NOTHING``, only for an event that makes notifications), with parameters
+computed beforehand by the store's own ``Rows`` (``derived``, ``head``, ``log_row``). The
+statements are written out in ``bench/store_sql.py``; the run stops if they differ from the
+store's (``statemachine/store/_unit.py``), and
+afterwards a fresh store object reads every bare order back through the machine, so the bare
+rows are the very orders ``apply`` stores. The gap between the two is the price of the
+machine and the store's own work: checking the arguments, copying the checked order out of the
+cache, firing the event, computing the rows' values, logging and counting.
 
 Usage: python bench/bench_store.py [--orders N] [--trials N] [--writers 1,8]
 [--stores sqlite,postgres]
@@ -19,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import os
 import statistics
@@ -32,11 +46,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "store"))
+import store_sql as sql
 from pg_server import TempPostgres
+from report import postgres_schema
 
 from statemachine import Order
-from statemachine.store import PostgresStore, SQLiteStore, clock_due_at
+from statemachine.store import PostgresStore, SQLiteStore
+from statemachine.store._rows import Rows
 
 PAID = dt.datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 LIFE: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -84,113 +103,74 @@ def run_apply(spec: Spec, prefix: str, count: int, start: Callable[[], None]) ->
     return count * len(LIFE), took
 
 
-def _plan(order: Order, store: Any) -> list[dict[str, Any]]:
-    """The parameters of each statement ``apply`` runs for the order's life, computed ahead."""
+@attrs.frozen
+class Step:
+    """The parameters of one event's statements, computed ahead."""
+
+    swap: str
+    """``SWAP``, or ``SWAP_WITH_HEAD`` when the event changed the order's calendar warnings."""
+    row: tuple[Any, ...]
+    log: list[tuple[Any, ...]]
+    queue: list[tuple[Any, ...]]
+
+
+def _plan(order: Order, rows: Rows) -> list[Step]:
+    """The parameters of the statements ``apply`` runs for each event of the order's life
+    (``order`` as stored at version 1, fired here), as ``Rows`` computes them for the store."""
     steps = []
     for step, (event, data) in enumerate(LIFE):
-        before_notes = len(order.notifications)
-        version = step + 1
-        eid = f"{order.order_id}:{step}"
-        order.fire(event, at=_at(step), event_id=eid, **data)
-        record = order.history[-1]
-        pending = order.pending_refund
-        repayment = pending.repayment_deadline if pending else None
-        due = clock_due_at(order)
-        steps.append(
-            {
-                "inbox": (order.order_id, eid, event, "bench"),
-                "update": (
-                    order.state,
-                    version + 1,
-                    store._ts(order.dispatch_deadline),
-                    None if repayment is None else store._ts(repayment),
-                    None if due is None else store._ts(due),
-                    json.dumps(order.to_dict(), separators=(",", ":"), sort_keys=True),
-                    order.order_id,
-                    version,
-                ),
-                "log": (
-                    order.order_id,
-                    len(order.history),
-                    record.event,
-                    record.source,
-                    record.dest,
-                    store._ts(record.at),
-                    eid,
-                    "bench",
-                    json.dumps(dict(record.data)),
-                ),
-                "outbox": [
-                    (order.order_id, pos, n.kind, n.channel, store._ts(n.at), n.rule, n.message)
-                    for pos, n in enumerate(order.notifications[before_notes:], before_notes)
-                ],
-            }
+        history_from, notes_from, warnings = (
+            len(order.history),
+            len(order.notifications),
+            order.warnings,
         )
+        version = step + 1
+        order.fire(event, at=_at(step), event_id=f"{order.order_id}:{step}", **data)
+        derived = rows.derived(order)
+        if order.warnings is warnings:
+            swap, row = sql.SWAP, (version + 1, *derived, order.order_id, version)
+        else:
+            head = rows.head(order)
+            swap, row = sql.SWAP_WITH_HEAD, (version + 1, *derived, head, order.order_id, version)
+        log = [
+            rows.log_row(order.order_id, seq, record, None)  # apply's source: None
+            for seq, record in enumerate(order.history[history_from:], start=history_from + 1)
+        ]
+        queue = [(order.order_id, pos) for pos in range(notes_from, len(order.notifications))]
+        steps.append(Step(swap, row, log, queue))
     return steps
 
 
 def run_bare(spec: Spec, prefix: str, count: int, start: Callable[[], None]) -> tuple[int, float]:
-    """The same statements, one transaction per event, with no machine; (events, seconds)."""
+    """The same statements, one transaction per event, with no machine; (events, seconds).
+
+    Afterwards (outside the timing) a fresh store object reads every order back through the
+    machine: the bare rows must be the very orders ``apply`` would have stored."""
     store = _open(spec)
+    db = store._db
+    rows = Rows(db)
+    orders = _orders(prefix, count)
     plans = []
-    for order in _orders(prefix, count):
+    for order in orders:
         store.add(order)
-        plans.append((order.order_id, _plan(order, store)))
-    pg = spec[0] == "postgres"
-    if pg:
-        from psycopg.types.json import Jsonb
-
-    def q(sql: str) -> str:
-        return sql.replace("?", "%s") if pg else sql
-
-    claim = q(
-        "INSERT INTO inbox (order_id, event_id, event, source) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (order_id, event_id) DO NOTHING"
-    )
-    load = q(
-        "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at, body "
-        "FROM orders WHERE order_id = ?"
-    )
-    swap = q(
-        "UPDATE orders SET state = ?, version = ?, dispatch_deadline = ?, "
-        "repayment_deadline = ?, due_at = ?, body = ? WHERE order_id = ? AND version = ?"
-    )
-    log = q(
-        "INSERT INTO order_log (order_id, seq, event, from_state, to_state, at, event_id, "
-        "source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    queue = q(
-        "INSERT INTO outbox (order_id, position, kind, channel, at, rule, message) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
-
-    def jsonish(params: tuple[Any, ...], index: int) -> tuple[Any, ...]:
-        if not pg:
-            return params
-        values = list(params)
-        values[index] = Jsonb(json.loads(values[index]))
-        return tuple(values)
-
-    for _, steps in plans:  # wrap the JSON once, outside the timing
-        for s in steps:
-            s["update"] = jsonish(s["update"], 5)
-            s["log"] = jsonish(s["log"], 8)
+        plans.append((order.order_id, _plan(order, rows)))
     start()
     began = time.monotonic()
     for oid, steps in plans:
         for s in steps:
-            with store._write() as tx:
-                cur = tx.cur
-                cur.execute(claim, s["inbox"])
-                cur.execute(load, (oid,))
-                cur.fetchone()
-                cur.execute(swap, s["update"])
-                assert cur.rowcount == 1
-                cur.execute(log, s["log"])
-                for row in s["outbox"]:
-                    cur.execute(queue, row)
+            with db.write() as tx:  # SQLite: BEGIN IMMEDIATE, as apply
+                tx.cur.execute(db.q(sql.LOAD), (oid,))
+                tx.cur.fetchone()
+                if tx.run(s.swap, [s.row], db) != 1:
+                    raise AssertionError(f"{oid}: the compare-and-swap missed")
+                tx.run(sql.APPEND, s.log, db)
+                tx.run(sql.QUEUE, s.queue, db)
     took = time.monotonic() - began
     store.close()
+    with _open(spec) as check:
+        for order in orders:
+            if check.get(order.order_id).to_dict() != order.to_dict():
+                raise AssertionError(f"{order.order_id}: the bare rows read back differently")
     return count * len(LIFE), took
 
 
@@ -234,15 +214,18 @@ def _databases(stores: list[str]) -> Iterator[dict[str, Spec]]:
         specs: dict[str, Spec] = {}
         if "sqlite" in stores:
             specs["sqlite"] = ("sqlite", str(Path(folder) / "bench.db"))
-        server = None
-        if "postgres" in stores:
-            dsn = os.environ.get("ORDER_SM_BENCH_PG_DSN")
-            if not dsn:
-                server = TempPostgres(durable=True).start()
-                dsn = server.dsn
-            specs["postgres"] = ("postgres", dsn)
-        try:
+        if "postgres" not in stores:
             yield specs
+            return
+        dsn = os.environ.get("ORDER_SM_BENCH_PG_DSN")
+        server = None
+        if not dsn:
+            server = TempPostgres(durable=True).start()
+            dsn = server.dsn
+        try:
+            with postgres_schema(dsn, "bench_store") as schema:
+                specs["postgres"] = ("postgres", schema)
+                yield specs
         finally:
             if server is not None:
                 server.stop()
@@ -256,6 +239,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writers", default="1,8", help="writer counts, comma separated")
     parser.add_argument("--stores", default="sqlite,postgres", help="sqlite, postgres or both")
     args = parser.parse_args(argv)
+    if args.orders > SQLiteStore._CACHE_SIZE:
+        parser.error(
+            f"--orders is at most {SQLiteStore._CACHE_SIZE}: each writer's store object must "
+            "keep all its orders in its cache (a warm store), as the bare path assumes"
+        )
+    sql.check()
     stores = args.stores.split(",")
     writer_counts = [int(w) for w in args.writers.split(",")]
     rows = []

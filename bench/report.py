@@ -1,11 +1,15 @@
-"""What every benchmark script shares: the machine it ran on, and its own section of
-``bench/README.md`` (between ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->``),
-which it rewrites while leaving the other scripts' sections alone."""
+"""What every benchmark script shares: the machine it ran on, a PostgreSQL schema of its own,
+and its own section of ``bench/README.md`` (between ``<!-- bench:NAME:start -->`` and
+``<!-- bench:NAME:end -->``), which it rewrites while leaving the other scripts' sections
+alone."""
 
 from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -48,3 +52,21 @@ def write_section(name: str, body: str) -> None:
     if start not in text:
         text = f"{text.rstrip()}\n\n{start}\n{end}\n"
     README.write_text(replace_section(text, name, body), encoding="utf-8")
+
+
+@contextmanager
+def postgres_schema(dsn: str, prefix: str) -> Iterator[str]:
+    """A DSN whose search_path is a new, empty schema in ``dsn``'s database, dropped with all
+    it holds afterwards: a bench's store never opens, migrates or leaves behind tables in the
+    database it was pointed at."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield make_conninfo(dsn, options=f"-csearch_path={name}")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
