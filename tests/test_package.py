@@ -210,8 +210,8 @@ def _table_reads(tree: ast.AST) -> list[str]:
 
 def test_the_runtime_reads_no_module_level_table() -> None:
     """R14: the runtime, the order and the replaying readers (from_dict, and the store's rows
-    to orders with their clock deadline) answer from the order's own table: TABLE appears only as the default of a table parameter
-    or field, and EVENTS, STATES, INITIAL_STATE, FINAL_STATES and the like not at all."""
+    to orders with their clock deadline) answer from the order's own table: TABLE appears only
+    as the default of a table parameter or field, EVENTS, STATES and the like not at all."""
     trees = _modules()
     reads = {
         name: _table_reads(trees[name])
