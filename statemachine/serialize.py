@@ -291,11 +291,15 @@ _DEADLINE_FIELDS: Final = ("dispatch_deadline", "repayment_deadline")
 
 
 def _check_warnings(stored: Order) -> None:
-    for i, warning in enumerate(stored.warnings):
+    _check_warnings_of(stored.order_id, stored.warnings)
+
+
+def _check_warnings_of(order_id: str, warnings: tuple[OrderWarning, ...], where: str = "") -> None:
+    for i, warning in enumerate(warnings):
         if warning.field not in _DEADLINE_FIELDS or not 1 <= warning.year <= 9999:
             raise _fail(
-                stored.order_id,
-                f"warnings[{i}]",
+                order_id,
+                f"{where}warnings[{i}]",
                 f"names {warning.field!r} in year {warning.year}; a calendar warning is about "
                 f"one of {', '.join(_DEADLINE_FIELDS)}",
             )
@@ -412,6 +416,13 @@ _HEAD_TYPES: Final[Mapping[str, Any]] = {
 }
 
 
+_HEAD_HOOKS: Final[Mapping[str, Any]] = {
+    key: CONVERTER.get_structure_hook(kind) for key, kind in _HEAD_TYPES.items()
+}
+"""The converter's own hook per head key, looked up once (the converter's dispatch is most of
+the cost of structuring a scalar)."""
+
+
 def head_of(order: Order) -> dict[str, Any]:
     """``order``'s head: the JSON form of the fields in :data:`HEAD_KEYS`."""
     return {key: CONVERTER.unstructure(getattr(order, key)) for key in HEAD_KEYS}
@@ -444,7 +455,9 @@ def rebuild(
     values: dict[str, Any] = {}
     for key, kind in _HEAD_TYPES.items():
         try:
-            values[key] = CONVERTER.structure(head[key], kind)
+            values[key] = (
+                _policy(head[key]) if key == "policy" else _HEAD_HOOKS[key](head[key], kind)
+            )
         except InvalidInput as exc:
             where = f"head.{key}.{exc.field}" if exc.field else f"head.{key}"
             raise _fail(order_id, where, exc.message) from None
@@ -489,7 +502,24 @@ def rebuild(
                 where,
                 f"is {_show(mine)} in the log, but the machine gives {_show(theirs)}",
             )
-    stored = attrs.evolve(order, warnings=warnings)
-    _check_warnings(stored)
+    _check_warnings_of(order_id, warnings, "head.")
     order.warnings = warnings
     return order
+
+
+_POLICIES: Final[dict[str, Policy]] = {}
+_POLICY_CACHE_SIZE: Final = 256
+
+
+def _policy(value: Any) -> Policy:
+    """The :class:`Policy` a head's JSON ``policy`` describes: structured (and so checked)
+    once per distinct value, then shared, since a store holds many orders of few policies
+    (a policy is immutable, and building one checks its calendar)."""
+    key = repr(value)  # one text per JSON value (its keys in the order they were written)
+    found = _POLICIES.get(key)
+    if found is None:
+        found = CONVERTER.structure(value, Policy)
+        if len(_POLICIES) >= _POLICY_CACHE_SIZE:
+            _POLICIES.pop(next(iter(_POLICIES)))
+        _POLICIES[key] = found
+    return found

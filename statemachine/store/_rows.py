@@ -37,6 +37,7 @@ the derived columns."""
 LOG_COLUMNS: Final = "seq, event, at, utc_offset, event_id, source, data, from_state, to_state"
 """An ``order_log`` row as the stores read it (of one order)."""
 
+_DATA_TYPES: Final = (str, bool)
 _DERIVED: Final = ("state", "dispatch_deadline", "repayment_deadline", "due_at")
 _HISTORY_FIELD: Final = re.compile(r"^history\[(\d+)\]")
 _COLUMN_OF: Final = {".source": ".from_state", ".dest": ".to_state"}
@@ -150,19 +151,36 @@ class Rows:
     def record(self, order_id: str, position: int, row: Sequence[Any]) -> HistoryRecord:
         """The history record a log row holds (its shape checked, not yet its meaning)."""
         seq, event, at, offset, event_id, _source, data, source, dest = row
+        if (
+            seq == position + 1
+            and type(event) is str
+            and type(source) is str
+            and type(dest) is str
+            and (event_id is None or type(event_id) is str)
+            and type(offset) is int
+            and -86_400 < offset < 86_400
+        ):  # the common case: a well-formed row, its time and data still to read
+            try:
+                moment = self.db.from_ts(at).astimezone(self._zone(offset))
+                values = {} if data == "{}" else self.db.from_json(data)
+            except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+                where = f"order_log[{position + 1}]"
+                raise CorruptOrder(
+                    order_id, f"{where} cannot be read: {exc}", field=where
+                ) from None
+            if type(values) is dict and all(
+                type(k) is str and type(v) in _DATA_TYPES for k, v in values.items()
+            ):
+                return HistoryRecord(event, source, dest, moment, event_id, values)
+        return self._misshapen(order_id, position, row)
+
+    def _misshapen(self, order_id: str, position: int, row: Sequence[Any]) -> HistoryRecord:
+        """Why a log row is not a history record, as :class:`CorruptOrder` naming the field."""
+        seq, event, _at, offset, event_id, _source, data, source, dest = row
         where = f"order_log[{position + 1}]"
         if seq != position + 1:
             problem = f"{where}.seq is {seq!r}: the log has a gap or a repeat"
             raise CorruptOrder(order_id, problem, field=f"{where}.seq")
-        try:
-            moment = self.db.from_ts(at)
-            if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) >= 86_400:
-                raise ValueError(f"utc_offset is {offset!r}, not seconds east of UTC")
-            moment = moment.astimezone(self._zone(offset))
-            values = self.db.from_json(data)
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-            problem = f"{where} cannot be read: {exc}"
-            raise CorruptOrder(order_id, problem, field=where) from None
         texts = {"event": event, "from_state": source, "to_state": dest}
         for name, value in texts.items():
             if not isinstance(value, str):
@@ -171,12 +189,15 @@ class Rows:
         if event_id is not None and not isinstance(event_id, str):
             problem = f"{where}.event_id is {event_id!r}, not text"
             raise CorruptOrder(order_id, problem, field=f"{where}.event_id")
-        if not isinstance(values, dict) or not all(
-            isinstance(k, str) and isinstance(v, str | bool) for k, v in values.items()
-        ):
-            problem = f"{where}.data is {values!r}, not an object of texts and flags"
-            raise CorruptOrder(order_id, problem, field=f"{where}.data")
-        return HistoryRecord(event, source, dest, moment, event_id, values)
+        if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) >= 86_400:
+            problem = f"{where} cannot be read: utc_offset is {offset!r}, not seconds east of UTC"
+            raise CorruptOrder(order_id, problem, field=where)
+        try:
+            values = self.db.from_json(data)
+        except (ValueError, TypeError, RecursionError):  # pragma: no cover - read above
+            values = data
+        problem = f"{where}.data is {values!r}, not an object of texts and flags"
+        raise CorruptOrder(order_id, problem, field=f"{where}.data")
 
     def source(self, order_id: str, position: int, value: object) -> str | None:
         """A log row's ``source``: who sent the event (text, or ``None``)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Final
 
 import attrs
@@ -48,17 +49,16 @@ _QUEUE: Final = (
     "ON CONFLICT (order_id, position) DO NOTHING"
 )
 """A notification is queued once: a row already there (put there by hand) keeps its place."""
+_KIND_AND_SEQ: Final = itemgetter(0, 1)
 _WHOLE: Final = (
-    "SELECT "
-    + ", ".join(f"o.{c}" for c in ORDER_COLUMNS.split(", "))
-    + ", "
-    + ", ".join(f"l.{c}" for c in LOG_COLUMNS.split(", "))
-    + " FROM orders AS o LEFT JOIN order_log AS l ON l.order_id = o.order_id "
-    "WHERE o.order_id = ? ORDER BY l.seq"
+    "SELECT 0, version, state, dispatch_deadline, repayment_deadline, due_at, head, "
+    "NULL, NULL, NULL, NULL, NULL FROM orders WHERE order_id = ? "
+    "UNION ALL SELECT 1, seq, event, at, NULL, NULL, data, utc_offset, event_id, source, "
+    "from_state, to_state FROM order_log WHERE order_id = ?"
 )
-"""An order's row and its log in one statement: one view of both, even at READ COMMITTED
-(where two statements may see another writer's commit in between)."""
-_ROW_WIDTH: Final = len(ORDER_COLUMNS.split(", "))
+"""An order's row, then its log rows by ``seq``, in one statement: one view of both, even at
+READ COMMITTED (where two statements may see another writer's commit in between), and the
+row's columns sent once, not once per log row."""
 
 
 @attrs.frozen
@@ -132,7 +132,14 @@ class UnitOfWork:
 
     def load(self, cur: Cursor, order_id: str) -> Read:
         """The order stored under ``order_id``, checked, with its row version;
-        :class:`~statemachine.errors.UnknownOrder` or :class:`CorruptOrder`."""
+        :class:`~statemachine.errors.UnknownOrder` or :class:`CorruptOrder`.
+
+        One statement when this store object holds nothing of the order (the row and its log,
+        made into the order); else the row first, and the log only if the row moved on from
+        the version remembered.
+        """
+        if order_id not in self.cache:
+            return self.remember(*self.whole(cur, order_id))
         cur.execute(
             self.db.q(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?"), (order_id,)
         )
@@ -147,12 +154,18 @@ class UnitOfWork:
     def whole(self, cur: Cursor, order_id: str) -> tuple[Sequence[Any], list[Sequence[Any]]]:
         """An order's ``orders`` row and its log rows, read in one statement (one view of
         both); :class:`~statemachine.errors.UnknownOrder` if there is no such row."""
-        cur.execute(self.db.q(_WHOLE), (order_id,))
-        joined = cur.fetchall()
-        if not joined:
+        cur.execute(self.db.q(_WHOLE), (order_id, order_id))
+        found = cur.fetchall()
+        found.sort(key=_KIND_AND_SEQ)  # the row, then the log by seq (the database's order
+        # of a UNION ALL is its own business)
+        if not found or found[0][0] != 0:
             raise UnknownOrder(order_id)
-        row = joined[0][:_ROW_WIDTH]
-        return row, [r[_ROW_WIDTH:] for r in joined if r[_ROW_WIDTH] is not None]
+        _, version, state, dispatch, repayment, due, head = found[0][:7]
+        row: Sequence[Any] = (order_id, version, head, state, dispatch, repayment, due)
+        log: list[Sequence[Any]] = [
+            (r[1], r[2], r[3], r[7], r[8], r[9], r[6], r[10], r[11]) for r in found[1:]
+        ]
+        return row, log
 
     def load_many(self, cur: Cursor, rows: Sequence[Sequence[Any]]) -> list[Loading]:
         """The orders ``rows`` (``orders`` rows) hold, each checked: one query for the logs of
