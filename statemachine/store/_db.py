@@ -116,7 +116,13 @@ class Database(abc.ABC):
 
     @abc.abstractmethod
     def read(self) -> AbstractContextManager[Cursor]:
-        """A read-only transaction with one consistent view."""
+        """A read-only transaction with one consistent view, for reads of several statements
+        that must agree."""
+
+    @abc.abstractmethod
+    def statements(self) -> AbstractContextManager[Cursor]:
+        """A cursor whose every statement is a transaction of its own (autocommit): for reads
+        whose statements each stand alone, without the round trips a transaction costs."""
 
     @abc.abstractmethod
     def ts(self, moment: dt.datetime) -> Any:

@@ -67,7 +67,7 @@ class Listings:
         sql = "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at "
         sql += "FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
         sql += f" ORDER BY {order_by} LIMIT ?"
-        with span("orders"), self._lock, db.read() as cur:
+        with span("orders"), self._lock, db.statements() as cur:
             cur.execute(db.q(sql), (*params, limit))
             rows = cur.fetchall()
         return [
@@ -84,7 +84,7 @@ class Listings:
 
     def state_counts(self) -> dict[str, int]:
         """How many orders are in each state (states without orders are left out)."""
-        with span("state_counts"), self._lock, self._db.read() as cur:
+        with span("state_counts"), self._lock, self._db.statements() as cur:
             cur.execute("SELECT state, COUNT(*) FROM orders GROUP BY state")
             return {state: int(n) for state, n in cur.fetchall()}
 
@@ -98,7 +98,7 @@ class Listings:
         """
         order_id = valid_order_id(order_id)
         db, unit = self._db, self._unit
-        with span("history", order_id=order_id), self._lock, db.read() as cur:
+        with span("history", order_id=order_id), self._lock, db.statements() as cur:
             row, log = unit.whole(cur, order_id)
         read = unit.recall(row)
         if read is None or len(read.order.history) != len(log):
@@ -124,6 +124,6 @@ class Listings:
 
     def ping(self) -> None:
         """Raise unless the database answers (for a readiness check)."""
-        with self._lock, self._db.read() as cur:
+        with self._lock, self._db.statements() as cur:
             cur.execute("SELECT 1 FROM schema_version")
             cur.fetchall()

@@ -83,7 +83,7 @@ class Outbox:
         """The outbox rows of one order, by position, with whether each was acknowledged."""
         order_id = valid_order_id(order_id)
         db = self._db
-        with span("notifications", order_id=order_id), self._lock, db.read() as cur:
+        with span("notifications", order_id=order_id), self._lock, db.statements() as cur:
             cur.execute(
                 db.q("SELECT id, position, acked FROM outbox WHERE order_id = ? ORDER BY position"),
                 (order_id,),
@@ -109,7 +109,7 @@ class Outbox:
             return {}
         db = self._db
         marks = ", ".join("?" * len(ids))
-        with self._lock, db.read() as cur:
+        with self._lock, db.statements() as cur:
             cur.execute(
                 db.q(
                     f"SELECT {_DELIVERY} FROM outbox "
@@ -124,7 +124,7 @@ class Outbox:
         """The notifications a relay gave up on, newest first."""
         valid_limit(limit)
         db = self._db
-        with self._lock, db.read() as cur:
+        with self._lock, db.statements() as cur:
             cur.execute(
                 db.q(
                     f"SELECT {_DELIVERY} FROM outbox WHERE status = 'dead' "
@@ -136,7 +136,7 @@ class Outbox:
 
     def dead_letter_count(self) -> int:
         """How many notifications a relay gave up on."""
-        with self._lock, self._db.read() as cur:
+        with self._lock, self._db.statements() as cur:
             cur.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead'")
             return int(cur.fetchone()[0])
 

@@ -175,6 +175,11 @@ class PostgresDatabase(Database):
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield cur
 
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[Cursor]:
+        with self._connection() as conn, conn.cursor() as cur:  # autocommit connections
+            yield cur
+
     def tables(self, cur: Cursor) -> set[str]:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         return {row[0] for row in cur.fetchall()}

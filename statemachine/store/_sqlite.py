@@ -186,6 +186,14 @@ class SQLiteDatabase(Database):
             self._conn.rollback()
             cur.close()
 
+    @contextmanager
+    def statements(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
     def tables(self, cur: Cursor) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {row[0] for row in cur.fetchall()}

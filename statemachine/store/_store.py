@@ -208,7 +208,11 @@ class SQLStore(Listings, Outbox):
         :class:`CorruptOrder` if its rows are not an order the machine could have produced.
         """
         order_id = valid_order_id(order_id)
-        with span("load", order_id=order_id), self._lock, self._db.read() as cur:
+        with (
+            span("load", order_id=order_id),
+            self._lock,
+            self._db.statements() as cur,  # each statement stands alone (see UnitOfWork.load)
+        ):
             read = self._unit.load(cur, order_id)
         return Loaded(read.order, read.version)
 
