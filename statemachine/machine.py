@@ -217,11 +217,13 @@ def require_aware(value: object, field: str) -> dt.datetime:
     if type(value) is dt.datetime:  # the common case, in one pass
         tz = value.tzinfo
         if type(tz) is dt.timezone:
-            return value  # a fixed offset: already an instant
+            if 1 < value.year < 9999:
+                return value  # a fixed offset: already an instant
+            return _within_time(value, field)
         if tz is not None:
             offset = value.utcoffset()
             if offset is not None:
-                return at_offset(value, offset)
+                return _within_time(at_offset(value, offset), field)
     if not isinstance(value, dt.datetime):
         raise InvalidInput(f"{field} must be a timezone-aware datetime, got {value!r}", field=field)
     if value.utcoffset() is None:
@@ -230,7 +232,23 @@ def require_aware(value: object, field: str) -> dt.datetime:
             "(R16); pass tzinfo, e.g. datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))",
             field=field,
         )
-    return as_instant(value)
+    return _within_time(as_instant(value), field)
+
+
+def _within_time(moment: dt.datetime, field: str) -> dt.datetime:
+    """``moment`` if its instant is a moment of years 1 to 9999 in UTC too (where every
+    database keeps it), else :class:`InvalidInput` naming ``field``."""
+    if 1 < moment.year < 9999:
+        return moment
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"{field} {moment.isoformat()} is outside the years 1 to 9999 in UTC, where no "
+            "store can keep it",
+            field=field,
+        ) from None
+    return moment
 
 
 MAX_ID_LENGTH: Final = 200

@@ -20,6 +20,7 @@ __all__ = [
     "Blame",
     "Channel",
     "FireResult",
+    "FrozenData",
     "HistoryRecord",
     "Incident",
     "LedgerEntry",
@@ -54,6 +55,28 @@ IncidentKind = Literal["late_dispatch", "dispatched_after_cancellation"]
 DataValue = str | bool
 
 
+class FrozenData(dict[str, DataValue]):
+    """A history record's data: a ``dict`` that cannot be changed, so that a record, once
+    made, says the same thing to everyone who holds it (an order handed out by a store's cache
+    among them). Changing it raises ``TypeError``; ``dict(data)`` is a changeable copy."""
+
+    __slots__ = ()
+
+    def _frozen(self, *_: object, **__: object) -> Any:
+        raise TypeError("a history record's data cannot be changed; copy it with dict(data)")
+
+    __setitem__ = __delitem__ = _frozen
+    clear = pop = popitem = setdefault = update = _frozen
+    __ior__ = _frozen
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenData, (dict(self),))
+
+
+def _frozen_data(value: Any) -> Any:
+    return value if type(value) is FrozenData else FrozenData(value)
+
+
 @attrs.frozen
 class HistoryRecord:
     """One applied event, also one that left the state as it was (``source == dest``)."""
@@ -63,8 +86,9 @@ class HistoryRecord:
     dest: StateName
     at: dt.datetime
     event_id: str | None = None
-    data: dict[str, DataValue] = attrs.field(factory=dict)
-    """The event data that mattered, JSON-safe (amounts as decimal strings)."""
+    data: dict[str, DataValue] = attrs.field(factory=FrozenData, converter=_frozen_data)
+    """The event data that mattered, JSON-safe (amounts as decimal strings); it cannot be
+    changed (:class:`FrozenData`)."""
 
 
 @attrs.frozen

@@ -466,8 +466,11 @@ def rebuild(
             if isinstance(leaf, InvalidInput):
                 where = f"head.{key}.{leaf.field}" if leaf.field else f"head.{key}"
                 raise _fail(order_id, where, leaf.message) from None
-            message = _describe(leaf, kind)
-            raise _fail(order_id, f"head.{key}", message) from None
+            named = _invalid(exc, {"order_id": order_id})  # names the field inside a record
+            inner = named.field or ""
+            where = f"head.{key}{'' if inner.startswith('[') else '.'}{inner}".rstrip(".")
+            message = named.message.removeprefix(f"order {order_id}: {named.field or 'data'}: ")
+            raise _fail(order_id, where, message) from None
     amount, paid_at = values["amount"], values["paid_at"]
     policy, deadline, warnings = values["policy"], values["dispatch_deadline"], values["warnings"]
     try:

@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from statemachine import Order
-from statemachine.store import SCHEMA_VERSION, OrderStore, PostgresStore, SQLiteStore
+from statemachine.store import (
+    SCHEMA_VERSION,
+    CorruptOrder,
+    OrderStore,
+    PostgresStore,
+    SQLiteStore,
+)
 
 COMPAT = Path(__file__).parent / "compat"
 FOLDERS = sorted(p for p in COMPAT.iterdir() if (p / "expected.json").exists())
@@ -190,3 +196,104 @@ def test_json_bodies_of_an_earlier_release_read_back_and_go_on(
     paid = orders["AE-2004"]
     paid.dispatch(tracking_number="LP-NEW", at=LATER)
     assert Order.from_dict(paid.to_dict()) == paid
+
+
+# ------------------------------------------------------------------------------------------
+# What release 2 could not read either is carried over, archived, and holds nobody back
+
+
+def _schema2_sqlite(path: str, *statements: str) -> None:
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def _unread(path: str) -> dict[str, tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT order_id, body, log, inbox FROM schema2_unread").fetchall()
+    conn.close()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_an_unreadable_order_with_a_repeated_event_id_is_carried_over(sqlite_copy: str) -> None:
+    """R15: an order release 2 could not read (its body broken, its log repeating an event id)
+    does not stop the store from opening: it is carried over, named corrupt, and kept whole in
+    schema2_unread; every other order reads as before."""
+    _schema2_sqlite(
+        sqlite_copy,
+        "UPDATE orders SET body = '{\"truncated\": ' WHERE order_id = 'AE-2001'",
+        "INSERT INTO order_log VALUES ('AE-2001', 3, 'dispatch', 'delivered', 'delivered', "
+        "'2026-09-10T02:00:00.000000+00:00', 'wh-9001', 'supplier', '{}')",
+    )
+    with SQLiteStore(sqlite_copy) as store:
+        with pytest.raises(CorruptOrder, match="schema2_unread") as caught:
+            store.get("AE-2001")
+        assert caught.value.field == "head"
+        assert store.get("AE-2002").state == "refund_pending"
+        assert len(store.orders(limit=100)) == len(_expected(COMPAT / "schema2")["orders"])
+        swept = store.sweep(LATER)
+        assert "AE-2004" in {a.order.order_id for a in swept}
+    body, log, inbox = _unread(sqlite_copy)["AE-2001"]
+    assert body.startswith('{"truncated"')
+    assert [entry[0] for entry in json.loads(log)] == [1, 2, 3]
+    assert sorted(json.loads(inbox)) == ["wh-9001", "wh-9002"]
+
+
+def test_a_log_or_inbox_that_says_more_than_the_body_is_not_dropped(sqlite_copy: str) -> None:
+    """R15: release 2 called an order corrupt whose log held an event its body did not; such an
+    order is carried over (never moved with the extra row and claim dropped), so the claimed
+    event id is never applied again."""
+    _schema2_sqlite(
+        sqlite_copy,
+        "INSERT INTO order_log VALUES ('AE-2001', 3, 'open_claim', 'delivered', 'claim_open', "
+        "'2026-09-10T02:00:00.000000+00:00', 'wh-9003', 'customer', '{}')",
+        "INSERT INTO inbox VALUES ('AE-2001', 'wh-9003', 'open_claim', 'customer')",
+    )
+    with SQLiteStore(sqlite_copy) as store:
+        with pytest.raises(CorruptOrder):
+            store.history("AE-2001")
+        with pytest.raises(CorruptOrder):
+            store.apply("AE-2001", "open_claim", at=LATER, event_id="wh-9003",
+                        reason="damaged_in_transit", amount="1.00")  # fmt: skip
+    _, log, inbox = _unread(sqlite_copy)["AE-2001"]
+    assert [entry[5] for entry in json.loads(log)] == ["wh-9001", "wh-9002", "wh-9003"]
+    assert "wh-9003" in json.loads(inbox)
+
+
+def test_an_order_id_that_is_not_text_does_not_stop_the_move(sqlite_copy: str) -> None:
+    """A release-2 row whose id is not UTF-8 text is carried over by its place in the file, and
+    the other orders move and read."""
+    _schema2_sqlite(
+        sqlite_copy,
+        "INSERT INTO orders SELECT CAST(X'41452DFF' AS TEXT), state, version, dispatch_deadline, "
+        "repayment_deadline, due_at, body FROM orders WHERE order_id = 'AE-2004'",
+    )
+    with SQLiteStore(sqlite_copy) as store:
+        ids = {row.order_id for row in store.orders(limit=100)}
+        assert set(_expected(COMPAT / "schema2")["orders"]) <= ids
+        assert store.get("AE-2004").state == "paid"
+
+
+def test_a_postgres_time_past_year_9999_does_not_stop_the_move(
+    folder: Path, postgres_copy: str
+) -> None:
+    """R16: a release-2 PostgreSQL log time past year 9999 in UTC (which release 2 let in) does
+    not stop the move: the order is carried over and named corrupt, its rows archived; every
+    other order reads."""
+    import psycopg
+
+    with psycopg.connect(postgres_copy, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO order_log VALUES ('AE-2004', 1, 'request_cancellation', 'paid', "
+            "'cancel_requested', '9999-12-31T23:00:00-05:00', 'far', 'customer', '{}')"
+        )
+    with PostgresStore(postgres_copy) as store:
+        with pytest.raises(CorruptOrder, match="schema2_unread"):
+            store.get("AE-2004")
+        assert store.get("AE-2005").state == "refund_pending"
+        with psycopg.connect(postgres_copy, autocommit=True) as conn:
+            row = conn.execute("SELECT log FROM schema2_unread WHERE order_id = 'AE-2004'")
+            (log,) = row.fetchone() or (None,)
+        assert log is not None and "10000-01-01" in log

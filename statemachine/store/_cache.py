@@ -1,11 +1,11 @@
-"""The validated-row cache of a store object: a row it has already checked is not parsed again.
+"""The checked-row cache of a store object: an order it has already made is not made again.
 
-Every read of an order row is validated (:meth:`Order.from_dict` over the body, then the real
-columns against it), and parsing the body is most of the cost of an ``apply``. A store object
-that has just written or validated a row knows the order the row holds; when it next reads the
-row and finds the same version and, byte for byte, the same body, it may copy that order instead
-of parsing it again. :class:`ValidatedOrders` holds that knowledge, for a bounded number of
-orders.
+Every read of an order is checked: the order is made again from its head and its log through
+the machine (:func:`~statemachine.serialize.rebuild`), and its derived columns compared, which
+is most of the cost of an ``apply``. A store object that has just written or made an order knows
+what its row holds; when it next reads the row and finds the same version and exactly the same
+head, it may copy that order instead of making it again. :class:`ValidatedOrders` holds that
+knowledge, for a bounded number of orders.
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ DEFAULT_CAPACITY: Final = 1024
 class ValidatedOrders:
     """The orders a store object last validated or wrote, by order id: a bounded LRU cache.
 
-    Each entry is an order with the row version and the body (exactly as the database returns
-    it) it was read from or written as. :meth:`recall` hands out the order only for a row with
-    that very version and an equal body, so a body changed behind the store's back, even at the
-    same version, is a miss and gets read in full. The store remembers an order only once it is
+    Each entry is an order with the row version and the head (exactly as the database returns
+    it: JSON text, or JSON data on PostgreSQL) it was read from or written as. :meth:`recall`
+    hands out the order only for a row with that very version and the same head (compared
+    strictly: ``1`` is not ``true``), so a head changed behind the store's back, even at the
+    same version, is a miss and is made again in full. The store remembers an order only once it is
     known good: after validating a row, or after the transaction that wrote it committed.
 
     Orders are mutable, so the cache keeps a private copy and gives out a fresh copy each time:
-    a caller changing the order it got never changes what the cache holds. At most ``capacity``
+    a caller changing the order it got never changes what the cache holds (what the copies
+    share, the records, cannot be changed). At most ``capacity``
     orders are kept; using or remembering one makes it the most recent, and the least recently
     used one goes first.
 
@@ -61,7 +63,7 @@ class ValidatedOrders:
         this ``version`` and this ``body``; ``None`` otherwise (then read the row in full)."""
         with self._lock:
             entry = self._entries.get(order_id)
-            if entry is None or entry[0] != version or entry[1] != body:
+            if entry is None or entry[0] != version or not _same(entry[1], body):
                 return None
             self._entries.move_to_end(order_id)
         return attrs.evolve(entry[2])
@@ -85,3 +87,15 @@ class ValidatedOrders:
 
     def __repr__(self) -> str:
         return f"ValidatedOrders({len(self)} of {self.capacity})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two heads are the same: equal text, or equal JSON data of the same types all
+    the way down (``==`` says ``1 == True`` and ``5 == 5.0``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final, Protocol
 
 import attrs
+
+from ..errors import OrderError
 
 __all__ = ["Cursor", "Database", "Transaction", "dumps"]
 
@@ -83,6 +85,12 @@ class Database(abc.ABC):
     after_move: tuple[str, ...] = ()
     """Statements to run once the rows moved to schema 3 (PostgreSQL: the outbox's id
     sequence set past the ids carried over)."""
+    page_key: str = "order_id"
+    """The column the move from schema 2 pages ``orders_v2`` by."""
+    old_at: str = "l.at"
+    """How the move from schema 2 reads a release-2 log row's time (``l.at``)."""
+    old_at_in_range: str = "TRUE"
+    """Which release-2 log rows of an order carried over keep a time this release can read."""
     threadsafe_pool: bool = False
     """Whether several threads may run transactions at once (a pool of connections); if not,
     the store serialises them."""
@@ -154,6 +162,36 @@ class Database(abc.ABC):
         By default the write transaction is enough (SQLite's ``BEGIN IMMEDIATE`` holds the
         file's write lock)."""
         return None
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Raise what the driver raises inside the block as the store's own error where it
+        has a meaning for the caller (:meth:`fault`): a database that does not answer is
+        :class:`~statemachine.errors.StoreUnavailable`, a lock or a deadlock lost is
+        :class:`~statemachine.errors.ConcurrentUpdate`. Anything else is left as it is: a bug
+        to report, not a fault to answer."""
+        try:
+            yield
+        except OrderError:
+            raise
+        except Exception as exc:
+            fault = self.fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+
+    def fault(self, exc: Exception) -> OrderError | None:
+        """The store error ``exc`` (the driver's) means, if any (see :meth:`faults`)."""
+        return None
+
+    def same_old_at(self, stored: Any, moment: dt.datetime) -> bool:
+        """Whether a release-2 log time (as :attr:`old_at` reads it) is ``moment``'s instant."""
+        return bool(stored == self.ts(moment))
+
+    @abc.abstractmethod
+    def archive_v2(self, inbox: bool) -> str:
+        """The statement (one ``?``: the page key) that copies a release-2 order, its log and
+        its inbox claims (``inbox``: there is an inbox table) into ``schema2_unread``."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..errors import CorruptOrder
+from ..errors import CorruptOrder, InvalidInput
 from ..observe import span
 from ._db import Database
 from ._inputs import valid_limit, valid_moment, valid_order_id, valid_state
@@ -46,6 +46,12 @@ class Listings:
             state = valid_state(state)
         if due_before is not None:
             due_before = valid_moment(due_before, "due_before")
+        if after is not None and (not isinstance(after, tuple) or len(after) != 2):
+            raise InvalidInput(
+                f"after must be the (due_at, order_id) of the previous page's last row, got "
+                f"{after!r}",
+                field="after",
+            )
         where: list[str] = []
         params: list[Any] = []
         if state is not None:
@@ -70,17 +76,36 @@ class Listings:
         with span("orders"), self._lock, db.statements() as cur:
             cur.execute(db.q(sql), (*params, limit))
             rows = cur.fetchall()
-        return [
-            OrderRow(
-                oid,
-                st,
-                int(version),
-                db.from_ts(dispatch),
-                None if repayment is None else db.from_ts(repayment),
-                None if due is None else db.from_ts(due),
+        return [self._order_row(row) for row in rows]
+
+    def _order_row(self, row: Any) -> OrderRow:
+        """One listed row, its columns read; :class:`CorruptOrder` naming the column that is
+        not what the store writes."""
+        oid, state, version, dispatch, repayment, due = row
+        db = self._db
+        read: dict[str, Any] = {}
+        for name, value, optional in (
+            ("dispatch_deadline", dispatch, False),
+            ("repayment_deadline", repayment, True),
+            ("due_at", due, True),
+        ):
+            try:
+                read[name] = None if value is None and optional else db.from_ts(value)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise CorruptOrder(str(oid), f"its {name} column holds {value!r} ({exc})",
+                                   field=name) from None  # fmt: skip
+        if isinstance(version, bool) or not isinstance(version, int) or not isinstance(state, str):
+            raise CorruptOrder(
+                str(oid), f"its version or state column holds {version!r}, {state!r}", field="state"
             )
-            for oid, st, version, dispatch, repayment, due in rows
-        ]
+        return OrderRow(
+            oid,
+            state,
+            version,
+            read["dispatch_deadline"],
+            read["repayment_deadline"],
+            read["due_at"],
+        )
 
     def state_counts(self) -> dict[str, int]:
         """How many orders are in each state (states without orders are left out)."""
@@ -100,10 +125,7 @@ class Listings:
         db, unit = self._db, self._unit
         with span("history", order_id=order_id), self._lock, db.statements() as cur:
             row, log = unit.whole(cur, order_id)
-        read = unit.recall(row)
-        if read is None or len(read.order.history) != len(log):
-            read = unit.remember(row, log)
-        order = read.order
+        order = unit.remember(row, log).order  # the log read now, checked: never a cached copy
         if len(log) != len(order.history):  # pragma: no cover - remember() made it from log
             raise CorruptOrder(order_id, "its log changed while it was read", field="order_log")
         rows = unit.rows

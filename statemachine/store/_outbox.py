@@ -63,7 +63,11 @@ class Outbox:
                     orders[read.order.order_id] = read.order
         items = []
         for nid, order_id, position in queued:
-            order = orders[order_id]
+            order = orders.get(order_id)
+            if order is None:
+                where = f"outbox[{nid}].order_id"
+                problem = f"{where} names no stored order"
+                raise CorruptOrder(str(order_id), problem, field=where)
             if (
                 isinstance(position, bool)
                 or not isinstance(position, int)

@@ -14,9 +14,10 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import InvalidInput, StoreUnavailable
+from ..errors import ConcurrentUpdate, InvalidInput, OrderError, StoreUnavailable
 from ._db import Cursor, Database, Transaction, dumps
 from ._store import DEFAULT_ATTEMPTS, SQLStore
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore"]
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MIGRATION_LOCK: Final = 0x0D5E_0001
 """Advisory lock id held while the schema is created or migrated (one migrator at a time)."""
 
@@ -125,12 +127,15 @@ class PostgresDatabase(Database):
     create = _CREATE
     upgrades = _UPGRADES
     after_move = _AFTER_MOVE
+    old_at = "EXTRACT(EPOCH FROM l.at)"  # a number even where a time past year 9999 is stored
+    old_at_in_range = "l.at BETWEEN '0001-01-01T00:00:00Z' AND '9999-12-31T23:59:59.999999Z'"
 
     def __init__(self, dsn: str, pool_size: int | None) -> None:
         pg = _psycopg()
         super().__init__(_redact(dsn))
         self._conn: psycopg.Connection[Any] | None = None
         self._pool: Any = None
+        self._dsn = dsn
         self.threadsafe_pool = pool_size is not None
         try:
             if pool_size is None:
@@ -148,12 +153,32 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        if self._pool is None:
-            assert self._conn is not None
-            yield self._conn
-        else:
-            with self._pool.connection() as conn:
-                yield conn
+        with self.faults():
+            if self._pool is None:
+                assert self._conn is not None
+                if self._conn.closed or self._conn.broken:  # the server went away: again
+                    self._conn = _psycopg().connect(self._dsn, autocommit=True)
+                yield self._conn
+            else:
+                with self._pool.connection() as conn:
+                    yield conn
+
+    def fault(self, exc: Exception) -> OrderError | None:
+        from psycopg import errors
+
+        if isinstance(
+            exc, errors.DeadlockDetected | errors.SerializationFailure | errors.LockNotAvailable
+        ):
+            return ConcurrentUpdate(
+                f"another writer held what this transaction needed ({_first_line(exc)}); "
+                "nothing was written, it is safe to try again",
+                order_id=None,
+                event=None,
+                attempts=1,
+            )
+        if isinstance(exc, errors.OperationalError | errors.UndefinedTable):
+            return StoreUnavailable(self.where, _first_line(exc))
+        return None
 
     def lock_migration(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -179,6 +204,24 @@ class PostgresDatabase(Database):
     def statements(self) -> Iterator[Cursor]:
         with self._connection() as conn, conn.cursor() as cur:  # autocommit connections
             yield cur
+
+    def same_old_at(self, stored: Any, moment: dt.datetime) -> bool:
+        micros = (moment - _EPOCH) // dt.timedelta(microseconds=1)
+        return isinstance(stored, Decimal) and stored * 1_000_000 == micros
+
+    def archive_v2(self, inbox: bool) -> str:
+        claims = (
+            "(SELECT json_agg(i.event_id) FROM inbox AS i WHERE i.order_id = o.order_id)::text"
+            if inbox
+            else "NULL"
+        )
+        return (
+            "INSERT INTO schema2_unread (order_id, body, log, inbox) SELECT o.order_id, "
+            "o.body::text, (SELECT json_agg(json_build_array(l.seq, l.event, l.from_state, "
+            "l.to_state, l.at, l.event_id, l.source, l.data) ORDER BY l.seq) FROM order_log_v2 "
+            f"AS l WHERE l.order_id = o.order_id)::text, {claims} FROM orders_v2 AS o "
+            "WHERE o.order_id = ?"
+        )
 
     def tables(self, cur: Cursor) -> set[str]:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")

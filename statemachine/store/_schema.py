@@ -16,10 +16,13 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
 
 Upgrading runs in one write transaction, under a lock that keeps other processes from
 upgrading at the same time. The move to 3 reads every order as release 2 stored it (its body,
-checked by :meth:`Order.from_dict <statemachine.order.Order.from_dict>`) and writes its head
-and log; a row that release 2 could not read either is carried over as it is (its body as its
-head, its log rows unchanged), so it stays :class:`~statemachine.errors.CorruptOrder` for
-someone to repair, and nothing is lost.
+checked by :meth:`Order.from_dict <statemachine.order.Order.from_dict>`, its log and inbox
+claims checked against it) and writes its head and log. An order release 2 could not read
+either (a broken body, a log or an inbox that says more or other than the body) is carried
+over: a marker as its head, its columns and log rows as they were, so that it stays
+:class:`~statemachine.errors.CorruptOrder` for someone to repair, and its rows kept whole, as
+JSON text, in the table ``schema2_unread``. Nothing is dropped, and no such order keeps the
+others from moving.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from typing import Any, Final
 
 from ..errors import InvalidInput, SchemaVersionError, StoreUnavailable
 from ..order import Order
-from ._db import Cursor, Database, Transaction
+from ._db import Database, Transaction
 from ._rows import Rows
 
-__all__ = ["OUR_TABLES", "SCHEMA_VERSION", "migrate"]
+__all__ = ["OUR_TABLES", "SCHEMA_VERSION", "UNREAD_TABLE", "migrate"]
 
 SCHEMA_VERSION: Final = 3
 """The schema this release writes and reads (see the module docstring for each version)."""
@@ -91,38 +94,68 @@ def migrate(db: Database) -> None:
 # ------------------------------------------------------------------------------------------------
 # 2 -> 3: heads and logs instead of bodies
 
+UNREAD_TABLE: Final = "schema2_unread"
+CARRIED_OVER: Final = {"carried_over_to": UNREAD_TABLE}
+"""The head of an order carried over: no head at all, and where its rows are."""
+"""Where the move to schema 3 keeps, whole, the rows of each order release 2 could not read
+either (its body, its log rows and its inbox claims as JSON text), for someone to repair."""
+
 
 def _move_to_3(tx: Transaction, db: Database, tables: set[str]) -> None:
     """Move the orders of the ``*_v2`` tables (the dialect's upgrade statements renamed them
-    and created the new ones) into the new tables, then drop the old ones."""
+    and created the new ones) into the new tables, then drop the old ones.
+
+    Orders are read a batch at a time by the dialect's page key (SQLite's ``rowid``, so that
+    an id that is not text still pages). Each is made from its body as release 2 made it, and
+    moved only if its log and its inbox claims say exactly what its body says; any other is
+    carried over as it is and archived whole in :data:`UNREAD_TABLE`.
+    """
     cur, rows = tx.cur, Rows(db)
-    last = ""
+    key = db.page_key
+    inbox = "inbox" in tables
+    previous: Any = None
     while True:
+        after = "" if previous is None else f"WHERE {key} > ? "
         cur.execute(
             db.q(
-                "SELECT order_id, version, body, state, dispatch_deadline, repayment_deadline, "
-                "due_at FROM orders_v2 WHERE order_id > ? ORDER BY order_id LIMIT ?"
+                f"SELECT {key}, order_id, version, body FROM orders_v2 {after}"
+                f"ORDER BY {key} LIMIT ?"
             ),
-            (last, _BATCH),
+            (() if previous is None else (previous,)) + (_BATCH,),
         )
         batch = cur.fetchall()
         if not batch:
             break
-        last = batch[-1][0]
-        marks = ", ".join("?" * len(batch))
+        within = f"o.{key} <= ?" + ("" if previous is None else f" AND o.{key} > ?")
+        bounds = (batch[-1][0],) + (() if previous is None else (previous,))
         cur.execute(
             db.q(
-                "SELECT order_id, seq, event, from_state, to_state, at, event_id, source, data "
-                f"FROM order_log_v2 WHERE order_id IN ({marks}) ORDER BY order_id, seq"
+                f"SELECT o.{key}, l.seq, l.event, l.from_state, l.to_state, {db.old_at}, "
+                "l.event_id, l.source, l.data FROM order_log_v2 AS l JOIN orders_v2 AS o "
+                f"ON o.order_id = l.order_id WHERE {within} ORDER BY o.{key}, l.seq"
             ),
-            [row[0] for row in batch],
+            bounds,
         )
-        logs = {
-            order_id: list(entries)
-            for order_id, entries in itertools.groupby(cur.fetchall(), key=lambda r: r[0])
-        }
+        logs = {k: list(group) for k, group in itertools.groupby(cur.fetchall(), key=_first)}
+        claims: dict[Any, set[Any]] = {}
+        if inbox:
+            cur.execute(
+                db.q(
+                    f"SELECT o.{key}, i.event_id FROM inbox AS i JOIN orders_v2 AS o "
+                    f"ON o.order_id = i.order_id WHERE {within}"
+                ),
+                bounds,
+            )
+            for k, event_id in cur.fetchall():
+                claims.setdefault(k, set()).add(event_id)
         for row in batch:
-            _move_order(tx, db, rows, row, logs.get(row[0], []))
+            log = logs.get(row[0], [])
+            order = _readable(db, row, log, claims.get(row[0], set()) if inbox else None)
+            if order is None:
+                _carry_over(tx, db, row[0], inbox)
+            else:
+                _move(tx, db, rows, order, row[2], log)
+        previous = batch[-1][0]
     cur.execute(
         "INSERT INTO outbox (id, order_id, position, acked) "
         "SELECT id, order_id, position, acked FROM outbox_v2"
@@ -138,58 +171,105 @@ def _move_to_3(tx: Transaction, db: Database, tables: set[str]) -> None:
     for statement in db.after_move:
         cur.execute(statement)
     for table in ("outbox_v2", "order_log_v2", "inbox", "orders_v2"):
-        cur.execute(f"DROP TABLE {table}")
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _move_order(
-    tx: Transaction, db: Database, rows: Rows, row: Sequence[Any], log: Sequence[Sequence[Any]]
-) -> None:
-    """One order of release 2 into the new tables: made from its body if release 2 could read
-    it, else carried over as it is."""
-    order_id, version, body = row[0], row[1], row[2]
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
+
+
+def _readable(
+    db: Database, row: Sequence[Any], log: Sequence[Sequence[Any]], claims: set[Any] | None
+) -> Order | None:
+    """The order release 2 would have read from ``row`` (its body checked by
+    :meth:`Order.from_dict`), if its log rows and its inbox claims (``None``: no inbox) are
+    exactly its history; else ``None``."""
+    _, order_id, _, body = row
     try:
-        if isinstance(body, str):
-            body = db.from_json(body)
-        order = Order.from_dict(body)
-        if order.order_id != order_id:
-            raise InvalidInput(f"its body is order {order.order_id!r}", field="order_id")
-    except (InvalidInput, ValueError, TypeError, RecursionError):
-        _carry_over(tx.cur, db, order_id)
-        return
+        if not isinstance(order_id, str):
+            return None
+        order_id.encode("utf-8")  # SQLite hands text that is not UTF-8 as lone surrogates
+        order = Order.from_dict(db.from_json(body) if isinstance(body, str) else body)
+    except (InvalidInput, ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return None
+    if order.order_id != order_id or len(log) != len(order.history):
+        return None
+    for seq, (entry, record) in enumerate(zip(log, order.history, strict=True), start=1):
+        _, number, event, source, dest, at, event_id, _, data = entry
+        try:
+            same_data = db.from_json(data) == dict(record.data)
+            same_at = db.same_old_at(at, record.at)
+        except (ValueError, TypeError, RecursionError, OverflowError):
+            return None
+        if (number, event, source, dest, event_id) != (
+            seq,
+            record.event,
+            record.source,
+            record.dest,
+            record.event_id,
+        ) or not (same_data and same_at):
+            return None
+    if claims is not None and claims != {r.event_id for r in order.history if r.event_id}:
+        return None
+    return order
+
+
+def _move(
+    tx: Transaction,
+    db: Database,
+    rows: Rows,
+    order: Order,
+    version: int,
+    log: Sequence[Sequence[Any]],
+) -> None:
+    """One order release 2 could read into the new tables: its head, its log (the sources
+    release 2 logged kept), its derived columns."""
     sources = {entry[1]: entry[7] for entry in log}
     tx.run(
         "INSERT INTO orders (order_id, version, head, state, dispatch_deadline, "
         "repayment_deadline, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(order_id, version, rows.head(order), *rows.derived(order))],
+        [(order.order_id, version, rows.head(order), *rows.derived(order))],
         db,
     )
     tx.run(
         "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
         "from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            rows.log_row(order_id, seq, record, sources.get(seq))
+            rows.log_row(order.order_id, seq, record, sources.get(seq))
             for seq, record in enumerate(order.history, start=1)
         ],
         db,
     )
 
 
-def _carry_over(cur: Cursor, db: Database, order_id: str) -> None:
-    """A row release 2 could not read, moved as it is: its body as its head (a read names it
-    corrupt), its columns and log rows unchanged, the log's times with offset 0."""
+def _carry_over(tx: Transaction, db: Database, page: Any, inbox: bool) -> None:
+    """An order release 2 could not read, moved as it is, by its page key (no id is sent
+    back): :data:`CARRIED_OVER` as its head (a read names it corrupt and says where its rows
+    are), its columns and log rows unchanged (their times with offset 0, an event id repeated
+    in its log kept once); and archived whole in :data:`UNREAD_TABLE`, body, log and inbox
+    claims."""
+    cur, key = tx.cur, db.page_key
+    if UNREAD_TABLE not in db.tables(cur):
+        cur.execute(
+            f"CREATE TABLE {UNREAD_TABLE} (order_id TEXT PRIMARY KEY, body TEXT, log TEXT, "
+            "inbox TEXT)"
+        )
+    cur.execute(db.q(db.archive_v2(inbox)), (page,))
     cur.execute(
         db.q(
             "INSERT INTO orders (order_id, version, head, state, dispatch_deadline, "
-            "repayment_deadline, due_at) SELECT order_id, version, body, state, "
-            "dispatch_deadline, repayment_deadline, due_at FROM orders_v2 WHERE order_id = ?"
+            "repayment_deadline, due_at) SELECT order_id, version, ?, state, "
+            f"dispatch_deadline, repayment_deadline, due_at FROM orders_v2 WHERE {key} = ?"
         ),
-        (order_id,),
+        (db.json(CARRIED_OVER), page),
     )
     cur.execute(
         db.q(
             "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
-            "from_state, to_state) SELECT order_id, seq, event, at, 0, event_id, source, data, "
-            "from_state, to_state FROM order_log_v2 WHERE order_id = ?"
+            "from_state, to_state) SELECT l.order_id, l.seq, l.event, l.at, 0, CASE WHEN "
+            "ROW_NUMBER() OVER (PARTITION BY l.event_id ORDER BY l.seq) = 1 THEN l.event_id END, "
+            "l.source, l.data, l.from_state, l.to_state FROM order_log_v2 AS l JOIN orders_v2 AS o "
+            f"ON o.order_id = l.order_id WHERE o.{key} = ? AND {db.old_at_in_range}"
         ),
-        (order_id,),
+        (page,),
     )

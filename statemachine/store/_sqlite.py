@@ -8,6 +8,7 @@ lock is bounded by the busy timeout; past it, :class:`ConcurrentUpdate` is raise
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final, Literal
 
-from ..errors import ConcurrentUpdate, InvalidInput, StoreUnavailable
+from ..errors import ConcurrentUpdate, InvalidInput, OrderError, StoreUnavailable
 from ._db import Cursor, Database, Transaction, dumps
 from ._store import DEFAULT_ATTEMPTS, SQLStore
 
@@ -122,6 +123,7 @@ class SQLiteDatabase(Database):
     kind = "SQLite file"
     create = _CREATE
     upgrades = _UPGRADES
+    page_key = "rowid"
 
     def __init__(self, path: str, *, timeout: float, synchronous: Synchronous) -> None:
         super().__init__(path)
@@ -146,53 +148,84 @@ class SQLiteDatabase(Database):
     def close(self) -> None:
         self._conn.close()
 
-    @contextmanager
-    def write(self) -> Iterator[Transaction]:
-        cur = self._conn.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            cur.close()
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            raise ConcurrentUpdate(
+    def fault(self, exc: Exception) -> OrderError | None:
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+            return None  # a statement of ours is wrong: a bug, not a fault
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in str(exc) or "busy" in str(exc)
+        ):
+            return ConcurrentUpdate(
                 f"could not take the write lock of {self.path} within {self._timeout}s "
                 f"({exc}); nothing was written",
                 order_id=None,
                 event=None,
                 attempts=1,
-            ) from exc
-        tx = Transaction(cur)
-        try:
-            yield tx
-        except BaseException:
-            self._conn.rollback()
-            raise
-        else:
-            if tx.keep:
-                self._conn.commit()
+            )
+        if isinstance(exc, sqlite3.DatabaseError):  # I/O, a damaged file, tables gone
+            return StoreUnavailable(self.path, _why(exc))
+        return None
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        with self.faults():
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                cur.close()
+                raise
+            tx = Transaction(cur)
+            try:
+                yield tx
+            except BaseException:
+                self._rollback()
+                raise
             else:
-                self._conn.rollback()
-        finally:
-            cur.close()
+                if tx.keep:
+                    self._conn.commit()
+                else:
+                    self._conn.rollback()
+            finally:
+                cur.close()
+
+    def _rollback(self) -> None:
+        """Roll back after a failure, which may have ended the transaction already."""
+        with contextlib.suppress(sqlite3.Error):  # the connection may have gone with the file
+            self._conn.rollback()
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN")
-        try:
-            yield cur
-        finally:
-            self._conn.rollback()
-            cur.close()
+        with self.faults():
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN")
+                yield cur
+            finally:
+                self._rollback()
+                cur.close()
 
     @contextmanager
     def statements(self) -> Iterator[Cursor]:
-        cur = self._conn.cursor()
-        try:
-            yield cur
-        finally:
-            cur.close()
+        with self.faults():
+            cur = self._conn.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def archive_v2(self, inbox: bool) -> str:
+        claims = (
+            "(SELECT json_group_array(i.event_id) FROM inbox AS i WHERE i.order_id = o.order_id)"
+            if inbox
+            else "NULL"
+        )
+        return (
+            "INSERT INTO schema2_unread (order_id, body, log, inbox) SELECT o.order_id, o.body, "
+            "(SELECT json_group_array(json_array(l.seq, l.event, l.from_state, l.to_state, "
+            "l.at, l.event_id, l.source, l.data)) FROM (SELECT * FROM order_log_v2 AS x "
+            f"WHERE x.order_id = o.order_id ORDER BY x.seq) AS l), {claims} "
+            "FROM orders_v2 AS o WHERE o.rowid = ?"
+        )
 
     def tables(self, cur: Cursor) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -205,7 +238,10 @@ class SQLiteDatabase(Database):
     def from_ts(self, value: Any) -> dt.datetime:
         if not isinstance(value, str):
             raise ValueError(f"expected a time, got {value!r}")
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(f"expected a time with its offset, got {value!r}")
+        return moment
 
     def json(self, value: Any) -> str:
         return dumps(value)

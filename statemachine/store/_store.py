@@ -28,6 +28,7 @@ from ..machine import MAX_ID_LENGTH
 from ..observe import LOGGER, event_handled, span
 from ..order import Order
 from ..records import FireResult
+from ..table import TABLE
 from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 from ._db import Database
 from ._inputs import (
@@ -183,6 +184,12 @@ class SQLStore(Listings, Outbox):
         if not isinstance(order, Order):
             raise InvalidInput(
                 f"a store adds Orders; item {position} is a {type(order).__name__}", field="order"
+            )
+        if order.table is not TABLE:
+            raise InvalidInput(
+                f"order {order.order_id!r} runs on another table than this store's (the shipped "
+                "one): a store keeps the orders of one table",
+                field="order",
             )
         first = positions.setdefault(order.order_id, position)
         if first != position:

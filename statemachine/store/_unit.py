@@ -156,8 +156,11 @@ class UnitOfWork:
         both); :class:`~statemachine.errors.UnknownOrder` if there is no such row."""
         cur.execute(self.db.q(_WHOLE), (order_id, order_id))
         found = cur.fetchall()
-        found.sort(key=_KIND_AND_SEQ)  # the row, then the log by seq (the database's order
-        # of a UNION ALL is its own business)
+        try:  # the row, then the log by seq (a UNION ALL comes in the database's own order)
+            found.sort(key=_KIND_AND_SEQ)
+        except TypeError:  # a seq that is not a number
+            problem = "its log's seq column holds something other than whole numbers"
+            raise CorruptOrder(order_id, problem, field="order_log") from None
         if not found or found[0][0] != 0:
             raise UnknownOrder(order_id)
         _, version, state, dispatch, repayment, due, head = found[0][:7]

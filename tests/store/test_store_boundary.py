@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_helpers import PAID, StoreSpec, new_order, open_store, raw, set_head, tamper_log
+from store_helpers import (
+    PAID,
+    StoreSpec,
+    head_text,
+    new_order,
+    open_store,
+    raw,
+    set_head,
+    tamper_log,
+)
 
 from statemachine import InvalidInput, OrderError
 from statemachine.store import (
@@ -264,3 +273,132 @@ def test_log_times_keep_the_offset_they_were_sent_with(store: OrderStore) -> Non
     assert entry.to_dict()["at"].endswith("+08:00")
     (item,) = store.outbox()
     assert item.notification.at.isoformat() == at.isoformat()
+
+
+# --------------------------------------------------------------------------------------------
+# Rows edited by hand, and what callers do with what they get
+
+
+def test_a_log_seq_that_is_not_a_number_is_corrupt(tmp_path: Path) -> None:
+    """A log whose seq column holds text is CorruptOrder naming the log, on every read
+    (never a TypeError)."""
+    spec: StoreSpec = ("sqlite", str(tmp_path / "o.db"))
+    store = open_store(spec)
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID + dt.timedelta(hours=1))
+    tamper_log(spec, "UPDATE order_log SET seq = 'two'")
+    fresh = open_store(spec)
+    for read in (lambda: fresh.get("AE-1"), lambda: fresh.history("AE-1")):
+        with pytest.raises(CorruptOrder) as caught:
+            read()
+        assert caught.value.field is not None and caught.value.field.startswith("order_log")
+    fresh.close()
+    store.close()
+
+
+def test_a_naive_log_time_is_corrupt(tmp_path: Path) -> None:
+    """R16: a log time without its offset is CorruptOrder, never read in the process's zone."""
+    spec: StoreSpec = ("sqlite", str(tmp_path / "o.db"))
+    store = open_store(spec)
+    store.add(new_order())
+    store.apply("AE-1", "request_cancellation", at=PAID + dt.timedelta(hours=1))
+    tamper_log(spec, "UPDATE order_log SET at = '2026-03-02T02:00:00'")
+    with pytest.raises(CorruptOrder):
+        open_store(spec).get("AE-1")
+    store.close()
+
+
+def test_a_listing_names_a_corrupt_column(store: OrderStore, spec: StoreSpec) -> None:
+    """A listed row whose deadline column is not a time is CorruptOrder naming the order and
+    the column, never a ValueError."""
+    store.add(new_order())
+    if spec[0] == "postgres":
+        pytest.skip("PostgreSQL types the deadline columns: text cannot be stored in them")
+    raw(spec, "UPDATE orders SET dispatch_deadline = 'soon'")
+    with pytest.raises(CorruptOrder) as caught:
+        store.orders()  # type: ignore[attr-defined]
+    assert (caught.value.order_id, caught.value.field) == ("AE-1", "dispatch_deadline")
+
+
+def test_an_outbox_row_of_no_order_is_corrupt(tmp_path: Path) -> None:
+    """R6: an outbox row that names no stored order (written with foreign keys off) is
+    CorruptOrder naming the row, never a KeyError."""
+    store = SQLiteStore(tmp_path / "o.db")
+    store.add(new_order())
+    conn = sqlite3.connect(tmp_path / "o.db")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO outbox (order_id, position) VALUES ('AE-404', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptOrder) as caught:
+        store.outbox()
+    assert caught.value.field == "outbox[1].order_id"
+    store.close()
+
+
+def test_an_order_handed_out_cannot_change_what_the_store_holds(store: OrderStore) -> None:
+    """R11: an order a store hands out shares nothing changeable with its cache: a history
+    record's data cannot be changed, and the next read is what was stored."""
+    store.add(new_order())
+    store.apply("AE-1", "dispatch", at=PAID, tracking_number="LP1")
+    got = store.get("AE-1")
+    with pytest.raises(TypeError, match="cannot be changed"):
+        got.history[0].data["tracking_number"] = "EVIL"  # type: ignore[index]
+    got.tracking_number = "EVIL"
+    again = store.get("AE-1")
+    assert (again.tracking_number, again.history[0].data["tracking_number"]) == ("LP1", "LP1")
+
+
+def test_a_head_edited_at_the_same_version_is_noticed(store: OrderStore, spec: StoreSpec) -> None:
+    """A head edited behind the store to a value that only looks equal (1 for true) is a miss
+    for the store object that cached the order, and is refused (the flag must be a flag)."""
+    store.add(new_order())
+    assert store.get("AE-1").policy.auto_close_unshipped is True
+    text = json.loads(head_text(spec))
+    text["policy"]["auto_close_unshipped"] = 1
+    set_head(spec, "AE-1", json.dumps(text))
+    with pytest.raises(CorruptOrder) as caught:
+        store.get("AE-1")
+    assert caught.value.field == "head.policy.auto_close_unshipped"
+
+
+def test_a_moment_past_year_9999_in_utc_is_an_input_error(store: OrderStore) -> None:
+    """R16: an event dated where no store can keep its instant (9999-12-31T23:00-05:00 is year
+    10000 in UTC) is InvalidInput naming `at`, and nothing is written."""
+    store.add(new_order())
+    late = dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    with pytest.raises(InvalidInput) as caught:
+        store.apply("AE-1", "request_cancellation", at=late)
+    assert caught.value.field == "at"
+    assert store.history("AE-1") == ()
+    with pytest.raises(InvalidInput):
+        store.sweep(late)
+
+
+def test_a_server_that_drops_the_connection_is_unavailable_then_comes_back(pg_dsn: str) -> None:
+    """A PostgreSQL backend killed under a store is StoreUnavailable (a fault to retry, never
+    a driver error), and the store connects again for the next call."""
+    from statemachine.store import PostgresStore
+
+    store = PostgresStore(pg_dsn)
+    try:
+        store.add(new_order())
+        pid = store._db._conn.info.backend_pid  # type: ignore[attr-defined]
+        raw(("postgres", pg_dsn), "SELECT pg_terminate_backend(?)", (pid,))
+        with pytest.raises(StoreUnavailable) as caught:
+            store.get("AE-1")
+        assert "password" not in str(caught.value)
+        assert store.get("AE-1").order_id == "AE-1"
+    finally:
+        store.close()
+
+
+def test_a_sqlite_file_whose_tables_went_is_unavailable(tmp_path: Path) -> None:
+    """Tables dropped under a SQLite store make its calls StoreUnavailable naming the file,
+    never a raw sqlite3 error."""
+    store = SQLiteStore(tmp_path / "o.db")
+    store.add(new_order())
+    raw(("sqlite", str(tmp_path / "o.db")), "DROP TABLE outbox")
+    with pytest.raises(StoreUnavailable, match=r"o\.db"):
+        store.outbox()
+    store.close()
