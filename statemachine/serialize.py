@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 import cattrs
@@ -35,7 +35,7 @@ from cattrs.v import format_exception
 from .errors import EventRejected, InvalidInput, OrderError
 from .jsonform import CONVERTER, json_fields
 from .policy import Policy
-from .records import FireResult, HistoryRecord, OrderWarning
+from .records import DataValue, FireResult, HistoryRecord, OrderWarning
 
 if TYPE_CHECKING:
     from .order import Order
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_VERSION",
     "HEAD_KEYS",
+    "Logged",
     "head_of",
     "rebuild",
     "replay",
@@ -212,7 +213,7 @@ def _start_of(order: Order, cls: type[Order]) -> Order:
 
 
 def _request_of(
-    order: Order, i: int, record: HistoryRecord
+    order: Order, i: int, record: HistoryRecord | Logged
 ) -> tuple[dict[str, object], dict[str, object]]:
     """What history record ``i`` asked the machine: the event's keyword data (not what the
     effects derived) and the ends of the windows it opened (taken, not counted again)."""
@@ -428,10 +429,22 @@ def head_of(order: Order) -> dict[str, Any]:
     return {key: CONVERTER.unstructure(getattr(order, key)) for key in HEAD_KEYS}
 
 
+class Logged(NamedTuple):
+    """One event as a log keeps it, for :func:`rebuild`: a :class:`HistoryRecord`'s fields, in
+    its order, made cheaply (a record is checked against what the machine makes, then let go)."""
+
+    event: str
+    source: str
+    dest: str
+    at: dt.datetime
+    event_id: str | None
+    data: Mapping[str, DataValue]
+
+
 def rebuild(
     order_id: str,
     head: Mapping[str, Any],
-    history: Sequence[HistoryRecord],
+    history: Sequence[HistoryRecord | Logged],
     cls: type[Order],
     table: Table | None = None,
 ) -> Order:
@@ -497,8 +510,18 @@ def rebuild(
         if result.duplicate:
             raise _fail(order_id, f"history[{i}].event_id", f"{record.event_id!r} is used twice")
         made = order.history[i]
-        if made != record:
-            found = _difference(record, made, f"history[{i}]", FORMAT_VERSION)
+        if (
+            made.event != record.event
+            or made.source != record.source
+            or made.dest != record.dest
+            or made.at != record.at
+            or made.event_id != record.event_id
+            or made.data != record.data
+        ):
+            stored = HistoryRecord(
+                record.event, record.source, record.dest, record.at, record.event_id, record.data
+            )
+            found = _difference(stored, made, f"history[{i}]", FORMAT_VERSION)
             where, mine, theirs = found if found is not None else (f"history[{i}]", record, made)
             raise _fail(
                 order_id,

@@ -23,7 +23,7 @@ from typing import Any, Final
 from ..errors import CorruptOrder, InvalidInput
 from ..order import Order
 from ..records import HistoryRecord
-from ..serialize import head_of, rebuild
+from ..serialize import Logged, head_of, rebuild
 from ._db import Database
 
 __all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
@@ -156,8 +156,8 @@ class Rows:
                 order_id, "its head is JSON nested too deep to be an order's", field="head"
             ) from None
 
-    def record(self, order_id: str, position: int, row: Sequence[Any]) -> HistoryRecord:
-        """The history record a log row holds (its shape checked, not yet its meaning)."""
+    def record(self, order_id: str, position: int, row: Sequence[Any]) -> Logged:
+        """The event a log row holds (its shape checked, not yet its meaning)."""
         seq, event, at, offset, event_id, _source, data, source, dest = row
         if (
             seq == position + 1
@@ -179,10 +179,10 @@ class Rows:
             if type(values) is dict and all(
                 type(k) is str and type(v) in _DATA_TYPES for k, v in values.items()
             ):
-                return HistoryRecord(event, source, dest, moment, event_id, values)
+                return Logged(event, source, dest, moment, event_id, values)
         return self._misshapen(order_id, position, row)
 
-    def _misshapen(self, order_id: str, position: int, row: Sequence[Any]) -> HistoryRecord:
+    def _misshapen(self, order_id: str, position: int, row: Sequence[Any]) -> Logged:
         """Why a log row is not a history record, as :class:`CorruptOrder` naming the field."""
         seq, event, _at, offset, event_id, _source, data, source, dest = row
         where = f"order_log[{position + 1}]"
