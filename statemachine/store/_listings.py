@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..calendar import as_instant, zone
 from ..errors import CorruptOrder, InvalidInput
 from ..observe import span
 from ._db import Database
@@ -70,7 +71,9 @@ class Listings:
                 where.append("order_id > ?")
                 params.append(valid_order_id(after[1]))
             order_by = "order_id"
-        sql = "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at "
+        sql = (
+            "SELECT order_id, state, version, dispatch_deadline, repayment_deadline, due_at, head "
+        )
         sql += "FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
         sql += f" ORDER BY {order_by} LIMIT ?"
         with span("orders"), self._lock, db.statements() as cur:
@@ -81,8 +84,13 @@ class Listings:
     def _order_row(self, row: Any) -> OrderRow:
         """One listed row, its columns read; :class:`CorruptOrder` naming the column that is
         not what the store writes."""
-        oid, state, version, dispatch, repayment, due = row
+        oid, state, version, dispatch, repayment, due, head = row
         db = self._db
+        try:
+            tz_name = db.from_json(head)["policy"]["timezone"]
+            local: dt.tzinfo = zone(tz_name)
+        except (ValueError, TypeError, KeyError, RecursionError, InvalidInput):
+            tz_name, local = "UTC", dt.UTC  # a head no order has: listed, in UTC (get names it)
         read: dict[str, Any] = {}
         for name, value, optional in (
             ("dispatch_deadline", dispatch, False),
@@ -90,7 +98,8 @@ class Listings:
             ("due_at", due, True),
         ):
             try:
-                read[name] = None if value is None and optional else db.from_ts(value)
+                moment = None if value is None and optional else db.from_ts(value)
+                read[name] = None if moment is None else as_instant(moment.astimezone(local))
             except (ValueError, TypeError, OverflowError) as exc:
                 raise CorruptOrder(str(oid), f"its {name} column holds {value!r} ({exc})",
                                    field=name) from None  # fmt: skip
@@ -105,6 +114,7 @@ class Listings:
             read["dispatch_deadline"],
             read["repayment_deadline"],
             read["due_at"],
+            tz_name,
         )
 
     def state_counts(self) -> dict[str, int]:

@@ -77,8 +77,9 @@ class Loaded:
 
 @attrs.frozen
 class OrderRow:
-    """One order in a listing: the indexed columns of its row, not its body (a listing is an
-    index; read the order itself with ``get``, which validates it)."""
+    """One order in a listing: the indexed columns of its row, not the order (a listing is an
+    index; read the order itself with ``get``, which checks it). Its moments are in
+    ``timezone``, the supplier's (the order's policy's), as in the order's own JSON form."""
 
     order_id: str
     state: str
@@ -86,6 +87,7 @@ class OrderRow:
     dispatch_deadline: dt.datetime
     repayment_deadline: dt.datetime | None
     due_at: dt.datetime | None
+    timezone: str = "UTC"
 
 
 @attrs.frozen
