@@ -187,6 +187,17 @@ class AsyncStore:
         """:meth:`SQLStore.give_up`, awaited."""
         await self._run(self._store.give_up, notification_id, now)
 
+    async def redeliver(self, notification_ids: Iterable[int] | None = None) -> int:
+        """:meth:`SQLStore.redeliver`, awaited."""
+        ids = None if notification_ids is None else list(notification_ids)
+        return await self._run(self._store.redeliver, ids)
+
+    async def run(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """``work(store, *args, **kwargs)`` with the synchronous store, in a worker thread as
+        every operation is: for a use case of several store calls
+        (:mod:`statemachine.application`), run as one piece of work."""
+        return await self._run(work, self._store, *args, **kwargs)
+
     async def rebuild(self, order_id: str) -> Loaded:
         """:meth:`SQLStore.rebuild`, awaited."""
         return await self._run(self._store.rebuild, order_id)

@@ -206,6 +206,23 @@ class Outbox:
                 db,
             )
 
+    def redeliver(self, notification_ids: Iterable[int] | None = None) -> int:
+        """Queue dead letters again, so that a relay sends them anew: the ones named, or
+        every dead letter (``None``). Their tries start over; their last error is kept until a
+        new try replaces it. How many of them were dead letters (others are left as they
+        are)."""
+        db = self._db
+        again = "status = NULL, attempts = 0, acked = ?, next_attempt_at = NULL"
+        with self._lock, db.write() as tx:
+            if notification_ids is None:
+                return tx.run(f"UPDATE outbox SET {again} WHERE status = 'dead'", [(False,)], db)
+            ids = valid_ids(notification_ids)
+            return tx.run(
+                f"UPDATE outbox SET {again} WHERE id = ? AND status = 'dead'",
+                [(False, nid) for nid in ids],
+                db,
+            )
+
     def _delivery(self, row: Sequence[Any]) -> Delivery:
         nid, order_id, position, attempts, status, next_at, error, updated = row
         db = self._db

@@ -251,6 +251,33 @@ class OrderStore(Protocol):
         """Mark outbox items delivered; how many were pending."""
         ...
 
+    def orders(
+        self,
+        *,
+        state: str | None = None,
+        due_before: dt.datetime | None = None,
+        after: tuple[dt.datetime | None, str] | None = None,
+        limit: int = 100,
+    ) -> list[OrderRow]:
+        """A page of orders from the indexes (see :meth:`SQLStore.orders`)."""
+        ...
+
+    def state_counts(self) -> dict[str, int]:
+        """How many orders are in each state."""
+        ...
+
+    def notifications(self, order_id: str) -> list[NotificationRow]:
+        """The outbox rows of one order."""
+        ...
+
+    def deliveries(self, notification_ids: Iterable[int]) -> dict[int, Delivery]:
+        """What a relay did with these notifications."""
+        ...
+
+    def redeliver(self, notification_ids: Iterable[int] | None = None) -> int:
+        """Queue dead letters again (all of them for ``None``); how many were dead letters."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...

@@ -1,0 +1,75 @@
+"""The application layer: one parser and one set of use cases under every front end.
+
+The command line (:mod:`statemachine.cli`) and the HTTP service (:mod:`statemachine.web`) are
+thin adapters around this package: arguments or an HTTP request in, a request parsed here, a
+use case run on a store, an answer rendered out. So the same input gets the same verdict and the
+same words everywhere.
+
+* Requests (:mod:`~statemachine.application._requests`): :func:`loads` reads JSON exactly
+  (decimals as written, a key given twice refused); :func:`parse_new_order` and
+  :func:`parse_event` turn a JSON object into a :class:`NewOrder` or an :class:`EventRequest`,
+  or :class:`~statemachine.errors.InvalidInput` naming the field at fault.
+* Use cases (:mod:`~statemachine.application._cases`): :func:`create` (or confirm the same
+  order), :func:`fire`, :func:`explain`, :func:`show`, :func:`list_orders`, :func:`sweep_all`
+  (until a batch comes back short), :func:`relay_batch` and :func:`redeliver`.
+"""
+
+from __future__ import annotations
+
+from ._cases import (
+    MAX_PAGE,
+    Created,
+    Explained,
+    Fired,
+    Page,
+    RelayPolicy,
+    Shown,
+    backoff,
+    create,
+    explain,
+    fire,
+    first_result,
+    list_orders,
+    redeliver,
+    relay_batch,
+    show,
+    sweep_all,
+)
+from ._requests import (
+    NEW_ORDER_FIELDS,
+    EventRequest,
+    NewOrder,
+    loads,
+    parse_event,
+    parse_moment,
+    parse_new_order,
+    parse_order_id,
+)
+
+__all__ = [
+    "MAX_PAGE",
+    "NEW_ORDER_FIELDS",
+    "Created",
+    "EventRequest",
+    "Explained",
+    "Fired",
+    "NewOrder",
+    "Page",
+    "RelayPolicy",
+    "Shown",
+    "backoff",
+    "create",
+    "explain",
+    "fire",
+    "first_result",
+    "list_orders",
+    "loads",
+    "parse_event",
+    "parse_moment",
+    "parse_new_order",
+    "parse_order_id",
+    "redeliver",
+    "relay_batch",
+    "show",
+    "sweep_all",
+]

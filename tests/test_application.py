@@ -1,0 +1,261 @@
+"""The application layer: one parser and one set of use cases for every front end, on a real
+SQLite store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from statemachine import EventRejected, InvalidInput
+from statemachine.application import (
+    EventRequest,
+    NewOrder,
+    RelayPolicy,
+    create,
+    explain,
+    fire,
+    list_orders,
+    loads,
+    parse_event,
+    parse_new_order,
+    redeliver,
+    relay_batch,
+    show,
+    sweep_all,
+)
+from statemachine.store import AsyncSQLiteStore, OrderExists, SQLiteStore
+
+PAID = "2026-03-02T10:00:00+08:00"
+LATER = dt.datetime(2026, 5, 1, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _new(**changes: Any) -> dict[str, Any]:
+    return {"order_id": "AE-1", "amount": "25.00", "currency": "USD", "paid_at": PAID, **changes}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """A SQLite store in a fresh file."""
+    with SQLiteStore(tmp_path / "orders.db") as opened:
+        yield opened
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading JSON
+
+
+def test_a_key_given_twice_is_refused_naming_it() -> None:
+    """R15: a JSON object that gives a key twice is refused naming the key, at any depth,
+    never read as the last one."""
+    for text in ('{"amount": "1.00", "amount": "2.00"}', '{"a": {"b": 1, "b": 2}}'):
+        with pytest.raises(InvalidInput) as caught:
+            loads(text)
+        assert caught.value.field in ("amount", "b")
+        assert "twice" in caught.value.message
+
+
+def test_numbers_are_read_exactly_and_constants_refused() -> None:
+    """R11: a JSON number is read as written (12.30 stays 12.30, 12 stays 12); NaN, Infinity,
+    text that is not UTF-8 and JSON nested too deep are input errors."""
+    assert loads('{"a": 12.30, "b": 12}') == {"a": Decimal("12.30"), "b": 12}
+    for bad in ('{"a": NaN}', '{"a": -Infinity}', b'{"a": "\xff"}', "[" * 100_000, "{"):
+        with pytest.raises(InvalidInput):
+            loads(bad)
+
+
+# ------------------------------------------------------------------------------------------------
+# Requests
+
+
+def test_a_new_order_takes_its_amount_as_written() -> None:
+    """R11: an amount given as a JSON number is the decimal string it was written as."""
+    for written, amount in (("12.30", "12.30"), ("12", "12"), ('"12.30"', "12.30")):
+        request = parse_new_order(loads(json.dumps(_new(amount="@")).replace('"@"', written)))
+        assert request.amount == amount
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_new(colour="red"), "colour"),
+        ({k: v for k, v in _new().items() if k != "currency"}, "currency"),
+        (_new(order_id="AE/1"), "order_id"),
+        (_new(order_id=" AE-1"), "order_id"),
+        (_new(order_id=""), "order_id"),
+        (_new(order_id=5), "order_id"),
+        (_new(paid_at="2026-03-02T10:00:00"), "paid_at"),
+        (_new(paid_at="yesterday"), "paid_at"),
+        (_new(paid_at=5), "paid_at"),
+        ([], "body"),
+    ],
+)
+def test_a_malformed_new_order_names_the_field(body: object, field: str) -> None:
+    """R16: a new order that cannot be read is InvalidInput naming the field; a time without
+    its offset is told how to add one, in words for any client (no Python)."""
+    with pytest.raises(InvalidInput) as caught:
+        parse_new_order(body)
+    assert caught.value.field == field
+    assert "tzinfo" not in caught.value.message and "datetime(" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "field"),
+    [
+        ("dispatch", {"at": PAID, "tracking_number": "LP1", "colour": "red"}, "colour"),
+        ("dispatch", {"tracking_number": "LP1"}, "at"),
+        ("dispatch", {"at": "2026-03-02 10:00", "tracking_number": "LP1"}, "at"),
+        ("teleport", {"at": PAID}, "event"),
+        ("dispatch_deadline_expired", {"at": PAID}, "event"),
+        ("dispatch", {"at": PAID, "tracking_number": "LP1", "event_id": 7}, "event_id"),
+    ],
+)
+def test_a_malformed_event_names_the_field(event: str, body: object, field: str) -> None:
+    """R16 R15: an event request that cannot be read names the field at fault; the clock's
+    events are not a caller's to send."""
+    with pytest.raises(InvalidInput) as caught:
+        parse_event("AE-1", event, body)
+    assert caught.value.field == field
+
+
+def test_an_event_id_given_twice_must_agree() -> None:
+    """R15: an event id given apart (an Idempotency-Key) and in the body must be the same."""
+    body = {"at": PAID, "event_id": "wh-1", "amount": 5}
+    assert parse_event("AE-1", "reimburse_customer", body, event_id="wh-1").event_id == "wh-1"
+    assert parse_event("AE-1", "reimburse_customer", body).data == {"amount": "5"}
+    with pytest.raises(InvalidInput) as caught:
+        parse_event("AE-1", "reimburse_customer", body, event_id="wh-2")
+    assert caught.value.field == "event_id"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["at", "event_id", "amount", "reason", "tracking_number", "x"]),
+        st.one_of(
+            st.text(max_size=30),
+            st.integers(),
+            st.decimals(allow_nan=False),
+            st.booleans(),
+            st.none(),
+            st.just(PAID),
+        ),
+    ),
+    st.sampled_from(["dispatch", "open_claim", "settle_refund", "nope"]),
+)
+def test_any_event_body_is_read_or_refused_in_our_words(body: dict[str, Any], event: str) -> None:
+    """R16: whatever a client sends as an event's body is read into a request or refused with
+    InvalidInput naming a field: never another exception."""
+    verdict: object
+    try:
+        verdict = parse_event("AE-1", event, body)
+    except InvalidInput as exc:
+        verdict = exc.field
+    assert isinstance(verdict, EventRequest) or (isinstance(verdict, str) and verdict)
+
+
+# ------------------------------------------------------------------------------------------------
+# Use cases
+
+
+def _order(**changes: Any) -> NewOrder:
+    return parse_new_order(_new(**changes))
+
+
+def test_create_twice_is_a_replay_and_other_data_is_refused(store: SQLiteStore) -> None:
+    """R15: creating the same order twice answers the first one (a replay); the same id with
+    another amount is OrderExists."""
+    first = create(store, _order(), source="test")
+    again = create(store, _order(), source="test")
+    assert (first.replay, again.replay, again.version) == (False, True, 1)
+    assert again.order == first.order
+    with pytest.raises(OrderExists):
+        create(store, _order(amount="26.00"), source="test")
+
+
+def test_a_replayed_event_answers_as_the_first_time(store: SQLiteStore) -> None:
+    """R15: an event sent again with its id answers with what it did the first time (its
+    notifications included), and writes nothing."""
+    create(store, _order(), source="test")
+    request = parse_event("AE-1", "request_cancellation", {"at": PAID, "event_id": "wh-1"})
+    first = fire(store, request, source="test")
+    store.apply("AE-1", "withdraw_cancellation", at=LATER)
+    again = fire(store, request, source="test")
+    assert again.replay and not first.replay
+    assert again.result == first.result
+    assert [n.kind for n in again.result.notifications] == ["cancellation_request_received"]
+    assert again.applied.version == 3
+
+
+def test_explain_and_show_read_without_writing(store: SQLiteStore) -> None:
+    """R2: explain says what an event would meet (here R2 after dispatch) and show gathers an
+    order's log and notifications, both without writing."""
+    create(store, _order(), source="test")
+    fire(store, parse_event("AE-1", "dispatch", {"at": PAID, "tracking_number": "LP1"}), source="x")
+    told = explain(store, "AE-1", "request_cancellation", {}, at=LATER)
+    assert isinstance(told.refusal, EventRejected) and told.refusal.rule == "R2"
+    shown = show(store, "AE-1")
+    assert (shown.version, [e.event for e in shown.history]) == (2, ["dispatch"])
+    assert store.load("AE-1").version == 2
+
+
+def test_pages_follow_their_cursor_to_the_end(store: SQLiteStore) -> None:
+    """Keyset pages of a listing cover every order once, in order, and end."""
+    for i in range(7):
+        create(store, _order(order_id=f"AE-{i}"), source="test")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = list_orders(store, limit=3, cursor=cursor)
+        seen += [row.order_id for row in page.orders]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [f"AE-{i}" for i in range(7)]
+    with pytest.raises(InvalidInput) as caught:
+        list_orders(store, cursor="not-ours")
+    assert caught.value.field == "cursor"
+
+
+def test_sweep_all_goes_on_until_a_batch_comes_back_short(store: SQLiteStore) -> None:
+    """R12: sweep_all fires every due clock event, in as many batches as it takes."""
+    for i in range(5):
+        create(store, _order(order_id=f"AE-{i}"), source="test")
+    swept = sweep_all(store, LATER, 2)
+    assert sorted(a.order.order_id for a in swept) == [f"AE-{i}" for i in range(5)]
+    assert sweep_all(store, LATER, 2) == []
+
+
+def test_the_relay_records_each_try_and_dead_letters_go_again(tmp_path: Path) -> None:
+    """R6: a relay pass sends what is due and records each try; a notification that failed
+    every try is a dead letter, and redeliver queues it again with its tries started over."""
+
+    async def scenario() -> tuple[dict[str, int], dict[str, int], int, int]:
+        async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
+            await store.run(create, _order(), source="test")
+            await store.apply("AE-1", "request_cancellation", at=LATER)
+            policy = RelayPolicy(attempts=1, backoff=0.01, backoff_max=0.01)
+
+            async def refused(item: Any) -> str:
+                return "HTTP 503"
+
+            async def taken(item: Any) -> None:
+                return None
+
+            now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+            first = await relay_batch(store, refused, policy, limit=10, now=now)
+            dead = await store.dead_letter_count()
+            again = await store.run(redeliver, None)
+            second = await relay_batch(store, taken, policy, limit=10, now=now)
+            return first, second, dead, again
+
+    first, second, dead, again = anyio.run(scenario)
+    assert (first["dead"], dead, again, second["sent"]) == (1, 1, 1, 1)
