@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EVENTS, RULES, Order, OrderError, StoreFault
-from statemachine.cli import EXIT_CODES
+from statemachine.cli import EXIT_CODES, ExitCode
 from statemachine.cli._app import _exit_code
 from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
@@ -114,8 +114,8 @@ def test_every_command_has_help(command: str) -> None:
     if not command:
         for name in COMMANDS:
             assert name in done.stdout
-        for code, _ in EXIT_CODES:
-            assert re.search(rf"^\s+{code}\s", done.stdout, re.M), code
+        for code in ExitCode:
+            assert re.search(rf"^\s+{code.value}\s", done.stdout, re.M), code
         assert "_ORDERFSM_COMPLETE=bash_source orderfsm" in done.stdout
 
 
@@ -132,10 +132,12 @@ def test_shell_completion_completes_commands_and_options() -> None:
 
 
 def test_exit_codes_are_documented_in_readme_and_docs() -> None:
-    """Exit codes: the README's table is EXIT_CODES, code for code and word for word."""
+    """Exit codes: the README's table is ExitCode, status for status and word for word, and
+    EXIT_CODES (kept for its importers) is the same list."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \| (.*) \|$", readme, re.M)
-    assert [(int(c), text) for c, text in rows] == list(EXIT_CODES)
+    assert [(int(c), text) for c, text in rows] == [(c.value, c.meaning) for c in ExitCode]
+    assert list(EXIT_CODES) == [(c.value, c.meaning) for c in ExitCode]
 
 
 def test_usage_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
@@ -182,7 +184,7 @@ EXIT_OF: dict[str, int] = {
     "TableError": 1,
     "GraphvizMissing": 5,
 }
-"""The exit status of each error of the package (EXIT_CODES)."""
+"""The exit status of each error of the package (ExitCode)."""
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
@@ -190,7 +192,7 @@ def test_every_error_exits_with_the_status_of_its_branch(error: OrderError) -> N
     """Every store fault exits 4 (the operator's to fix); a request error 3 (the input's), a
     refusal 1 (a finding); a missing program 5."""
     assert _exit_code(error) == EXIT_OF[type(error).__name__]
-    assert (_exit_code(error) == 4) == isinstance(error, StoreFault)
+    assert (_exit_code(error) == ExitCode.STORE) == isinstance(error, StoreFault)
 
 
 def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None:

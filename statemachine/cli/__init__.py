@@ -6,7 +6,7 @@ demo when given no command). Every command has ``--help``; the commands that rea
 orders take the store as ``--db PATH`` (SQLite), ``--dsn URL`` (PostgreSQL) or the environment
 variable ``ORDERFSM_DB`` (a path, or a ``postgresql://`` URL).
 
-Exit codes (:data:`EXIT_CODES`, printed by ``orderfsm --help`` and listed in the README) say
+Exit codes (:class:`ExitCode`, printed by ``orderfsm --help`` and listed in the README) say
 what went wrong without parsing a message; every failure is one line on standard error,
 never a traceback.
 
@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Final
 
-from ._codes import EXIT_CODES
+from ._codes import EXIT_CODES, ExitCode
 
-__all__ = ["EXIT_CODES", "main"]
-
-_MISSING_EXTRA: Final = 5
+__all__ = ["EXIT_CODES", "ExitCode", "main"]
 
 
 def main(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> int:
@@ -37,5 +34,5 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> i
             "pip install 'order-statemachine[cli]'",
             file=sys.stderr,
         )
-        return _MISSING_EXTRA
+        return ExitCode.MISSING
     return run(argv, prog_name=prog_name)

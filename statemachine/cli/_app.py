@@ -4,7 +4,7 @@ Each command is a thin layer over the package's public API: a store (``statemach
 an order's ``explain``/``refusals``, the diagrams, ``check_log``. Output for people goes through
 Rich; ``--json`` writes the package's own JSON forms (``to_dict()``) instead, one document, or
 one JSON object per line for streams. Errors reach :func:`run`, which prints one line on
-standard error and returns the exit status of :data:`~statemachine.cli.EXIT_CODES`.
+standard error and returns its :class:`~statemachine.cli.ExitCode`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from ..rules import RULES
 from ..store import MAX_LIMIT, OrderStore, SQLiteStore, Swept
 from ..table import EVENTS
 from ..testing.log import check_log
-from ._codes import EXIT_CODES
+from ._codes import ExitCode
 from ._lines import (
     CREATE_KEYS,
     CreateLine,
@@ -80,8 +80,6 @@ SOURCE: Final = "orderfsm"
 _PIPE_WIDTH: Final = 100
 """Rich's width when the output is not a terminal and ``COLUMNS`` is not set."""
 _URL_SCHEMES: Final = ("postgresql://", "postgres://")
-
-OK, FINDINGS, USAGE, INPUT, STORE, MISSING, SOFTWARE, INTERRUPTED = 0, 1, 2, 3, 4, 5, 70, 130
 
 
 class _Settings:
@@ -110,17 +108,17 @@ def run(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> in
         return _fail(
             prog_name,
             f"{exc.format_message()} (see '{where} --help')",
-            USAGE,
+            ExitCode.USAGE,
             {"type": "UsageError", "message": exc.format_message()},
         )
     except click.ClickException as exc:
         return _fail(prog_name, exc.format_message(), exc.exit_code, None)
     except (click.Abort, KeyboardInterrupt):
-        return _fail(prog_name, "interrupted", INTERRUPTED, None)
+        return _fail(prog_name, "interrupted", ExitCode.INTERRUPTED, None)
     except OrderError as exc:
         return _fail(prog_name, str(exc), _exit_code(exc), exc.to_dict())
     except OSError as exc:
-        return _fail(prog_name, _os_message(exc), INPUT, {"type": type(exc).__name__})
+        return _fail(prog_name, _os_message(exc), ExitCode.INPUT, {"type": type(exc).__name__})
     except Exception as exc:
         if os.environ.get("ORDERFSM_TRACEBACK"):
             raise
@@ -128,20 +126,20 @@ def run(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> in
             f"internal error: {type(exc).__name__}: {exc} (a bug in orderfsm; "
             "ORDERFSM_TRACEBACK=1 shows where)"
         )
-        return _fail(prog_name, message, SOFTWARE, {"type": type(exc).__name__})
-    return int(result or OK)
+        return _fail(prog_name, message, ExitCode.INTERNAL, {"type": type(exc).__name__})
+    return int(result or ExitCode.OK)
 
 
-def _exit_code(exc: OrderError) -> int:
-    """The exit status an error of the package means (see EXIT_CODES), by its branch: a store
+def _exit_code(exc: OrderError) -> ExitCode:
+    """The exit status an error of the package means, by its branch: a store
     fault is the operator's (4), a request error the input's (3; a refusal is a finding, 1)."""
     if isinstance(exc, StoreFault):
-        return STORE
+        return ExitCode.STORE
     if isinstance(exc, GraphvizMissing):
-        return MISSING
+        return ExitCode.MISSING
     if isinstance(exc, RequestError) and not isinstance(exc, EventRejected):
-        return INPUT
-    return FINDINGS
+        return ExitCode.INPUT
+    return ExitCode.FINDINGS
 
 
 def _os_message(exc: OSError) -> str:
@@ -156,7 +154,7 @@ def _fail(prog_name: str, message: str, code: int, data: dict[str, Any] | None) 
     if _Settings.json_errors:
         error = dict(data or {"type": "Error"})
         error["message"] = line
-        print(json.dumps({"error": error, "exit": code}, ensure_ascii=False), file=sys.stderr)
+        print(json.dumps({"error": error, "exit": int(code)}, ensure_ascii=False), file=sys.stderr)
     else:
         print(f"{prog_name}: error: {line}", file=sys.stderr)
     return code
@@ -333,7 +331,7 @@ def _opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
 class _Missing(click.ClickException):
     """A program or an extra the command needs is not installed (exit status 5)."""
 
-    exit_code = MISSING
+    exit_code = ExitCode.MISSING
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -364,13 +362,13 @@ def _now(value: dt.datetime | None) -> dt.datetime:
 def _epilog() -> str:
     codes = "\n".join(
         textwrap.fill(
-            meaning.replace("`", ""),
+            code.meaning.replace("`", ""),
             78,
-            initial_indent=f"  {code:>3}  ",
+            initial_indent=f"  {code.value:>3}  ",
             subsequent_indent=" " * 7,
             break_on_hyphens=False,
         )
-        for code, meaning in EXIT_CODES
+        for code in ExitCode
     )
     return (
         "\b\nExit status:\n"
@@ -396,7 +394,7 @@ def cli(ctx: click.Context) -> int:
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-    return OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,7 +450,7 @@ def demo(db: str | None, out: str | None, as_json: bool) -> int:
             f"`orderfsm show --db {path} AE-1004`, or at the outbox with "
             f"`orderfsm outbox --db {path}`.",
         )
-    return OK
+    return ExitCode.OK
 
 
 _WHO: Final = 8
@@ -743,7 +741,7 @@ def apply_cmd(events: str, db: str | None, dsn: str | None, verbose: bool, as_js
                   "applied as reported", file=sys.stderr)  # fmt: skip
             raise
     _summary(console, counts, as_json)
-    return FINDINGS if counts["rejected"] or counts["invalid"] else OK
+    return ExitCode.FINDINGS if counts["rejected"] or counts["invalid"] else ExitCode.OK
 
 
 def _summary(console: Console, counts: Counter[str], as_json: bool) -> None:
@@ -824,7 +822,7 @@ def import_cmd(orders: str, db: str | None, dsn: str | None, as_json: bool) -> i
         _emit({"imported": count})
     else:
         console.print(Text(f"imported {count} order{'s' if count != 1 else ''}"))
-    return OK
+    return ExitCode.OK
 
 
 def _order_of(number: int, text: str | None) -> Order:
@@ -884,7 +882,7 @@ def show(
                 "log": [entry.to_dict() for entry in log],
             }
         )
-        return OK
+        return ExitCode.OK
     console = _console()
     zone = order.policy.timezone
     console.print(
@@ -997,7 +995,7 @@ def show(
                 "refuse them",
             )
         console.print(why)
-    return OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -1067,7 +1065,7 @@ def sweep(
                 f"orderfsm sweep: stopped after {sweeps} sweep{'s' if sweeps != 1 else ''}",
                 file=sys.stderr,
             )
-    return FINDINGS if corrupt else OK
+    return ExitCode.FINDINGS if corrupt else ExitCode.OK
 
 
 @contextlib.contextmanager
@@ -1152,18 +1150,18 @@ def outbox(db: str | None, dsn: str | None, ack: bool, limit: int, as_json: bool
         acked = store.ack([item.id for item in items]) if ack and items else 0
     if as_json:
         _emit({"items": [item.to_dict() for item in items], "acked": acked})
-        return OK
+        return ExitCode.OK
     console = _console()
     if not items:
         console.print(Text("the outbox is empty"))
-        return OK
+        return ExitCode.OK
     for item in items:
         n = item.notification
         head = f"#{item.id} {item.order_id}: {n.kind} by {n.channel} ({n.rule})"
         _item(console, f"{n.at:%Y-%m-%d %H:%M%z}", head, n.message)
     tail = f"; acknowledged {acked}" if ack else ""
     console.print(Text(f"{len(items)} waiting{tail}"))
-    return OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -1217,7 +1215,7 @@ def diagram(
         sys.stdout.buffer.flush()
     else:
         Path(output).write_bytes(data)
-    return OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -1260,7 +1258,7 @@ def rules(rule_id: str | None, tests_dir: str | None, as_json: bool) -> int:
                 "rules": [t.to_dict() for t in traces],
             }
         )
-        return OK
+        return ExitCode.OK
     console = _console()
     if rule_id is not None:
         (one,) = traces
@@ -1274,7 +1272,7 @@ def rules(rule_id: str | None, tests_dir: str | None, as_json: bool) -> int:
             console.print(Text(f"{head}:", style="bold"))
             for item in items or (("none found" if found else "no test suite here"),):
                 console.print(Text(f"  {item}"))
-        return OK
+        return ExitCode.OK
     table = _table("Rules and what proves them")
     table.add_column("rule", no_wrap=True)
     table.add_column("title", ratio=2)
@@ -1303,7 +1301,7 @@ def rules(rule_id: str | None, tests_dir: str | None, as_json: bool) -> int:
         "`orderfsm rules R7` shows one rule: its transitions, the guards, effects and "
         "prohibitions that enforce it, and its tests by name; --json gives all of them.",
     )
-    return OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -1358,13 +1356,13 @@ def check_log_cmd(file: str, as_json: bool) -> int:
                 "at once)"
             )
         )
-    return OK if report.ok else FINDINGS
+    return ExitCode.OK if report.ok else ExitCode.FINDINGS
 
 
 class _WebMissing(click.ClickException):
     """The web extra is not installed (exit status 5, like any missing program)."""
 
-    exit_code = MISSING
+    exit_code = ExitCode.MISSING
 
 
 @cli.command()
@@ -1408,4 +1406,4 @@ def serve(
         run_server(db=target, host=host, port=port, workers=workers, pool_size=pool_size)
     else:
         run_server(dsn=target, host=host, port=port, workers=workers, pool_size=pool_size)
-    return OK
+    return ExitCode.OK
