@@ -39,6 +39,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from .._storeref import DB_ENV, store_in_env
 from ..demo import STORIES, Step, StoryRun, run_story, write_journey
 from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, lifecycle_mermaid, render
 from ..errors import (
@@ -73,13 +74,11 @@ from ._trace import find_tests, trace
 
 __all__ = ["cli", "run"]
 
-ENV_DB: Final = "ORDERFSM_DB"
 COMPLETE_VAR: Final = "_ORDERFSM_COMPLETE"
 SOURCE: Final = "orderfsm"
 """The ``source`` the store logs for the events this command line sends."""
 _PIPE_WIDTH: Final = 100
 """Rich's width when the output is not a terminal and ``COLUMNS`` is not set."""
-_URL_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
 class _Settings:
@@ -274,7 +273,7 @@ def store_options(f: _F) -> _F:
     f = click.option(
         "--db",
         metavar="PATH",
-        help=f"SQLite store: the database file. Without --db or --dsn, ${ENV_DB} (a path, or "
+        help=f"SQLite store: the database file. Without --db or --dsn, ${DB_ENV} (a path, or "
         "a postgresql:// URL).",
     )(f)
     return f
@@ -291,14 +290,12 @@ def _store_ref(db: str | None, dsn: str | None) -> StoreRef:
         return ("sqlite", db)
     if dsn is not None:
         return ("postgres", dsn)
-    env = os.environ.get(ENV_DB, "").strip()
-    if not env:
+    named = store_in_env(os.environ)
+    if named is None:
         raise click.UsageError(
-            f"no store: give --db PATH (SQLite) or --dsn URL (PostgreSQL), or set {ENV_DB}"
+            f"no store: give --db PATH (SQLite) or --dsn URL (PostgreSQL), or set {DB_ENV}"
         )
-    if env.startswith(_URL_SCHEMES):
-        return ("postgres", env)
-    return ("sqlite", env)
+    return (named.kind, named.target)
 
 
 @contextlib.contextmanager
