@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from statemachine import EVENTS, RULES, Order, OrderError, StoreFault
 from statemachine.cli import EXIT_CODES, ExitCode
-from statemachine.cli._app import _exit_code
+from statemachine.cli._errors import exit_code
 from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
 from statemachine.store import SQLiteStore
@@ -191,8 +191,8 @@ EXIT_OF: dict[str, int] = {
 def test_every_error_exits_with_the_status_of_its_branch(error: OrderError) -> None:
     """Every store fault exits 4 (the operator's to fix); a request error 3 (the input's), a
     refusal 1 (a finding); a missing program 5."""
-    assert _exit_code(error) == EXIT_OF[type(error).__name__]
-    assert (_exit_code(error) == ExitCode.STORE) == isinstance(error, StoreFault)
+    assert exit_code(error) == EXIT_OF[type(error).__name__]
+    assert (exit_code(error) == ExitCode.STORE) == isinstance(error, StoreFault)
 
 
 def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None:
@@ -228,6 +228,39 @@ def test_json_errors_are_one_json_line_on_stderr(tmp_path: Path) -> None:
     done = run("show", "--json", "--db", str(tmp_path / "none.db"), "AE-1")
     line = json.loads(one_error_line(done, 4))
     assert line["exit"] == 4 and line["error"]["type"] == "StoreUnavailable"
+
+
+def test_each_run_has_an_invocation_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ctx.obj: --json is kept on the run's own Invocation, so in one process a run with
+    --json answers its error as JSON and the next run, without it, as a plain line."""
+    from statemachine.cli._run import run as run_in_process
+
+    missing = str(tmp_path / "none.db")
+    assert run_in_process(["show", "--json", "--db", missing, "AE-1"]) == ExitCode.STORE
+    assert json.loads(capsys.readouterr().err)["exit"] == ExitCode.STORE
+    assert run_in_process(["show", "--db", missing, "AE-1"]) == ExitCode.STORE
+    assert capsys.readouterr().err.startswith("orderfsm: error: cannot use the store")
+
+
+def test_every_command_is_a_module_of_its_own() -> None:
+    """The command line is rooms of one purpose: each command in its own module under
+    statemachine/cli/commands (named after it), no module of statemachine/cli over 800
+    lines."""
+    from statemachine.cli._group import cli
+
+    package = ROOT / "statemachine" / "cli"
+    assert set(cli.commands) == {*COMMANDS, "serve"}
+    modules = {name: "import_" if name == "import" else name.replace("-", "_") for name in
+               cli.commands}  # fmt: skip
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == f"statemachine.cli.commands.{modules[name]}"
+    files = {p.stem for p in (package / "commands").glob("*.py")}
+    assert files == {"__init__", *modules.values()}
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in package.rglob("*.py")}
+    assert max(sizes.values()) <= 800, sizes
 
 
 def test_python_m_statemachine_is_the_same_command_line() -> None:
