@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EVENTS, RULES, Order, OrderError, StoreFault
-from statemachine.cli import EXIT_CODES
-from statemachine.cli._app import _exit_code
+from statemachine.cli import EXIT_CODES, ExitCode
+from statemachine.cli._errors import exit_code
 from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
 from statemachine.store import SQLiteStore
@@ -114,8 +114,8 @@ def test_every_command_has_help(command: str) -> None:
     if not command:
         for name in COMMANDS:
             assert name in done.stdout
-        for code, _ in EXIT_CODES:
-            assert re.search(rf"^\s+{code}\s", done.stdout, re.M), code
+        for code in ExitCode:
+            assert re.search(rf"^\s+{code.value}\s", done.stdout, re.M), code
         assert "_ORDERFSM_COMPLETE=bash_source orderfsm" in done.stdout
 
 
@@ -132,10 +132,12 @@ def test_shell_completion_completes_commands_and_options() -> None:
 
 
 def test_exit_codes_are_documented_in_readme_and_docs() -> None:
-    """Exit codes: the README's table is EXIT_CODES, code for code and word for word."""
+    """Exit codes: the README's table is ExitCode, status for status and word for word, and
+    EXIT_CODES (kept for its importers) is the same list."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \| (.*) \|$", readme, re.M)
-    assert [(int(c), text) for c, text in rows] == list(EXIT_CODES)
+    assert [(int(c), text) for c, text in rows] == [(c.value, c.meaning) for c in ExitCode]
+    assert list(EXIT_CODES) == [(c.value, c.meaning) for c in ExitCode]
 
 
 def test_usage_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
@@ -182,15 +184,15 @@ EXIT_OF: dict[str, int] = {
     "TableError": 1,
     "GraphvizMissing": 5,
 }
-"""The exit status of each error of the package (EXIT_CODES)."""
+"""The exit status of each error of the package (ExitCode)."""
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
 def test_every_error_exits_with_the_status_of_its_branch(error: OrderError) -> None:
     """Every store fault exits 4 (the operator's to fix); a request error 3 (the input's), a
     refusal 1 (a finding); a missing program 5."""
-    assert _exit_code(error) == EXIT_OF[type(error).__name__]
-    assert (_exit_code(error) == 4) == isinstance(error, StoreFault)
+    assert exit_code(error) == EXIT_OF[type(error).__name__]
+    assert (exit_code(error) == ExitCode.STORE) == isinstance(error, StoreFault)
 
 
 def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None:
@@ -226,6 +228,39 @@ def test_json_errors_are_one_json_line_on_stderr(tmp_path: Path) -> None:
     done = run("show", "--json", "--db", str(tmp_path / "none.db"), "AE-1")
     line = json.loads(one_error_line(done, 4))
     assert line["exit"] == 4 and line["error"]["type"] == "StoreUnavailable"
+
+
+def test_each_run_has_an_invocation_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ctx.obj: --json is kept on the run's own Invocation, so in one process a run with
+    --json answers its error as JSON and the next run, without it, as a plain line."""
+    from statemachine.cli._run import run as run_in_process
+
+    missing = str(tmp_path / "none.db")
+    assert run_in_process(["show", "--json", "--db", missing, "AE-1"]) == ExitCode.STORE
+    assert json.loads(capsys.readouterr().err)["exit"] == ExitCode.STORE
+    assert run_in_process(["show", "--db", missing, "AE-1"]) == ExitCode.STORE
+    assert capsys.readouterr().err.startswith("orderfsm: error: cannot use the store")
+
+
+def test_every_command_is_a_module_of_its_own() -> None:
+    """The command line is rooms of one purpose: each command in its own module under
+    statemachine/cli/commands (named after it), no module of statemachine/cli over 800
+    lines."""
+    from statemachine.cli._group import cli
+
+    package = ROOT / "statemachine" / "cli"
+    assert set(cli.commands) == {*COMMANDS, "serve"}
+    modules = {name: "import_" if name == "import" else name.replace("-", "_") for name in
+               cli.commands}  # fmt: skip
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == f"statemachine.cli.commands.{modules[name]}"
+    files = {p.stem for p in (package / "commands").glob("*.py")}
+    assert files == {"__init__", *modules.values()}
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in package.rglob("*.py")}
+    assert max(sizes.values()) <= 800, sizes
 
 
 def test_python_m_statemachine_is_the_same_command_line() -> None:

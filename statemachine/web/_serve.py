@@ -12,6 +12,7 @@ from typing import Any, Final
 import anyio
 from fastapi import FastAPI
 
+from .._storeref import DB_ENV, DSN_ENV, StoreRef, store_in_env
 from ..errors import InvalidInput
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
 from ._app import build
@@ -19,10 +20,6 @@ from ._settings import Settings
 
 __all__ = ["DB_ENV", "DSN_ENV", "POOL_ENV", "app_from_env", "serve"]
 
-DB_ENV: Final = "ORDERFSM_DB"
-"""The SQLite file :func:`app_from_env` opens (``serve`` sets it for its workers)."""
-DSN_ENV: Final = "ORDERFSM_DSN"
-"""The PostgreSQL connection string :func:`app_from_env` opens."""
 POOL_ENV: Final = "ORDERFSM_POOL_SIZE"
 """Connections per process to PostgreSQL (default 10)."""
 _LEVELS: Final = ("critical", "error", "warning", "info", "debug")
@@ -37,12 +34,26 @@ def _open(db: str | None, dsn: str | None, pool_size: int) -> AsyncStore:
     return AsyncPostgresStore(dsn, pool_size=pool_size)
 
 
+def _store_env() -> tuple[str | None, str | None]:
+    """``(db, dsn)`` as the environment names them: ``ORDERFSM_DB`` read as ``orderfsm`` reads
+    it (a SQLite path, or a ``postgresql://`` URL), or ``ORDERFSM_DSN``."""
+    named = store_in_env(os.environ)
+    dsn = os.environ.get(DSN_ENV) or None
+    if named is None:
+        return None, dsn
+    if dsn is not None:
+        raise InvalidInput(f"{DB_ENV} and {DSN_ENV} both name a store; set one of them")
+    if named.kind == "sqlite":
+        return named.target, None
+    return None, named.target
+
+
 def app_from_env() -> FastAPI:
-    """The app on the store ``ORDERFSM_DB`` or ``ORDERFSM_DSN`` names, with
-    :meth:`Settings.from_env`; its lifespan closes the store. An app factory for any ASGI
-    server: ``uvicorn --factory statemachine.web:app_from_env``."""
+    """The app on the store ``ORDERFSM_DB`` (a SQLite path, or a ``postgresql://`` URL) or
+    ``ORDERFSM_DSN`` names, with :meth:`Settings.from_env`; its lifespan closes the store. An
+    app factory for any ASGI server: ``uvicorn --factory statemachine.web:app_from_env``."""
     settings = Settings.from_env()
-    db, dsn = os.environ.get(DB_ENV) or None, os.environ.get(DSN_ENV) or None
+    db, dsn = _store_env()
     pool = os.environ.get(POOL_ENV, "10")
     if not pool.isdigit() or int(pool) < 1:
         raise InvalidInput(f"{POOL_ENV} must be a whole number from 1, got {pool!r}")
@@ -108,6 +119,9 @@ def serve(
         raise InvalidInput(f"pool_size must be a whole number from 1, got {pool_size!r}")
     Settings.from_env()  # refuse bad settings before anything starts
     location = None if db is None else os.fspath(db)
+    if location is not None and StoreRef.named(location).kind != "sqlite":
+        # the workers read it back from ORDERFSM_DB, where such a name is a PostgreSQL URL
+        raise InvalidInput("db is a SQLite file; give a postgresql:// URL as dsn", field="db")
     store = _open(location, dsn, 1)  # opens (and migrates) the store once, or says why not
     anyio.run(store.aclose)
     os.environ.pop(DB_ENV, None)

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from web_helpers import READ, ROOT, WRITE, R, ThreadServer, W, create, server_env
+from web_helpers import READ, ROOT, WRITE, R, ThreadServer, W, create, pg_url, server_env
 
 from statemachine import InvalidInput
-from statemachine.store import AsyncPostgresStore, AsyncSQLiteStore
-from statemachine.web import Settings, create_app, serve
+from statemachine.store import AsyncPostgresStore, AsyncSQLiteStore, PostgresStore, SQLiteStore
+from statemachine.web import Settings, app_from_env, create_app, serve
 
 
 def test_settings_come_from_the_environment() -> None:
@@ -68,6 +68,55 @@ def test_serve_takes_the_store_and_the_address_never_a_token() -> None:
     assert list(parameters) == ["db", "dsn", "host", "port", "workers", "pool_size", "log_level"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
     assert (parameters["host"].default, parameters["port"].default) == ("127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize("variable", ["ORDERFSM_DB path", "ORDERFSM_DB URL", "ORDERFSM_DSN"])
+def test_app_from_env_reads_orderfsm_db_as_orderfsm_does(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """ORDERFSM_DB is a SQLite path or a postgresql:// URL to app_from_env (the factory of
+    serve's workers and of uvicorn --factory), as to every orderfsm command; ORDERFSM_DSN still
+    names PostgreSQL. The order created over HTTP is in the store the variable names."""
+    monkeypatch.delenv("ORDERFSM_DB", raising=False)
+    monkeypatch.delenv("ORDERFSM_DSN", raising=False)
+    for name, value in server_env().items():
+        if name.startswith("ORDERFSM_"):
+            monkeypatch.setenv(name, value)
+    if variable == "ORDERFSM_DB path":
+        path = tmp_path / "orders.db"
+        monkeypatch.setenv("ORDERFSM_DB", str(path))
+    else:
+        dsn = request.getfixturevalue("pg_dsn")
+        if variable == "ORDERFSM_DB URL":
+            monkeypatch.setenv("ORDERFSM_DB", pg_url(dsn))
+        else:
+            monkeypatch.setenv("ORDERFSM_DSN", dsn)
+    app = app_from_env()
+    with ThreadServer(app) as server, httpx.Client(base_url=server.url) as client:
+        assert create(client, "ENV-1").status_code == 201
+    store = SQLiteStore(path) if variable == "ORDERFSM_DB path" else PostgresStore(dsn)
+    try:
+        assert store.get("ENV-1").state == "paid"
+    finally:
+        store.close()
+
+
+def test_app_from_env_refuses_two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORDERFSM_DB and ORDERFSM_DSN both set: InvalidInput naming both, no store opened."""
+    monkeypatch.setenv("ORDERFSM_DB", str(tmp_path / "orders.db"))
+    monkeypatch.setenv("ORDERFSM_DSN", "host=db dbname=shop")
+    with pytest.raises(InvalidInput) as caught:
+        app_from_env()
+    assert "ORDERFSM_DB" in caught.value.message and "ORDERFSM_DSN" in caught.value.message
+    assert not (tmp_path / "orders.db").exists()
+
+
+def test_serve_refuses_a_url_as_its_sqlite_file() -> None:
+    """serve(db=...) is a SQLite file, handed to its workers in ORDERFSM_DB: a postgresql://
+    URL there is refused before anything starts (the workers would read it as PostgreSQL)."""
+    with pytest.raises(InvalidInput) as caught:
+        serve(db="postgresql://shop@db.invalid/orders")
+    assert caught.value.field == "db"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -147,9 +196,13 @@ def test_a_postgres_store_is_all_the_service_needs(pg_dsn: str) -> None:
         store.sync.close()
 
 
-def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """R15: `orderfsm serve --db PATH` serves the API (a write needs ORDERFSM_TOKEN from the
-    environment, never an option), and SIGTERM stops it cleanly with exit status 0."""
+@pytest.mark.parametrize("where", ["--db PATH", "ORDERFSM_DB URL"])
+def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """R15: `orderfsm serve --db PATH`, or with ORDERFSM_DB a postgresql:// URL as for every
+    command, serves the API (a write needs ORDERFSM_TOKEN from the environment, never an
+    option), and SIGTERM stops it cleanly with exit status 0."""
     import shutil
     import signal
     import sysconfig
@@ -162,9 +215,13 @@ def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(tmp_path: Path) ->
     )
     assert script, "orderfsm is installed with the package"
     port = free_port()
-    env = server_env()
+    if where == "--db PATH":
+        env, store_args = server_env(), ["--db", str(tmp_path / "orders.db")]
+    else:
+        dsn = request.getfixturevalue("pg_dsn")
+        env, store_args = {**server_env(), "ORDERFSM_DB": pg_url(dsn)}, []
     process = subprocess.Popen(
-        [script, "serve", "--db", str(tmp_path / "orders.db"), "--port", str(port)],
+        [script, "serve", *store_args, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -190,6 +247,12 @@ def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(tmp_path: Path) ->
         process.send_signal(signal.SIGTERM)
         code = process.wait(60)
     assert code == 0, process.stderr.read() if process.stderr else ""
+    if where == "ORDERFSM_DB URL":
+        store = PostgresStore(dsn)
+        try:
+            assert store.get("AE-1").state == "paid"
+        finally:
+            store.close()
 
 
 def test_orderfsm_serve_without_a_store_is_one_line_exit_2() -> None:

@@ -183,6 +183,23 @@ def signed(
     return raw, headers
 
 
+def pg_url(dsn: str) -> str:
+    """A libpq connection string (the ``pg_dsn`` fixture's) as the ``postgresql://`` URL that
+    ``ORDERFSM_DB`` takes, its schema in the ``options`` parameter."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    auth = quote(str(params["user"]), safe="")
+    if params.get("password"):
+        auth += ":" + quote(str(params["password"]), safe="")
+    url = f"postgresql://{auth}@{params['host']}:{params['port']}/{params['dbname']}"
+    if params.get("options"):
+        url += f"?options={quote(str(params['options']), safe='')}"
+    return url
+
+
 def create(client: httpx.Client, order_id: str, *, paid_at: str | None = None) -> httpx.Response:
     """POST /orders with the write token; the response."""
     return client.post(

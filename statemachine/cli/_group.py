@@ -1,0 +1,83 @@
+"""The ``orderfsm`` group: its help (with every exit status and how to turn on shell
+completion), ``--version``, and its commands, one module each under
+:mod:`statemachine.cli.commands`."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Final
+
+import click
+
+from ._codes import ExitCode
+from ._context import Invocation
+from .commands.apply import apply_cmd
+from .commands.check_log import check_log_cmd
+from .commands.demo import demo
+from .commands.diagram import diagram
+from .commands.import_ import import_cmd
+from .commands.outbox import outbox
+from .commands.rules import rules
+from .commands.serve import serve
+from .commands.show import show
+from .commands.sweep import sweep
+
+__all__ = ["COMPLETE_VAR", "cli"]
+
+COMPLETE_VAR: Final = "_ORDERFSM_COMPLETE"
+"""The environment variable of click's shell completion."""
+
+
+def _epilog() -> str:
+    """Every exit status and its meaning (:class:`ExitCode`), then shell completion."""
+    codes = "\n".join(
+        textwrap.fill(
+            code.meaning.replace("`", ""),
+            78,
+            initial_indent=f"  {code.value:>3}  ",
+            subsequent_indent=" " * 7,
+            break_on_hyphens=False,
+        )
+        for code in ExitCode
+    )
+    return (
+        "\b\nExit status:\n"
+        f"{codes}\n\n"
+        "\b\nShell completion (bash; zsh_source and fish_source for the others):\n"
+        f'  eval "$({COMPLETE_VAR}=bash_source orderfsm)"'
+    )
+
+
+@click.group(
+    invoke_without_command=True,
+    epilog=_epilog(),
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="order-statemachine", prog_name="orderfsm")
+@click.pass_context
+def cli(ctx: click.Context) -> ExitCode:
+    """Operate dropshipping orders kept in a store, by the rules R1 to R16.
+
+    Start with `orderfsm demo`: the seed's stories end to end through a SQLite file. The store
+    is --db PATH (SQLite) or --dsn URL (PostgreSQL), or the environment's ORDERFSM_DB. Times
+    are ISO 8601 with their offset (2026-03-02T10:00:00+08:00); amounts are decimal strings.
+    """
+    ctx.ensure_object(Invocation)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+    return ExitCode.OK
+
+
+for _command in (
+    demo,
+    apply_cmd,
+    import_cmd,
+    show,
+    sweep,
+    outbox,
+    diagram,
+    rules,
+    check_log_cmd,
+    serve,
+):
+    cli.add_command(_command)

@@ -1,0 +1,86 @@
+"""The options several commands share: ``--json``, ``--db``/``--dsn`` and ``--now``.
+
+``--json``, ``--db`` and ``--dsn`` are kept on the run's :class:`~._context.Invocation`, not
+passed to the command; ``--json`` is read first (eager), so that even an error in a later
+option is reported as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .._storeref import DB_ENV
+from ..errors import InvalidInput
+from ._context import Invocation
+from ._lines import parse_moment
+
+__all__ = ["json_option", "now_option", "or_wall_clock", "store_options"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Invocation).json = True
+
+
+def json_option(help_text: str) -> Callable[[_F], _F]:
+    """``--json``: machine-readable output; errors become one JSON line on standard error."""
+    return click.option(
+        "--json", is_flag=True, help=help_text, callback=_json, is_eager=True, expose_value=False
+    )
+
+
+def _db(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.ensure_object(Invocation).db = value
+
+
+def _dsn(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.ensure_object(Invocation).dsn = value
+
+
+def store_options(f: _F) -> _F:
+    """``--db PATH`` and ``--dsn URL``; without either, the environment's ``ORDERFSM_DB``."""
+    f = click.option(
+        "--dsn",
+        metavar="URL",
+        callback=_dsn,
+        expose_value=False,
+        help="PostgreSQL store: a libpq connection string or postgresql:// URL (needs "
+        "'order-statemachine[postgres]').",
+    )(f)
+    f = click.option(
+        "--db",
+        metavar="PATH",
+        callback=_db,
+        expose_value=False,
+        help=f"SQLite store: the database file. Without --db or --dsn, ${DB_ENV} (a path, or "
+        "a postgresql:// URL).",
+    )(f)
+    return f
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """``--now``: an ISO 8601 moment with its offset, or ``now`` (the wall clock)."""
+    if value is None:
+        return None
+    if value == "now":
+        return dt.datetime.now(dt.UTC)
+    try:
+        return parse_moment(value, "--now")
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.message.removeprefix("--now "), ctx, param) from None
+
+
+def now_option(help_text: str) -> Callable[[_F], _F]:
+    """``--now TIME``: the moment a command judges at (default: the wall clock)."""
+    return click.option("--now", callback=_moment, metavar="TIME", help=help_text)
+
+
+def or_wall_clock(value: dt.datetime | None) -> dt.datetime:
+    """``--now`` as given, or else the wall clock at this moment."""
+    return value if value is not None else dt.datetime.now(dt.UTC)

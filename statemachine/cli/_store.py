@@ -1,0 +1,64 @@
+"""The store a command works on: which one ``--db``, ``--dsn`` or ``ORDERFSM_DB`` names, and
+opening it for the length of the command."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Final
+
+import click
+
+from .._storeref import DB_ENV, StoreRef, store_in_env
+from ..errors import StoreUnavailable
+from ..store import OrderStore, SQLiteStore
+from ._errors import missing
+
+__all__ = ["SOURCE", "opened", "store_ref"]
+
+SOURCE: Final = "orderfsm"
+"""The ``source`` the store logs for the events this command line sends."""
+
+
+def store_ref(db: str | None, dsn: str | None, environ: Mapping[str, str]) -> StoreRef:
+    """Which store ``--db PATH`` or ``--dsn URL`` names, or else ``ORDERFSM_DB`` in
+    ``environ`` (a path, or a ``postgresql://`` URL); a usage error for both or none."""
+    if db is not None and dsn is not None:
+        raise click.UsageError("give --db PATH or --dsn URL, not both")
+    if db is not None:
+        return StoreRef("sqlite", db)
+    if dsn is not None:
+        return StoreRef("postgres", dsn)
+    named = store_in_env(environ)
+    if named is None:
+        raise click.UsageError(
+            f"no store: give --db PATH (SQLite) or --dsn URL (PostgreSQL), or set {DB_ENV}"
+        )
+    return named
+
+
+@contextlib.contextmanager
+def opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
+    """The store ``ref`` names, closed afterwards. A SQLite file must exist unless the
+    command creates orders (``create``): reading never leaves an empty database behind."""
+    store: OrderStore
+    if ref.kind == "sqlite":
+        if not create and not Path(ref.target).exists():
+            raise StoreUnavailable(
+                ref.target, "no such file (`orderfsm import`, `apply` or `demo` creates one)"
+            )
+        store = SQLiteStore(ref.target)
+    else:
+        from ..store import PostgresStore
+
+        try:
+            store = PostgresStore(ref.target)
+        except ImportError:
+            raise missing(
+                "a PostgreSQL store needs psycopg: pip install 'order-statemachine[postgres]'"
+            ) from None
+    try:
+        yield store
+    finally:
+        store.close()
