@@ -477,7 +477,7 @@ def test_import_creates_all_orders_or_none(store_args: list[str], tmp_path: Path
     bad = jsonl(create("I-3"), {"order_id": "I-4"}, create("I-3"))
     done = run("import", *store_args, "-", stdin=bad)
     assert "3 bad lines" not in done.stderr and "2 bad lines" in one_error_line(done, 3)
-    assert "line 2: invalid: a create line needs 'amount'" in done.stdout
+    assert "line 2: invalid: amount is required" in done.stdout
     assert "line 3: invalid: order 'I-3' is given again (first on line 1)" in done.stdout
     assert run("show", *store_args, "I-3").returncode == 3
 

@@ -12,13 +12,14 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from ...application import EventRequest, NewOrder, create, fire
 from ...errors import EventRejected, InvalidInput, OrderError, OrderExists, RequestError
 from ...records import FireResult
 from ...store import OrderStore
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
-from .._lines import CreateLine, named, parse_line, read_lines
+from .._lines import named, parse_line, read_lines
 from .._options import json_option, store_options
 from .._output import emit, say
 from .._store import SOURCE, opened
@@ -133,13 +134,15 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
         request = parse_line(number, text)
     except InvalidInput as exc:
         return _Outcome(number, "invalid", *named(text), error=exc)
-    if isinstance(request, CreateLine):
-        return _create(store, request)
+    if isinstance(request, NewOrder):
+        return _create(store, number, request)
+    return _fire(store, number, request)
+
+
+def _fire(store: OrderStore, number: int, request: EventRequest) -> _Outcome:
     oid, event = request.order_id, request.event
     try:
-        applied = store.apply(
-            oid, event, at=request.at, event_id=request.event_id, source=SOURCE, **request.data
-        )
+        applied = fire(store, request, source=SOURCE).applied
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
     except RequestError as exc:
@@ -167,24 +170,16 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
     )
 
 
-def _create(store: OrderStore, request: CreateLine) -> _Outcome:
-    number, oid = request.line, request.order_id
+def _create(store: OrderStore, number: int, request: NewOrder) -> _Outcome:
+    oid = request.order_id
     try:
-        order = request.order()
-        store.add(order, source=SOURCE)
-    except OrderExists as exc:
-        stored = store.get(oid)
-        same = (stored.amount, stored.currency, stored.paid_at) == (
-            order.amount,
-            order.currency,
-            order.paid_at,
-        )
-        if same:
-            note = "the order is stored already, with the same amount and payment time"
-            return _Outcome(number, "duplicate", oid, "create", state=stored.state, note=note)
+        created = create(store, request, source=SOURCE)
+    except (OrderExists, InvalidInput) as exc:
         return _Outcome(number, "invalid", oid, "create", error=exc)
-    except InvalidInput as exc:
-        return _Outcome(number, "invalid", oid, "create", error=exc)
+    order = created.order
+    if created.replay:
+        note = "the order is stored already, with the same amount and payment time"
+        return _Outcome(number, "duplicate", oid, "create", state=order.state, note=note)
     return _Outcome(
         number,
         "applied",

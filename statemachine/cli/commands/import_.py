@@ -7,12 +7,13 @@ import json
 import click
 from rich.text import Text
 
+from ...application import NewOrder
 from ...errors import InvalidInput, OrderError, OrderExists
 from ...order import Order
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
-from .._lines import CREATE_KEYS, CreateLine, parse_request, read_json, read_lines
+from .._lines import CREATE_KEYS, parse_request, read_json, read_lines
 from .._options import json_option, store_options
 from .._output import emit
 from .._store import SOURCE, opened
@@ -95,8 +96,8 @@ def _order_of(number: int, text: str | None) -> Order:
     if not isinstance(raw, dict):
         raise InvalidInput("a line is a JSON object: an order", field="line")
     if set(raw) <= CREATE_KEYS:
-        request = parse_request(number, {**raw, "kind": raw.get("kind", "create")})
-        if not isinstance(request, CreateLine):
+        request = parse_request(raw, kind="create")
+        if not isinstance(request, NewOrder):
             raise InvalidInput("an import line creates an order", field="kind")
-        return request.order()
+        return Order.create(request.order_id, request.amount, request.currency, request.paid_at)  # type: ignore[arg-type]
     return Order.from_dict(json.loads(text))
