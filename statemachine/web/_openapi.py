@@ -176,6 +176,7 @@ _PROBLEM: Final[dict[str, Any]] = {
         "error": {"type": "string", "description": "The error's class (EventRejected...)"},
         "rule": {"type": ["string", "null"], "description": "The rule that refused (R2...)"},
         "kind": {
+            "type": ["string", "null"],
             "enum": ["state", "data", "time", None],
             "description": "What refused: the order's state, the data, or the time",
         },
@@ -258,7 +259,9 @@ _ANSWERS: Final[dict[str, dict[str, Any]]] = {
         allowed={"type": "boolean"},
         refusal={"anyOf": [ref("Problem"), {"type": "null"}]},
     ),
-    "Health": _object("The process's or the store's word", status={"enum": ["ok", "ready"]}),
+    "Health": _object(
+        "The process's or the store's word", status={"type": "string", "enum": ["ok", "ready"]}
+    ),
 }
 
 _NAMED: Final[dict[tuple[str, str], str]] = {
@@ -308,9 +311,18 @@ def _put(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
 def components() -> dict[str, Any]:
     """Every schema the document refers to, by name."""
     schemas: dict[str, Any] = {
-        "StateName": {"enum": list(STATES), "description": "A state of the machine's table"},
-        "EventName": {"enum": list(EVENTS), "description": "An event of the machine's table"},
+        "StateName": {
+            "type": "string",
+            "enum": list(STATES),
+            "description": "A state of the machine's table",
+        },
+        "EventName": {
+            "type": "string",
+            "enum": list(EVENTS),
+            "description": "An event of the machine's table",
+        },
         "ClaimReason": {
+            "type": "string",
             "enum": list(CLAIM_REASONS),
             "description": "R8: the reasons a claim after delivery is accepted for; the "
             "service reads any text and refuses another reason with R8's 422",
