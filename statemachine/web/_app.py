@@ -16,8 +16,15 @@ from starlette.responses import Response
 
 from ..errors import OrderError
 from ..store import AsyncStore
-from . import _diagrams, _docs, _events, _health, _inspect, _openapi, _orders
 from ._background import Relay, Sweeper
+from ._diagrams import router as diagrams
+from ._docs import router as docs
+from ._events import router as events
+from ._health import router as health
+from ._inspect import router as inspector
+from ._openapi import install as install_openapi
+from ._openapi import webhooks
+from ._orders import router as orders
 from ._problems import LOGGER, PROBLEM_JSON, problem, problem_of
 from ._security import SIGNATURE_HEADER, BodyLimit
 from ._service import Service
@@ -25,7 +32,7 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_ROUTERS: Final = (_orders, _events, _diagrams, _health, _inspect, _docs)
+_ROUTERS: Final = (orders, events, diagrams, health, inspector, docs)
 """One router per resource: orders, events, diagrams, the service's health, the inspector and
 the documentation page."""
 
@@ -87,12 +94,12 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
         lifespan=lifespan,
     )
     app.state.orderfsm = service
-    for module in _ROUTERS:
-        app.include_router(module.router)
-    app.webhooks.include_router(_openapi.webhooks)
+    for router in _ROUTERS:
+        app.include_router(router)
+    app.webhooks.include_router(webhooks)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     _handlers(app)
-    _openapi.install(app)
+    install_openapi(app)
     if settings.token is None and settings.read_token is None:
         LOGGER.warning(
             "neither ORDERFSM_TOKEN nor ORDERFSM_READ_TOKEN is set: only signed webhooks and "

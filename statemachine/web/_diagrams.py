@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, render
-from . import _parsing as parsing
 from ._deps import READ, ServiceDep
 from ._openapi import answer, problems
+from ._parsing import check_id
 
 __all__ = ["router"]
 
@@ -49,7 +49,7 @@ async def lifecycle_svg() -> Response:
 )
 async def journey_svg(service: ServiceDep, order_id: str) -> Response:
     """The lifecycle with this order's steps numbered and its current state filled."""
-    order = await service.store.get(parsing.check_id(order_id))
+    order = await service.store.get(check_id(order_id))
     return Response(await _render(journey_dot(order)), media_type=_SVG)
 
 
@@ -64,5 +64,5 @@ async def journey_svg(service: ServiceDep, order_id: str) -> Response:
 )
 async def journey_mmd(service: ServiceDep, order_id: str) -> Response:
     """The journey as a Mermaid state diagram."""
-    order = await service.store.get(parsing.check_id(order_id))
+    order = await service.store.get(check_id(order_id))
     return Response(journey_mermaid(order), media_type="text/plain; charset=utf-8")

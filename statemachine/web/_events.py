@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..table import EVENTS, TABLE
-from . import _answers as answers
-from . import _parsing as parsing
+from ._answers import event_applied, explanation
 from ._deps import READ, WRITE, SenderDep, ServiceDep
 from ._openapi import JSON, answer, problems, ref
+from ._parsing import check_id, event_request, expected_version, explain_request, json_object
 
 __all__ = ["CALLER_EVENTS", "operation_id", "router"]
 
@@ -52,16 +52,14 @@ async def explain(
     """What firing ``event`` would do, without doing it: ``allowed``, or as ``refusal`` the
     very problem document (status, rule, kind, facts) that sending it would answer. The
     event's data goes in the query string (``?reason=damaged_in_transit&amount=5.00``)."""
-    order = await service.store.get(parsing.check_id(order_id))
-    asked = parsing.explain_request(
-        event, at, request.query_params.items(), dt.datetime.now(dt.UTC)
-    )
+    order = await service.store.get(check_id(order_id))
+    asked = explain_request(event, at, request.query_params.items(), dt.datetime.now(dt.UTC))
     refusal = order.explain(event, at=asked.at, event_id=asked.event_id, **asked.data)
     instance = None
     if event in CALLER_EVENTS:  # where sending it would go, as its problem would say
         path = request.url.path
         instance = f"{path[: path.rindex('/explain/')]}/events/{event}"
-    return answers.explanation(order, event, asked.at, refusal, instance=instance)
+    return explanation(order, event, asked.at, refusal, instance=instance)
 
 
 def _event_route(event: str) -> None:
@@ -88,18 +86,18 @@ def _event_route(event: str) -> None:
             ),
         ] = None,
     ) -> Response:
-        data = parsing.json_object(request.headers.get("content-type"), await request.body())
-        sent = parsing.event_request(event, data, idempotency_key)
+        data = json_object(request.headers.get("content-type"), await request.body())
+        sent = event_request(event, data, idempotency_key)
         applied = await service.store.apply(
-            parsing.check_id(order_id),
+            check_id(order_id),
             event,
             at=sent.at,
             event_id=sent.event_id,
             source=source,
-            expected_version=parsing.expected_version(if_match),
+            expected_version=expected_version(if_match),
             **sent.data,
         )
-        return answers.event_applied(applied, event, sent.event_id)
+        return event_applied(applied, event, sent.event_id)
 
     endpoint.__name__ = f"fire_{event}"
     router.add_api_route(

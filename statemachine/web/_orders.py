@@ -10,10 +10,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import OrderExists
-from . import _answers as answers
-from . import _parsing as parsing
+from ._answers import etag, history, order_created, order_page, order_read
 from ._deps import READ, WRITE, ServiceDep
 from ._openapi import answer, problems, ref
+from ._parsing import (
+    check_id,
+    decode_cursor,
+    due_limit,
+    encode_cursor,
+    json_object,
+    new_order,
+    state_filter,
+)
 
 __all__ = ["MAX_PAGE", "router"]
 
@@ -50,8 +58,8 @@ async def create_order(request: Request, service: ServiceDep) -> Response:
     """A new order in the initial state, its R1 dispatch deadline counted from ``paid_at``.
     Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
     the same id with other data is 409."""
-    data = parsing.json_object(request.headers.get("content-type"), await request.body())
-    order = parsing.new_order(data)
+    data = json_object(request.headers.get("content-type"), await request.body())
+    order = new_order(data)
     replay = False
     try:
         version = await service.store.add(order, source="api")
@@ -69,7 +77,7 @@ async def create_order(request: Request, service: ServiceDep) -> Response:
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted
     path = f"{root}/orders/{quote(order.order_id, safe='')}"
     location = str(request.url.replace(path=path, query="", fragment=""))
-    return answers.order_created(order, version, replay=replay, location=location)
+    return order_created(order, version, replay=replay, location=location)
 
 
 @router.get(
@@ -96,18 +104,16 @@ async def list_orders(
     ``next_cursor`` for the next page. Pages are keyset-paged: stable while orders change.
     Each row's moments are in its supplier's time zone (``timezone``), as in the order's own
     JSON form."""
-    chosen = parsing.state_filter(state)
-    until = parsing.due_before(due_before)
-    after = parsing.decode_cursor(cursor)
+    chosen = state_filter(state)
+    until = due_limit(due_before)
+    after = decode_cursor(cursor)
     rows = await service.store.orders(state=chosen, due_before=until, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = parsing.encode_cursor(
-            last.due_at if until is not None else None, last.order_id
-        )
-    return answers.order_page(rows, next_cursor)
+        next_cursor = encode_cursor(last.due_at if until is not None else None, last.order_id)
+    return order_page(rows, next_cursor)
 
 
 @router.get(
@@ -131,11 +137,11 @@ async def get_order(
 ) -> Response:
     """The stored order (validated on the way out) and its row version, which is its ETag:
     give it back as ``If-Match`` on an event to apply it only if nothing changed since."""
-    loaded = await service.store.load(parsing.check_id(order_id))
-    etag = answers.etag(loaded.version)
-    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Response(status_code=304, headers={"ETag": etag})
-    return answers.order_read(loaded)
+    loaded = await service.store.load(check_id(order_id))
+    current = etag(loaded.version)
+    if if_none_match is not None and current in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": current})
+    return order_read(loaded)
 
 
 @router.get(
@@ -148,7 +154,7 @@ async def get_order(
 async def get_history(service: ServiceDep, order_id: str) -> Response:
     """The order's append-only log, oldest first: every applied event with its ``seq``, who
     sent it (``source``) and its data."""
-    entries = await service.store.history(parsing.check_id(order_id))
+    entries = await service.store.history(check_id(order_id))
     if not entries:
         await service.store.load(order_id)  # 404 for an unknown order
-    return answers.history(order_id, entries)
+    return history(order_id, entries)

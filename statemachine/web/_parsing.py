@@ -31,7 +31,7 @@ __all__ = [
     "EventRequest",
     "check_id",
     "decode_cursor",
-    "due_before",
+    "due_limit",
     "encode_cursor",
     "event_request",
     "expected_version",
@@ -127,7 +127,7 @@ def state_filter(state: str | None) -> str | None:
     return state
 
 
-def due_before(value: str | None) -> dt.datetime | None:
+def due_limit(value: str | None) -> dt.datetime | None:
     """A listing's ``due_before``: a moment with its UTC offset."""
     if value is None:
         return None
