@@ -32,9 +32,10 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_ROUTERS: Final = (orders, events, diagrams, health, inspector, docs)
-"""One router per resource: orders, events, diagrams, the service's health, the inspector and
-the documentation page."""
+_ROUTERS: Final = (health, orders, events, diagrams, docs, inspector)
+"""One router per resource: the service's health, orders, events, diagrams, the documentation
+page and the inspector. Requests are matched against them in this order: the probes, which
+come most often and cost least, first."""
 
 
 def create_app(store: AsyncStore, *, settings: Settings) -> FastAPI:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from ..table import EVENTS, TABLE
 from ._answers import event_applied, explanation
-from ._deps import READ, WRITE, SenderDep, ServiceDep
+from ._deps import WRITE, Reader, SenderDep
 from ._openapi import JSON, answer, problems, ref
 from ._parsing import check_id, event_request, expected_version, explain_request, json_object
 
@@ -35,13 +35,12 @@ def operation_id(event: str) -> str:
     "/orders/{order_id}/explain/{event}",
     operation_id="explainEvent",
     summary="Would this event be accepted now?",
-    dependencies=[READ],
     responses=answer(200, "Allowed, or the refusal sending it would answer", "Explanation")
     | problems((401, 404, 422, 500, 503)),
 )
 async def explain(
     request: Request,
-    service: ServiceDep,
+    service: Reader,
     order_id: str,
     event: str,
     at: Annotated[
@@ -67,8 +66,7 @@ def _event_route(event: str) -> None:
 
     async def endpoint(
         request: Request,
-        service: ServiceDep,
-        source: SenderDep,
+        sender: SenderDep,
         order_id: str,
         idempotency_key: Annotated[
             str | None,
@@ -88,12 +86,12 @@ def _event_route(event: str) -> None:
     ) -> Response:
         data = json_object(request.headers.get("content-type"), await request.body())
         sent = event_request(event, data, idempotency_key)
-        applied = await service.store.apply(
+        applied = await sender.service.store.apply(
             check_id(order_id),
             event,
             at=sent.at,
             event_id=sent.event_id,
-            source=source,
+            source=sender.source,
             expected_version=expected_version(if_match),
             **sent.data,
         )

@@ -47,17 +47,17 @@ def test_one_router_per_resource_and_each_route_in_its_own() -> None:
 
 def test_who_may_in_is_a_dependency_of_each_protected_route() -> None:
     """Every API route but the public ones (health, the lifecycle, /docs) depends on the
-    read or write check or on the event sender, so none can forget it."""
-    guards = {_deps.read_access, _deps.write_access, _deps.event_sender}
+    bearer check (which hands it the service) or on the event sender, so none can forget it."""
     public = {"/healthz", "/readyz", "/lifecycle.svg", "/docs", "/docs/{name}"}
     for module in (_orders, _events, _diagrams, _health, _docs):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
-            calls = {d.call for d in route.dependant.dependencies}
-            if route.path in public:
-                assert not calls & guards, route.path
-            else:
-                assert calls & guards, route.path
+            guarded = [
+                d.call
+                for d in route.dependant.dependencies
+                if isinstance(d.call, _deps.BearerAccess) or d.call is _deps.event_sender
+            ]
+            assert bool(guarded) is (route.path not in public), route.path
 
 
 def test_only_the_parsing_module_reads_a_request_body() -> None:
