@@ -39,7 +39,7 @@ from .machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from .spec import Param
 from .table import EVENTS, STATES
 
-__all__ = ["AMOUNT_PATTERN", "SCHEMA_DIALECT", "event_schema", "order_schema"]
+__all__ = ["AMOUNT_PATTERN", "SCHEMA_DIALECT", "event_schema", "order_schema", "record_schema"]
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 AMOUNT_PATTERN: Final = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -135,12 +135,18 @@ def _of_type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for {hint!r}")  # pragma: no cover - the classes are fixed
 
 
+def _summary(cls: type) -> str:
+    """The first paragraph of a class's docstring, on one line."""
+    paragraph = (cls.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
+
+
 def _record(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     fields = json_fields(cls)
     return {
         "type": "object",
-        "description": (cls.__doc__ or "").strip().splitlines()[0],
+        "description": _summary(cls),
         "properties": {a.name: _of_type(hints[a.name], defs) for a in fields},
         "required": [a.name for a in fields],
         "additionalProperties": False,
@@ -161,3 +167,20 @@ def order_schema() -> dict[str, Any]:
     body["properties"]["format_version"] = {"const": FORMAT_VERSION}
     body["required"].append("format_version")
     return {"$schema": SCHEMA_DIALECT, "title": "Order", **body, "$defs": defs}
+
+
+def record_schema(cls: type) -> dict[str, Any]:
+    """The JSON Schema of a record's JSON form (its ``to_dict()``, the shared converter's):
+    :class:`~statemachine.records.FireResult`, a store's ``LogEntry`` or ``OutboxItem``...;
+    every field required, no other key, the records it holds under ``$defs``.
+
+    >>> from statemachine.records import FireResult
+    >>> schema = record_schema(FireResult)
+    >>> schema["required"][:3], sorted(schema["$defs"])
+    (['event', 'source', 'dest'], ['Incident', 'Notification'])
+    """
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        raise TypeError(f"{cls!r} is not a record class (attrs)")
+    defs: dict[str, Any] = {}
+    body = _record(cls, defs)
+    return {"$schema": SCHEMA_DIALECT, "title": cls.__name__, **body, "$defs": defs}

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from statemachine import EVENTS, InvalidInput
-from statemachine.schema import event_schema, order_schema
+from statemachine.records import FireResult
+from statemachine.schema import event_schema, order_schema, record_schema
 from statemachine.testing.strategies import valid_paths
 
 from .helpers import VARIANTS, edited, reach
@@ -130,3 +131,21 @@ def test_amount_pattern_agrees_with_the_machine() -> None:
         assert re.search(pattern, text) and Decimal(text) == Decimal(text)
     for text in ("25.", ".5", "+1", "1e3", "1_000", " 1", "\u0661"):
         assert not re.search(pattern, text)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_paths(max_steps=6))
+def test_fire_results_are_valid_against_their_record_schema(path: Any) -> None:
+    """R1-R16: what every accepted step returns, in its JSON form, is valid against
+    record_schema(FireResult), notifications and incidents included."""
+    validator = _validator(record_schema(FireResult))
+    order = path.new_order()
+    for step in path:
+        result = order.fire(step.event, at=step.at, **step.data)
+        validator.validate(json.loads(json.dumps(result.to_dict())))
+
+
+def test_only_records_have_a_record_schema() -> None:
+    """A class that is not an attrs record has no schema (TypeError), rather than a guess."""
+    with pytest.raises(TypeError):
+        record_schema(dict)

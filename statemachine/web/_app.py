@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -11,18 +10,21 @@ from typing import Any, Final
 import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import OrderError
-from ..schema import AMOUNT_PATTERN, event_schema, order_schema
 from ..store import AsyncStore
-from ..table import EVENTS
-from ._api import router as api_router
 from ._background import Relay, Sweeper
-from ._inspect import router as inspect_router
+from ._diagrams import router as diagrams
+from ._docs import router as docs
+from ._events import router as events
+from ._health import router as health
+from ._inspect import router as inspector
+from ._openapi import install as install_openapi
+from ._openapi import webhooks
+from ._orders import router as orders
 from ._problems import LOGGER, PROBLEM_JSON, problem, problem_of
 from ._security import SIGNATURE_HEADER, BodyLimit
 from ._service import Service
@@ -30,8 +32,10 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_PUBLIC: Final = frozenset({"/healthz", "/readyz", "/lifecycle.svg"})
-"""Paths anyone may read: the process's health and the machine's (public) table."""
+_ROUTERS: Final = (health, orders, events, diagrams, docs, inspector)
+"""One router per resource: the service's health, orders, events, diagrams, the documentation
+page and the inspector. Requests are matched against them in this order: the probes, which
+come most often and cost least, first."""
 
 
 def create_app(store: AsyncStore, *, settings: Settings) -> FastAPI:
@@ -86,16 +90,17 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
         version=version("order-statemachine"),
         summary="Dropshipping orders as a finite state machine, over HTTP",
         description=_DESCRIPTION,
-        docs_url=None,  # the interactive pages load scripts from a CDN: not here
+        docs_url=None,  # FastAPI's pages load scripts from a CDN: /docs is _docs's
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.orderfsm = service
-    app.include_router(api_router)
-    app.include_router(inspect_router)
+    for router in _ROUTERS:
+        app.include_router(router)
+    app.webhooks.include_router(webhooks)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     _handlers(app)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_openapi(app)
     if settings.token is None and settings.read_token is None:
         LOGGER.warning(
             "neither ORDERFSM_TOKEN nor ORDERFSM_READ_TOKEN is set: only signed webhooks and "
@@ -115,7 +120,10 @@ The order lifecycle (rules R1 to R16) behind an HTTP API.
   `replay: true` and `Idempotent-Replayed: true`; the same key with other data is 422.
 * `ETag` is the order's row version; `If-Match` applies an event only at that version (412).
 * Every error is `{PROBLEM_JSON}` (RFC 9457) carrying the rule, the kind (`state`, `data`,
-  `time`) and the facts that decided.
+  `time`) and the facts that decided; `explain` gives a refusal as that same document.
+* Moments are ISO 8601 with an offset, as in the order's own JSON form: those the service
+  works out (deadlines, `due_at`) in the supplier's time zone, those a caller sent as sent.
+* `webhooks` describes the outbox relay's signed POST of each notification.
 """
 
 
@@ -148,115 +156,3 @@ def _handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, unexpected)
-
-
-# ------------------------------------------------------------------------------------------------
-# OpenAPI: the event payloads and the order from statemachine.schema
-
-_PROBLEM_SCHEMA: Final = {
-    "type": "object",
-    "description": "RFC 9457 problem details, with the error's own members",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "error": {"type": "string", "description": "the error's class (EventRejected...)"},
-        "rule": {"type": ["string", "null"], "description": "the rule that refused (R2...)"},
-        "kind": {"enum": ["state", "data", "time", None]},
-        "event": {"type": ["string", "null"]},
-        "state": {"type": ["string", "null"]},
-        "order_id": {"type": ["string", "null"]},
-        "field": {"type": ["string", "null"]},
-        "facts": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-    "required": ["type", "title", "status", "detail"],
-}
-
-_NEW_ORDER: Final = {
-    "type": "object",
-    "description": "A new order, paid: the R1 dispatch window opens at paid_at",
-    "properties": {
-        "order_id": {"type": "string", "minLength": 1, "maxLength": 200},
-        "amount": {"type": "string", "pattern": AMOUNT_PATTERN},
-        "currency": {"type": "string", "description": "ISO 4217 code"},
-        "paid_at": {"type": "string", "format": "date-time"},
-    },
-    "required": ["order_id", "amount", "currency", "paid_at"],
-    "additionalProperties": False,
-}
-
-
-def _refs(node: Any) -> Any:
-    """``node`` with its ``#/$defs/`` references pointed at ``#/components/schemas/``."""
-    if isinstance(node, dict):
-        return {
-            k: (
-                v.replace("#/$defs/", "#/components/schemas/")
-                if k == "$ref" and isinstance(v, str)
-                else _refs(v)
-            )
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_refs(v) for v in node]
-    return node
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    doc = get_openapi(
-        title=app.title,
-        version=app.version,
-        summary=app.summary,
-        description=app.description,
-        routes=app.routes,
-    )
-    components = doc.setdefault("components", {})
-    schemas = components.setdefault("schemas", {})
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
-    for event in EVENTS:
-        payload = event_schema(event)
-        payload.pop("$schema", None)
-        schemas[f"{event}_payload"] = payload
-    order = order_schema()
-    order.pop("$schema", None)
-    for name, definition in order.pop("$defs", {}).items():
-        schemas[name] = _refs(definition)
-    schemas["Order"] = _refs(order)
-    schemas["NewOrder"] = copy.deepcopy(_NEW_ORDER)
-    schemas["Problem"] = copy.deepcopy(_PROBLEM_SCHEMA)
-    components["securitySchemes"] = {
-        "bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "ORDERFSM_TOKEN writes and reads; ORDERFSM_READ_TOKEN reads",
-        },
-        "signature": {
-            "type": "apiKey",
-            "in": "header",
-            "name": SIGNATURE_HEADER,
-            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of t LF METHOD LF path LF "
-            "Idempotency-Key LF body>; events only, with an Idempotency-Key",
-        },
-    }
-    problem_ref = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path, operations in doc.get("paths", {}).items():
-        for operation in operations.values():
-            operation.setdefault("security", [] if path in _PUBLIC else [{"bearer": []}])
-            for status, response in operation.get("responses", {}).items():
-                if status[0] in "45":
-                    response["content"] = copy.deepcopy(problem_ref)
-                    if status == "422":
-                        response["description"] = "The request or its data is refused"
-            if path not in _PUBLIC:
-                responses = operation.setdefault("responses", {})
-                for status, text in (("401", "No valid credentials"), ("404", "Not found")):
-                    responses.setdefault(
-                        status, {"description": text, "content": copy.deepcopy(problem_ref)}
-                    )
-    app.openapi_schema = doc
-    return doc

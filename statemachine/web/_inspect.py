@@ -23,9 +23,10 @@ from ..errors import GraphvizMissing, OrderError, UnknownOrder
 from ..machine import MAX_ID_LENGTH
 from ..order import Order
 from ..table import STATES, TABLE
-from ._api import _decode_cursor, _encode_cursor
-from ._security import bearer
-from ._service import SESSION_COOKIE, Access, service_of
+from ._deps import ServiceDep, ViewerDep
+from ._parsing import decode_cursor, encode_cursor
+from ._security import page_headers
+from ._service import SESSION_COOKIE
 
 __all__ = ["router", "templates"]
 
@@ -84,27 +85,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
         order_href=lambda oid: f"{base}/orders/{quote(oid, safe='')}",
         **context,
     )
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={
-            # No script runs on these pages; inline styles only.
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-def _viewer(request: Request) -> Access | None:
-    """Who is looking: a bearer token or the session cookie (``None``: nobody we know)."""
-    service = service_of(request)
-    token = bearer(request.headers.get("authorization"))
-    if token is not None:
-        return service.token_access(token)
-    return service.session_access(request.cookies.get(SESSION_COOKIE))
+    return HTMLResponse(html, status_code=status, headers=page_headers())  # no script at all
 
 
 def _login_page(request: Request, message: str | None = None) -> HTMLResponse:
@@ -122,11 +103,10 @@ async def login_form(request: Request) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, service: ServiceDep) -> Response:
     """Check the token; keep an HMAC of it in a cookie; back to the inspector's home."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
     token = (form.get("token") or [""])[0]
-    service = service_of(request)
     if not token or service.token_access(token) is None:
         return _login_page(request, "That is not a token of this service.")
     base = _base(request)
@@ -162,12 +142,11 @@ async def root(request: Request) -> Response:
 
 
 @router.get("/", name="inspect_home")
-async def home(request: Request) -> Response:
+async def home(request: Request, service: ServiceDep, viewer: ViewerDep) -> Response:
     """Search by id, the orders by state with their counts, the deadlines coming up, and the
     dead letters."""
-    if _viewer(request) is None:
+    if viewer is None:
         return _login_page(request)
-    service = service_of(request)
     now = _now()
     counts = await service.store.state_counts()
     until = now + dt.timedelta(hours=service.settings.near_hours)
@@ -197,14 +176,16 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/find", name="inspect_find")
-async def find(request: Request, order_id: str = "") -> Response:
+async def find(
+    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str = ""
+) -> Response:
     """Go to the order with this id, or say there is none."""
-    if _viewer(request) is None:
+    if viewer is None:
         return _login_page(request)
     wanted = order_id.strip()
     if wanted and len(wanted) <= MAX_ID_LENGTH:
         try:
-            await service_of(request).store.load(wanted)
+            await service.store.load(wanted)
         except OrderError:
             pass
         else:
@@ -215,16 +196,17 @@ async def find(request: Request, order_id: str = "") -> Response:
 
 
 @router.get("/orders", name="inspect_orders")
-async def orders(request: Request, state: str = "", cursor: str = "") -> Response:
+async def orders(
+    request: Request, service: ServiceDep, viewer: ViewerDep, state: str = "", cursor: str = ""
+) -> Response:
     """Orders in one state (or all), a page at a time."""
-    if _viewer(request) is None:
+    if viewer is None:
         return _login_page(request)
-    service = service_of(request)
     chosen = state if state in STATES else None
     after = None
     if cursor:
         try:
-            after = _decode_cursor(cursor)
+            after = decode_cursor(cursor)
         except OrderError:
             after = None
     rows = await service.store.orders(state=chosen, after=after, limit=_PAGE + 1)
@@ -249,16 +231,15 @@ async def orders(request: Request, state: str = "", cursor: str = "") -> Respons
             }
             for r in rows
         ],
-        next_cursor=_encode_cursor(None, rows[-1].order_id) if more and rows else None,
+        next_cursor=encode_cursor(None, rows[-1].order_id) if more and rows else None,
     )
 
 
 @router.get("/dead-letters", name="inspect_dead_letters")
-async def dead_letters(request: Request) -> Response:
+async def dead_letters(request: Request, service: ServiceDep, viewer: ViewerDep) -> Response:
     """The notifications the relay gave up on."""
-    if _viewer(request) is None:
+    if viewer is None:
         return _login_page(request)
-    service = service_of(request)
     letters = await service.store.dead_letters(200)
     return _page(
         request,
@@ -279,12 +260,13 @@ async def dead_letters(request: Request) -> Response:
 
 
 @router.get("/orders/{order_id}", name="inspect_order")
-async def order_page(request: Request, order_id: str) -> Response:
+async def order_page(
+    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str
+) -> Response:
     """One order: its journey drawn, its timeline, deadlines with the time left, the events
     allowed now and why not the others, its ledgers, and its notifications' delivery."""
-    if _viewer(request) is None:
+    if viewer is None:
         return _login_page(request)
-    service = service_of(request)
     if len(order_id) > MAX_ID_LENGTH:
         return _page(request, "not_found.html", 404, title="Not found", wanted=order_id[:40])
     try:

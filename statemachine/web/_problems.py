@@ -55,7 +55,15 @@ from ..errors import (
     VersionConflict,
 )
 
-__all__ = ["LOGGER", "PROBLEM_JSON", "problem", "problem_of", "status_of"]
+__all__ = [
+    "LOGGER",
+    "PROBLEM_JSON",
+    "document",
+    "problem",
+    "problem_document",
+    "problem_of",
+    "status_of",
+]
 
 PROBLEM_JSON: Final = "application/problem+json"
 LOGGER: Final = logging.getLogger("statemachine.web")
@@ -135,17 +143,16 @@ def _type_uri(name: str) -> str:
     return f"urn:orderfsm:problem:{name}"
 
 
-def problem(
+def document(
     status: int,
     detail: str,
     *,
     name: str | None = None,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
     **extra: Any,
-) -> JSONResponse:
-    """A problem document; ``name`` makes its ``type`` (``urn:orderfsm:problem:<name>``),
-    ``extra`` its extension members."""
+) -> dict[str, Any]:
+    """A problem document as a JSON object; ``name`` makes its ``type``
+    (``urn:orderfsm:problem:<name>``), ``extra`` its extension members."""
     body: dict[str, Any] = {
         "type": _type_uri(name) if name else "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -155,13 +162,40 @@ def problem(
     if instance is not None:
         body["instance"] = instance
     body.update(extra)
+    return body
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    name: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem document answered with its status (see :func:`document`)."""
+    body = document(status, detail, name=name, instance=instance, **extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def problem_document(error: OrderError, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of an error of the package, as a JSON object: the very body
+    :func:`problem_of` answers (``explain`` gives a refusal this way)."""
+    return _problem(error, instance)[0]
 
 
 def problem_of(error: OrderError, *, instance: str | None = None) -> JSONResponse:
     """The problem document of an error of the package: its ``to_dict()`` members (``rule``,
     ``kind``, ``facts``, ``field``...) beside ``type``, ``title``, ``status`` and ``detail``.
     A store fault keeps only its ``order_id``; its message goes to the log instead."""
+    body, headers = _problem(error, instance)
+    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
+
+
+def _problem(
+    error: OrderError, instance: str | None
+) -> tuple[dict[str, Any], dict[str, str] | None]:
     status = status_of(error)
     members = error.to_dict()
     name = str(members.pop("type"))
@@ -178,6 +212,5 @@ def problem_of(error: OrderError, *, instance: str | None = None) -> JSONRespons
         headers = {"Retry-After": seconds} if seconds else None
     elif status == 500 or isinstance(error, GraphvizMissing):
         LOGGER.error("%s: %s", name, detail)
-    return problem(
-        status, detail, name=name, instance=instance, headers=headers, error=name, **members
-    )
+    body = document(status, detail, name=name, instance=instance, error=name, **members)
+    return body, headers

@@ -13,6 +13,10 @@ The timestamp bounds replays to the tolerance window; the method, path and key b
 signature to one request, so a captured body cannot be sent to another order, another event,
 or again under a fresh idempotency key (which would make R15 treat it as a new event). Several
 ``v1=`` entries may be given (while a secret is rotated); one match is enough.
+
+The service's HTML pages (the inspector, the API's documentation) are answered with
+:func:`page_headers`: one content security policy, which lets a page load nothing from
+another origin and run no inline script.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "BodyLimit",
     "bearer",
+    "page_headers",
     "same_secret",
     "sign",
     "signature_header",
@@ -42,6 +47,34 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+_PAGE_POLICY: Final = (
+    "default-src 'none'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+)
+"""The content security policy of every page: nothing from another origin, no plugin, no
+frame around it, forms only to the service."""
+
+
+def page_headers(*, scripts: bool = False) -> dict[str, str]:
+    """The headers of an HTML page of the service. The inspector's pages run no script at all;
+    with ``scripts`` (``/docs``), the same policy lets the page run the service's own script
+    files and fetch from the service, and still no inline script, no ``eval`` and nothing from
+    another origin."""
+    policy = list(_PAGE_POLICY)
+    if scripts:
+        policy[1:1] = ["script-src 'self'", "connect-src 'self'"]
+    return {
+        "Content-Security-Policy": "; ".join(policy),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
 
 
 def same_secret(given: str, expected: str | None) -> bool:

@@ -1,22 +1,19 @@
-"""What every request handler shares: the store, the settings, and who may in."""
+"""The running service: its store, its settings, and what its credentials open. The routes
+reach it through :mod:`._deps`."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal
 
 import attrs
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 
 from ..store import AsyncStore
-from ._security import bearer, same_secret
+from ._security import same_secret
 from ._settings import Settings
 
-__all__ = ["SESSION_COOKIE", "Access", "Service", "authorize", "service_of"]
-
-_T = TypeVar("_T")
+__all__ = ["SESSION_COOKIE", "Access", "Service"]
 
 Access = Literal["read", "write"]
 
@@ -56,33 +53,3 @@ class Service:
         if same_secret(token, self.settings.read_token):
             return "read"
         return None
-
-
-def service_of(request: Request) -> Service:
-    """The service an app was created with."""
-    found: Service = request.app.state.orderfsm
-    return found
-
-
-def authorize(request: Request, level: Access, *, cookie: bool = False) -> Access:
-    """The access the request's bearer token (or, with ``cookie``, the inspector session)
-    grants, if it is at least ``level``; else an ``HTTPException``, 401 or 403 (answered as a
-    problem document)."""
-    service = service_of(request)
-    header = request.headers.get("authorization")
-    token = bearer(header)
-    granted: Access | None = None
-    if token is not None:
-        granted = service.token_access(token)
-    elif cookie:
-        granted = service.session_access(request.cookies.get(SESSION_COOKIE))
-    if granted is None:
-        why = (
-            "this request needs a bearer token"
-            if header is None and not (cookie and request.cookies.get(SESSION_COOKIE))
-            else "the credentials given are not valid here"
-        )
-        raise HTTPException(401, why, headers={"WWW-Authenticate": 'Bearer realm="orderfsm"'})
-    if level == "write" and granted != "write":
-        raise HTTPException(403, "the read token cannot write")
-    return granted

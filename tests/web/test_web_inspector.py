@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,49 +21,6 @@ from web_helpers import READ, WRITE, ThreadServer, W
 
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import Settings, create_app
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-HINT = (
-    "the inspector's browser tests need Debian's chromium (apt-get install chromium; .ci/run "
-    "installs it) and Playwright's Python package (pip install -e '.[dev]'); never "
-    "`playwright install`"
-)
-
-
-def _require_browser() -> Any:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if sync_playwright is None or not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the browser tests: {HINT}")
-        pytest.skip(HINT)
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, started by Playwright (nothing downloaded)."""
-    sync_playwright = _require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            headless=True,
-            args=FLAGS,
-        )
-        yield chromium
-        chromium.close()
-
 
 DELIBERATE_MISSES = ("/inspect/orders/NOPE", "/inspect/find?order_id=AE-9999")
 """Pages the tests ask for knowing they are 404s (Chromium logs a 404 document as an error)."""

@@ -1,0 +1,131 @@
+"""What the JSON API answers: each 2xx body, built from the package's own JSON forms.
+
+Every body here is one of the schemas ``/openapi.json`` publishes (:mod:`._openapi`); the web
+tests validate real answers against the served document. Moments are ISO 8601 with an
+offset, as in the order's own JSON form: those the service works out (deadlines, ``due_at``)
+in the supplier's time zone, those a caller sent with the offset it sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from starlette.responses import JSONResponse
+
+from ..errors import EventRejected, InvalidInput, OrderError
+from ..jsonform import to_json
+from ..order import Order
+from ..records import FireResult
+from ..serialize import replay
+from ..store import Applied, Loaded, LogEntry, OrderRow
+from ._problems import problem_document
+
+__all__ = [
+    "etag",
+    "event_applied",
+    "explanation",
+    "first_result",
+    "history",
+    "order_created",
+    "order_page",
+    "order_read",
+]
+
+
+def etag(version: int) -> str:
+    """The ``ETag`` of an order's row version."""
+    return f'"{version}"'
+
+
+def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def order_created(order: Order, version: int, *, replay: bool, location: str) -> JSONResponse:
+    """``OrderCreated``, 201: the order, its version (also its ``ETag``) and its address;
+    ``replay`` (and ``Idempotent-Replayed``) when the same order was created before."""
+    headers = {"ETag": etag(version), "Location": location}
+    if replay:
+        headers["Idempotent-Replayed"] = "true"
+    return _json({"version": version, "replay": replay, "order": order.to_dict()}, 201, headers)
+
+
+def order_read(loaded: Loaded) -> JSONResponse:
+    """``VersionedOrder``: the stored order and its row version, which is its ``ETag``."""
+    return _json(
+        {"version": loaded.version, "order": loaded.order.to_dict()},
+        headers={"ETag": etag(loaded.version)},
+    )
+
+
+def order_page(rows: Sequence[OrderRow], next_cursor: str | None) -> JSONResponse:
+    """``OrderPage``: listing rows in their JSON form (moments in each order's supplier's
+    time zone, named by ``timezone``) and the cursor of the next page."""
+    return _json({"orders": [to_json(row) for row in rows], "next_cursor": next_cursor})
+
+
+def history(order_id: str, entries: Sequence[LogEntry]) -> JSONResponse:
+    """``History``: the order's log, oldest first."""
+    return _json({"order_id": order_id, "entries": [e.to_dict() for e in entries]})
+
+
+def first_result(order: Order, seq: int) -> FireResult | None:
+    """What the event at position ``seq`` (from 1) of ``order``'s history returned when it
+    was applied: its history is replayed from the order's creation through the machine, which
+    decides the same way every time. ``None`` if the replay does not give back the stored
+    history (then a replay of the request answers with what the store says)."""
+    if not 1 <= seq <= len(order.history):
+        return None
+    try:
+        again, results = replay(order, upto=seq)
+    except OrderError:
+        return None
+    result = results[-1]
+    made = len(again.notifications)
+    if again.history != order.history[:seq] or again.notifications != order.notifications[:made]:
+        return None
+    return result
+
+
+def event_applied(applied: Applied, event: str, event_id: str | None) -> JSONResponse:
+    """``EventApplied``: the same for every replay of the event (R15), but for ``replay`` and
+    the order as it is now."""
+    result = applied.result
+    if applied.duplicate:
+        result = first_result(applied.order, applied.seq) or result
+    body = {
+        "order_id": applied.order.order_id,
+        "event": event,
+        "event_id": event_id,
+        "seq": applied.seq,
+        "replay": applied.duplicate,
+        "result": result.to_dict(),
+        "version": applied.version,
+        "order": applied.order.to_dict(),
+    }
+    headers = {"ETag": etag(applied.version)}
+    if applied.duplicate:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(body, headers=headers)
+
+
+def explanation(
+    order: Order,
+    event: str,
+    at: dt.datetime,
+    refusal: EventRejected | InvalidInput | None,
+    *,
+    instance: str | None,
+) -> JSONResponse:
+    """``Explanation``: whether ``event`` would be accepted at ``at``; if not, ``refusal`` is
+    the very problem document sending it would answer (``instance``: where it would go)."""
+    return _json(
+        {
+            "order_id": order.order_id,
+            "event": event,
+            "at": at.isoformat(),
+            "allowed": refusal is None,
+            "refusal": None if refusal is None else problem_document(refusal, instance=instance),
+        }
+    )

@@ -1,0 +1,142 @@
+"""The events: one route per caller event of the machine's table, and ``explain``, which says
+what sending one would answer without sending it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Header, Query
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..table import EVENTS, TABLE
+from ._answers import event_applied, explanation
+from ._deps import WRITE, Reader, SenderDep
+from ._openapi import JSON, answer, problems, ref
+from ._parsing import check_id, event_request, expected_version, explain_request, json_object
+
+__all__ = ["CALLER_EVENTS", "operation_id", "router"]
+
+CALLER_EVENTS: Final = TABLE.caller_events
+"""The events a caller sends over HTTP; the clock's are the sweeper's."""
+
+router = APIRouter(tags=["events"])
+
+
+def operation_id(event: str) -> str:
+    """The operationId of an event's route: ``fire`` and the event in camel case
+    (``fireOpenClaim``)."""
+    return "fire" + "".join(word.capitalize() for word in event.split("_"))
+
+
+@router.get(
+    "/orders/{order_id}/explain/{event}",
+    operation_id="explainEvent",
+    summary="Would this event be accepted now?",
+    responses=answer(200, "Allowed, or the refusal sending it would answer", "Explanation")
+    | problems((401, 404, 422, 500, 503)),
+)
+async def explain(
+    request: Request,
+    service: Reader,
+    order_id: str,
+    event: str,
+    at: Annotated[
+        str | None, Query(description="When (ISO 8601 with an offset); now if left out")
+    ] = None,
+    event_id: Annotated[str | None, Query(description="The event id (R15)")] = None,
+) -> Response:
+    """What firing ``event`` would do, without doing it: ``allowed``, or as ``refusal`` the
+    very problem document (status, rule, kind, facts) that sending it would answer. The
+    event's data goes in the query string (``?reason=damaged_in_transit&amount=5.00``)."""
+    order = await service.store.get(check_id(order_id))
+    asked = explain_request(event, at, request.query_params.items(), dt.datetime.now(dt.UTC))
+    refusal = order.explain(event, at=asked.at, event_id=asked.event_id, **asked.data)
+    instance = None
+    if event in CALLER_EVENTS:  # where sending it would go, as its problem would say
+        path = request.url.path
+        instance = f"{path[: path.rindex('/explain/')]}/events/{event}"
+    return explanation(order, event, asked.at, refusal, instance=instance)
+
+
+def _event_route(event: str) -> None:
+    spec = EVENTS[event]
+
+    async def endpoint(
+        request: Request,
+        sender: SenderDep,
+        order_id: str,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="The event id (R15): a replay answers as the first time; the same "
+                "key with other data is 422. Required on signed webhooks.",
+            ),
+        ] = None,
+        if_match: Annotated[
+            str | None,
+            Header(
+                alias="If-Match",
+                description="Apply only if the order is still at this ETag (else 412)",
+            ),
+        ] = None,
+    ) -> Response:
+        data = json_object(request.headers.get("content-type"), await request.body())
+        sent = event_request(event, data, idempotency_key)
+        applied = await sender.service.store.apply(
+            check_id(order_id),
+            event,
+            at=sent.at,
+            event_id=sent.event_id,
+            source=sender.source,
+            expected_version=expected_version(if_match),
+            **sent.data,
+        )
+        return event_applied(applied, event, sent.event_id)
+
+    endpoint.__name__ = f"fire_{event}"
+    router.add_api_route(
+        f"/orders/{{order_id}}/events/{event}",
+        endpoint,
+        methods=["POST"],
+        operation_id=operation_id(event),
+        summary=event.replace("_", " ").capitalize(),
+        description=f"{spec.doc}\n\nRefusals of the state or the time are 409, of the data "
+        "422 (each naming its rule, kind and facts); an unknown order is 404.",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": ref(f"{event}_payload")}},
+            }
+        },
+        responses=answer(
+            200,
+            "Applied, or a replay of an applied event (the first answer again)",
+            "EventApplied",
+            headers=("ETag", "Idempotent-Replayed"),
+        )
+        | problems(
+            (400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503),
+            said={
+                401: "No credentials, wrong credentials, or a webhook signature that does "
+                "not match this request",
+                422: "The data is refused: InvalidInput naming its field (R15's reused "
+                "Idempotency-Key included), or a rule's refusal of kind data",
+            },
+        ),
+    )
+
+
+for _event in CALLER_EVENTS:
+    _event_route(_event)
+
+
+@router.post("/orders/{order_id}/events/{event}", include_in_schema=False, dependencies=[WRITE])
+async def unknown_event(event: str) -> Response:
+    """An event name that no caller sends."""
+    if event in EVENTS:
+        raise HTTPException(404, f"{event} is a clock event: the sweeper fires it, not a request")
+    raise HTTPException(404, f"no event {event[:40]!r}; events: {', '.join(CALLER_EVENTS)}")

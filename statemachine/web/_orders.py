@@ -1,0 +1,156 @@
+"""The orders: create one, list them, read one, read its log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import OrderExists
+from ._answers import etag, history, order_created, order_page, order_read
+from ._deps import Reader, Writer
+from ._openapi import answer, problems, ref
+from ._parsing import (
+    check_id,
+    decode_cursor,
+    due_limit,
+    encode_cursor,
+    json_object,
+    new_order,
+    state_filter,
+)
+
+__all__ = ["MAX_PAGE", "router"]
+
+MAX_PAGE: Final = 500
+"""The most orders one page of ``GET /orders`` holds."""
+
+router = APIRouter(tags=["orders"])
+
+
+@router.post(
+    "/orders",
+    operation_id="createOrder",
+    summary="Create an order",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ref("NewOrder")}},
+        }
+    },
+    responses=answer(
+        201,
+        "Created, or the same order was created before (replay)",
+        "OrderCreated",
+        headers=("ETag", "Location", "Idempotent-Replayed"),
+    )
+    | problems(
+        (400, 401, 403, 409, 413, 415, 422, 500, 503),
+        said={409: "An order with this id is stored already, with other data"},
+    ),
+)
+async def create_order(request: Request, service: Writer) -> Response:
+    """A new order in the initial state, its R1 dispatch deadline counted from ``paid_at``.
+    Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
+    the same id with other data is 409."""
+    data = json_object(request.headers.get("content-type"), await request.body())
+    order = new_order(data)
+    replay = False
+    try:
+        version = await service.store.add(order, source="api")
+    except OrderExists:
+        stored = await service.store.load(order.order_id)
+        first = stored.order
+        same = (first.amount, first.currency, first.paid_at) == (
+            order.amount,
+            order.currency,
+            order.paid_at,
+        )
+        if not same:
+            raise
+        order, version, replay = first, stored.version, True
+    root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted
+    path = f"{root}/orders/{quote(order.order_id, safe='')}"
+    location = str(request.url.replace(path=path, query="", fragment=""))
+    return order_created(order, version, replay=replay, location=location)
+
+
+@router.get(
+    "/orders",
+    operation_id="listOrders",
+    summary="List orders",
+    responses=answer(200, "A page of orders", "OrderPage") | problems((401, 422, 500, 503)),
+)
+async def list_orders(
+    service: Reader,
+    state: Annotated[str | None, Query(description="Only orders in this state")] = None,
+    due_before: Annotated[
+        str | None,
+        Query(
+            description="Only orders with a clock deadline at or before this ISO 8601 moment "
+            "(with its offset), soonest first"
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Orders per page")] = 50,
+    cursor: Annotated[str | None, Query(description="The next_cursor of the previous page")] = None,
+) -> Response:
+    """A page of orders from their indexed columns (state, version, deadlines); follow
+    ``next_cursor`` for the next page. Pages are keyset-paged: stable while orders change.
+    Each row's moments are in its supplier's time zone (``timezone``), as in the order's own
+    JSON form."""
+    chosen = state_filter(state)
+    until = due_limit(due_before)
+    after = decode_cursor(cursor)
+    rows = await service.store.orders(state=chosen, due_before=until, after=after, limit=limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last.due_at if until is not None else None, last.order_id)
+    return order_page(rows, next_cursor)
+
+
+@router.get(
+    "/orders/{order_id}",
+    operation_id="getOrder",
+    summary="Read an order",
+    responses=answer(
+        200, "The order and its row version (also its ETag)", "VersionedOrder", headers=("ETag",)
+    )
+    | answer(304, "If-None-Match named the current version", headers=("ETag",))
+    | problems((401, 404, 422, 500, 503)),
+)
+async def get_order(
+    service: Reader,
+    order_id: str,
+    if_none_match: Annotated[
+        str | None,
+        Header(alias="If-None-Match", description="An ETag you hold: 304 if it is current"),
+    ] = None,
+) -> Response:
+    """The stored order (validated on the way out) and its row version, which is its ETag:
+    give it back as ``If-Match`` on an event to apply it only if nothing changed since."""
+    loaded = await service.store.load(check_id(order_id))
+    current = etag(loaded.version)
+    if if_none_match is not None and current in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": current})
+    return order_read(loaded)
+
+
+@router.get(
+    "/orders/{order_id}/history",
+    operation_id="getOrderHistory",
+    summary="An order's event log",
+    responses=answer(200, "The log, oldest first", "History") | problems((401, 404, 422, 500, 503)),
+)
+async def get_history(service: Reader, order_id: str) -> Response:
+    """The order's append-only log, oldest first: every applied event with its ``seq``, who
+    sent it (``source``) and its data."""
+    entries = await service.store.history(check_id(order_id))
+    if not entries:
+        await service.store.load(order_id)  # 404 for an unknown order
+    return history(order_id, entries)
