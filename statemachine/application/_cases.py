@@ -24,6 +24,7 @@ import attrs
 
 from ..errors import EventRejected, InvalidInput, OrderError, OrderExists
 from ..machine import MAX_ID_LENGTH
+from ..observe import LOGGER
 from ..order import Order
 from ..records import FireResult
 from ..serialize import replay
@@ -370,6 +371,15 @@ async def _record(
         next_attempt_at=None if dead else now + dt.timedelta(seconds=wait),
         now=now,
     )
+    if dead:
+        LOGGER.warning(
+            "notification %d of order %s is a dead letter after %d tries: %s",
+            item.id,
+            item.order_id,
+            attempts,
+            error,
+            extra={"order_id": item.order_id, "outcome": "dead_letter"},
+        )
     return "dead" if dead else "failed"
 
 

@@ -13,19 +13,17 @@ from collections.abc import Sequence
 
 from starlette.responses import JSONResponse
 
-from ..errors import EventRejected, InvalidInput, OrderError
+from ..application import Fired
+from ..errors import EventRejected, InvalidInput
 from ..jsonform import to_json
 from ..order import Order
-from ..records import FireResult
-from ..serialize import replay
-from ..store import Applied, Loaded, LogEntry, OrderRow
+from ..store import Loaded, LogEntry, OrderRow
 from ._problems import problem_document
 
 __all__ = [
     "etag",
     "event_applied",
     "explanation",
-    "first_result",
     "history",
     "order_created",
     "order_page",
@@ -70,30 +68,10 @@ def history(order_id: str, entries: Sequence[LogEntry]) -> JSONResponse:
     return _json({"order_id": order_id, "entries": [e.to_dict() for e in entries]})
 
 
-def first_result(order: Order, seq: int) -> FireResult | None:
-    """What the event at position ``seq`` (from 1) of ``order``'s history returned when it
-    was applied: its history is replayed from the order's creation through the machine, which
-    decides the same way every time. ``None`` if the replay does not give back the stored
-    history (then a replay of the request answers with what the store says)."""
-    if not 1 <= seq <= len(order.history):
-        return None
-    try:
-        again, results = replay(order, upto=seq)
-    except OrderError:
-        return None
-    result = results[-1]
-    made = len(again.notifications)
-    if again.history != order.history[:seq] or again.notifications != order.notifications[:made]:
-        return None
-    return result
-
-
-def event_applied(applied: Applied, event: str, event_id: str | None) -> JSONResponse:
+def event_applied(fired: Fired, event: str, event_id: str | None) -> JSONResponse:
     """``EventApplied``: the same for every replay of the event (R15), but for ``replay`` and
-    the order as it is now."""
-    result = applied.result
-    if applied.duplicate:
-        result = first_result(applied.order, applied.seq) or result
+    the order as it is now (the first answer's result: :func:`statemachine.application.fire`)."""
+    applied, result = fired.applied, fired.result
     body = {
         "order_id": applied.order.order_id,
         "event": event,

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
-import attrs
 import httpx
 
+from ..application import RelayPolicy, backoff, relay_batch, sweep_all
 from ..errors import CorruptOrder
-from ..store import Delivery, OutboxItem
+from ..store import OutboxItem
 from ._problems import LOGGER
 from ._security import SIGNATURE_HEADER, signature_header
 from ._service import Service
@@ -64,29 +63,16 @@ class Sweeper:
             await _pause(self.stopping, interval)
 
     async def sweep(self) -> int:
-        """One round: sweep batches until a batch comes back short; how many events fired."""
-        batch = self.service.settings.sweep_batch
-        fired = 0
-        while not self.stopping.is_set():
-            swept = await self.service.store.sweep(_now(), batch)
-            fired += len(swept)
-            for skipped in swept.skipped:
-                if isinstance(skipped.error, CorruptOrder):
-                    LOGGER.warning("the sweep passed over order %s: corrupt", skipped.order_id)
-            if len(swept) < batch:
-                break
+        """One round: sweep batches until a batch comes back short
+        (:func:`statemachine.application.sweep_all`); how many events fired."""
+        swept = await self.service.store.run(sweep_all, _now(), self.service.settings.sweep_batch)
+        fired = len(swept)
+        for skipped in swept.skipped:
+            if isinstance(skipped.error, CorruptOrder):
+                LOGGER.warning("the sweep passed over order %s: corrupt", skipped.order_id)
         if fired:
             LOGGER.info("the sweep fired %d clock events", fired)
         return fired
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """Seconds to wait after the ``attempts``-th failed try: exponential, capped, with jitter
-    (between half and all of ``base * 2 ** (attempts - 1)``), so retries do not come in
-    waves."""
-    exponent = min(max(attempts - 1, 0), 62)
-    ceiling = min(cap, base * 2.0**exponent)
-    return ceiling * random.uniform(0.5, 1.0)
 
 
 class Relay:
@@ -120,35 +106,25 @@ class Relay:
                     await _pause(self.stopping, settings.relay_interval)
 
     async def relay(self, client: httpx.AsyncClient) -> int:
-        """One pass over the head of the outbox; how many deliveries were tried."""
-        service = self.service
-        items = await service.store.outbox(RELAY_BATCH)
-        if not items:
-            return 0
-        known = await service.store.deliveries([item.id for item in items])
-        tried = 0
-        for item in items:
-            if self.stopping.is_set():
-                break
-            record = known.get(item.id)
-            if record is not None and await self._settled(item, record):
-                continue
-            await self.deliver(client, item, record)
-            tried += 1
-        return tried
+        """One pass over the head of the outbox (:func:`statemachine.application.relay_batch`);
+        how many deliveries were tried."""
+        settings = self.service.settings
+        policy = RelayPolicy(
+            settings.relay_attempts, settings.relay_backoff, settings.relay_backoff_max
+        )
 
-    async def _settled(self, item: OutboxItem, record: Delivery) -> bool:
-        """Whether ``item`` needs no try now: finished already (then ack it: a record carried
-        over from schema 2, when the relay's records lived apart from the queue), used up (a
-        dead letter), or not due yet."""
-        service = self.service
-        if record.status == "retrying" and record.attempts >= service.settings.relay_attempts:
-            await service.store.give_up(item.id, _now())
-            record = attrs.evolve(record, status="dead")
-        if record.status != "retrying":
-            await service.store.ack([item.id])
-            return True
-        return record.next_attempt_at is not None and record.next_attempt_at > _now()
+        async def send(item: OutboxItem) -> str | None:
+            return await self.deliver(client, item)
+
+        done = await relay_batch(
+            self.service.store,
+            send,
+            policy,
+            limit=RELAY_BATCH,
+            now=_now,
+            stopping=self.stopping.is_set,
+        )
+        return done["sent"] + done["failed"] + done["dead"]
 
     def request(self, item: OutboxItem) -> tuple[bytes, dict[str, str]]:
         """The body and headers of the request that delivers ``item``."""
@@ -162,42 +138,14 @@ class Relay:
         }
         return body, headers
 
-    async def deliver(
-        self, client: httpx.AsyncClient, item: OutboxItem, record: Delivery | None
-    ) -> bool:
-        """One try of one notification; whether the receiver took it."""
-        service, settings = self.service, self.service.settings
+    async def deliver(self, client: httpx.AsyncClient, item: OutboxItem) -> str | None:
+        """One try of one notification: ``None`` if the receiver took it (a 2xx), else what
+        went wrong (the relay use case records it)."""
         body, headers = self.request(item)
-        error: str | None = None
         try:
             response = await client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        else:
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
-        now = _now()
-        attempts = (record.attempts if record is not None else 0) + 1
-        if error is None:  # delivered: recorded, and out of the queue, in one transaction
-            await service.store.record_delivery(
-                item.id, status="acked", error=None, next_attempt_at=None, now=now
-            )
-            return True
-        dead = attempts >= settings.relay_attempts
-        wait = backoff(attempts, settings.relay_backoff, settings.relay_backoff_max)
-        await service.store.record_delivery(
-            item.id,
-            status="dead" if dead else "retrying",
-            error=error,
-            next_attempt_at=None if dead else now + dt.timedelta(seconds=wait),
-            now=now,
-        )
-        if dead:
-            LOGGER.warning(
-                "notification %d of order %s is a dead letter after %d tries: %s",
-                item.id,
-                item.order_id,
-                attempts,
-                error,
-            )
-        return False
+            return f"{type(exc).__name__}: {str(exc)[:200]}"
+        if not 200 <= response.status_code < 300:
+            return f"HTTP {response.status_code}"
+        return None

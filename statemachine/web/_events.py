@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..application import fire
 from ..table import EVENTS, TABLE
 from ._answers import event_applied, explanation
 from ._deps import WRITE, Reader, SenderDep
@@ -85,17 +86,11 @@ def _event_route(event: str) -> None:
         ] = None,
     ) -> Response:
         data = json_object(request.headers.get("content-type"), await request.body())
-        sent = event_request(event, data, idempotency_key)
-        applied = await sender.service.store.apply(
-            check_id(order_id),
-            event,
-            at=sent.at,
-            event_id=sent.event_id,
-            source=sender.source,
-            expected_version=expected_version(if_match),
-            **sent.data,
+        sent = event_request(check_id(order_id), event, data, idempotency_key)
+        fired = await sender.service.store.run(
+            fire, sent, source=sender.source, expected_version=expected_version(if_match)
         )
-        return event_applied(applied, event, sent.event_id)
+        return event_applied(fired, event, sent.event_id)
 
     endpoint.__name__ = f"fire_{event}"
     router.add_api_route(

@@ -18,13 +18,13 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..application import list_orders as list_page
 from ..diagrams import journey_dot, journey_mermaid, render
-from ..errors import GraphvizMissing, OrderError, UnknownOrder
+from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
 from ..machine import MAX_ID_LENGTH
 from ..order import Order
 from ..table import STATES, TABLE
 from ._deps import ServiceDep, ViewerDep
-from ._parsing import decode_cursor, encode_cursor
 from ._security import page_headers
 from ._service import SESSION_COOKIE
 
@@ -203,15 +203,11 @@ async def orders(
     if viewer is None:
         return _login_page(request)
     chosen = state if state in STATES else None
-    after = None
-    if cursor:
-        try:
-            after = decode_cursor(cursor)
-        except OrderError:
-            after = None
-    rows = await service.store.orders(state=chosen, after=after, limit=_PAGE + 1)
-    more = len(rows) > _PAGE
-    rows = rows[:_PAGE]
+    try:
+        page = await service.store.run(list_page, state=chosen, cursor=cursor or None, limit=_PAGE)
+    except InvalidInput:  # a cursor not ours: the first page
+        page = await service.store.run(list_page, state=chosen, limit=_PAGE)
+    rows = list(page.orders)
     now = _now()
     return _page(
         request,
@@ -231,7 +227,7 @@ async def orders(
             }
             for r in rows
         ],
-        next_cursor=encode_cursor(None, rows[-1].order_id) if more and rows else None,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import OrderExists
+from ..application import MAX_PAGE, create
+from ..application import list_orders as list_page
 from ._answers import etag, history, order_created, order_page, order_read
 from ._deps import Reader, Writer
 from ._openapi import answer, problems, ref
-from ._parsing import (
-    check_id,
-    decode_cursor,
-    due_limit,
-    encode_cursor,
-    json_object,
-    new_order,
-    state_filter,
-)
+from ._parsing import check_id, due_limit, json_object, new_order, state_filter
 
 __all__ = ["MAX_PAGE", "router"]
-
-MAX_PAGE: Final = 500
-"""The most orders one page of ``GET /orders`` holds."""
 
 router = APIRouter(tags=["orders"])
 
@@ -58,25 +48,12 @@ async def create_order(request: Request, service: Writer) -> Response:
     Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
     the same id with other data is 409."""
     data = json_object(request.headers.get("content-type"), await request.body())
-    order = new_order(data)
-    replay = False
-    try:
-        version = await service.store.add(order, source="api")
-    except OrderExists:
-        stored = await service.store.load(order.order_id)
-        first = stored.order
-        same = (first.amount, first.currency, first.paid_at) == (
-            order.amount,
-            order.currency,
-            order.paid_at,
-        )
-        if not same:
-            raise
-        order, version, replay = first, stored.version, True
+    created = await service.store.run(create, new_order(data), source="api")
+    order = created.order
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted
     path = f"{root}/orders/{quote(order.order_id, safe='')}"
     location = str(request.url.replace(path=path, query="", fragment=""))
-    return order_created(order, version, replay=replay, location=location)
+    return order_created(order, created.version, replay=created.replay, location=location)
 
 
 @router.get(
@@ -102,16 +79,14 @@ async def list_orders(
     ``next_cursor`` for the next page. Pages are keyset-paged: stable while orders change.
     Each row's moments are in its supplier's time zone (``timezone``), as in the order's own
     JSON form."""
-    chosen = state_filter(state)
-    until = due_limit(due_before)
-    after = decode_cursor(cursor)
-    rows = await service.store.orders(state=chosen, due_before=until, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.due_at if until is not None else None, last.order_id)
-    return order_page(rows, next_cursor)
+    page = await service.store.run(
+        list_page,
+        state=state_filter(state),
+        due_before=due_limit(due_before),
+        cursor=cursor,
+        limit=limit,
+    )
+    return order_page(list(page.orders), page.next_cursor)
 
 
 @router.get(
