@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ...application import show as show_order
 from ...errors import EventRejected
 from ...order import Order
 from ...store import LogEntry
@@ -42,16 +43,15 @@ def show(invocation: Invocation, order_id: str, now: dt.datetime | None) -> Exit
     """
     when = or_wall_clock(now)
     with invocation.open_store(create=False) as store:
-        loaded = store.load(order_id)
-        log = store.history(order_id)
-    order = loaded.order
+        shown = show_order(store, order_id)
+    order, log = shown.order, shown.history
     allowed = order.allowed_events(when)
     refused = order.refusals(when)
     if invocation.json:
         emit(
             {
                 "order": order.to_dict(),
-                "version": loaded.version,
+                "version": shown.version,
                 "now": when.isoformat(),
                 "allowed": list(allowed),
                 "refused": {event: error.to_dict() for event, error in refused.items()},
@@ -63,7 +63,7 @@ def show(invocation: Invocation, order_id: str, now: dt.datetime | None) -> Exit
     console.print(
         Text.assemble(
             (order.order_id, "bold"),
-            f": {order.state}, {order.amount} {order.currency}, version {loaded.version}",
+            f": {order.state}, {order.amount} {order.currency}, version {shown.version}",
         )
     )
     console.print(_facts(order))

@@ -10,13 +10,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from ...store import MAX_LIMIT, OrderStore, Swept
+from ...application import sweep_all
+from ...store import MAX_LIMIT, Swept
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option, now_option, or_wall_clock, store_options
@@ -73,7 +73,7 @@ def sweep(
         sweeps = 0
         while True:
             when = or_wall_clock(now)
-            swept = _sweep_all(store, when, limit)
+            swept = sweep_all(store, when, limit)
             sweeps += 1
             corrupt |= any(s.reason == "corrupt" for s in swept.skipped)
             _print_sweep(console, swept, when, invocation.json)
@@ -99,19 +99,6 @@ def _stop_on_signals(handler: Callable[[int, FrameType | None], None], on: bool)
     finally:
         for sig, old in saved.items():
             signal.signal(sig, old)
-
-
-def _sweep_all(store: OrderStore, now: dt.datetime, limit: int) -> Swept:
-    """Sweep at ``now`` in transactions of ``limit`` orders until none is left due."""
-    applied: list[Any] = []
-    skipped: dict[str, Any] = {}
-    while True:
-        swept = store.sweep(now, limit)
-        applied += swept
-        for s in swept.skipped:
-            skipped.setdefault(s.order_id, s)
-        if len(swept) < limit:
-            return Swept(applied, skipped.values())
 
 
 def _print_sweep(console: Console, swept: Swept, now: dt.datetime, as_json: bool) -> None:
