@@ -59,7 +59,8 @@ bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/bench_http.py
 
 docs: $(STAMP)
-	$(BIN)/python -m statemachine.docgen > docs/rules.md
+	$(BIN)/python -m statemachine._docgen > docs/rules.md
+	$(BIN)/python -m statemachine._docgen --api > docs/api.md
 
 # Rewrites diagrams/ (DOT, Mermaid, SVG, PNG) and the README's diagram section from the
 # machine's table; SVG and PNG need Graphviz's dot (apt install graphviz).

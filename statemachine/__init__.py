@@ -28,17 +28,8 @@ def _refuse_clash() -> None:
 
 _refuse_clash()
 
-from .errors import (  # noqa: E402
-    EventRejected,
-    InvalidInput,
-    OrderError,
-    RequestError,
-    StoreFault,
-)
-from .machine import machine_for  # noqa: E402
-from .order import Order  # noqa: E402
-from .policy import DEFAULT_POLICY, Policy  # noqa: E402
-from .records import (  # noqa: E402
+from .declaration._policy import DEFAULT_POLICY, Policy  # noqa: E402
+from .declaration._records import (  # noqa: E402
     FireResult,
     HistoryRecord,
     Incident,
@@ -47,8 +38,17 @@ from .records import (  # noqa: E402
     OrderWarning,
     PendingRefund,
 )
-from .rules import RULES, Rule  # noqa: E402
-from .table import CLOCK_EVENTS, EVENTS, FINAL_STATES, STATES, TABLE, TRANSITIONS  # noqa: E402
+from .declaration._rules import RULES, Rule  # noqa: E402
+from .declaration._table import CLOCK_EVENTS, EVENTS, FINAL_STATES, STATES, TABLE, TRANSITIONS  # noqa: E402
+from .errors import (  # noqa: E402
+    EventRejected,
+    InvalidInput,
+    OrderError,
+    RequestError,
+    StoreFault,
+)
+from .runtime._machine import machine_for  # noqa: E402
+from .runtime._order import Order  # noqa: E402
 
 __all__ = [
     "CLOCK_EVENTS",

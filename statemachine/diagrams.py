@@ -1,7 +1,7 @@
 """Diagrams of the order lifecycle, drawn from the machine's own table.
 
-Everything here is derived from the machine's table (:data:`~statemachine.table.TABLE`: its
-states, events and rows) and :data:`~statemachine.rules.RULES`; nothing restates a transition
+Everything here is derived from the machine's table (:data:`~statemachine.declaration.TABLE`: its
+states, events and rows) and :data:`~statemachine.declaration.RULES`; nothing restates a transition
 by hand.
 
 - :func:`lifecycle_dot` and :func:`lifecycle_mermaid` return text and need no program.
@@ -41,16 +41,16 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
-from .checks import ENGINE_RULES
+from .declaration._checks import ENGINE_RULES
+from .declaration._records import StateName
+from .declaration._rules import RULES
+from .declaration._spec import TransitionSpec
+from .declaration._table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE, TRANSITIONS
 from .errors import GraphvizMissing
-from .records import StateName
-from .rules import RULES
-from .spec import TransitionSpec
-from .table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE, TRANSITIONS
 
 if TYPE_CHECKING:
-    from .order import Order
-    from .policy import Policy
+    from .declaration._policy import Policy
+    from .runtime._order import Order
 
 __all__ = [
     "Edge",
@@ -676,7 +676,7 @@ def example_journey() -> Order:
     ``diagrams/journey-lapsed-cancellation.*``."""
     from zoneinfo import ZoneInfo
 
-    from .order import Order
+    from .runtime._order import Order
 
     shanghai = ZoneInfo("Asia/Shanghai")
     order = Order.create("AE-1042", "39.90", "USD", dt.datetime(2026, 3, 2, 10, tzinfo=shanghai))

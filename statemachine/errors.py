@@ -23,9 +23,9 @@ request, in its own words and with the data that decided; nothing was written. A
 is one); its full message, which may quote a path or what a row holds, is for the operator's
 log. The two outside both branches are nobody's request and no store's fault:
 
-* :class:`TableError` is raised by :func:`statemachine.checks.check_table` when a machine is
+* :class:`TableError` is raised by :func:`statemachine.declaration.check_table` when a machine is
   built from a table that contradicts itself: a developer's mistake, read by whoever edited the
-  table (``statemachine.checks`` re-exports it, beside the check that raises it).
+  table (``statemachine.declaration`` re-exports it, beside the check that raises it).
 * :class:`GraphvizMissing` is raised by :func:`statemachine.diagrams.render` when the ``dot``
   program is not installed: read by whoever installs the machine (``statemachine.diagrams``
   re-exports it; ``orderfsm`` exits 5, the service answers 503).
@@ -269,7 +269,7 @@ class SchemaVersionError(StoreFault):
 class TableError(OrderError, ValueError):
     """The machine's table is broken; ``problems`` lists every problem, one sentence each.
 
-    Raised by :func:`~statemachine.checks.check_table` when a machine is built: a developer's
+    Raised by :func:`~statemachine.declaration.check_table` when a machine is built: a developer's
     mistake in the table, for whoever edited it to fix, neither a request nor a store fault.
     """
 

@@ -4,7 +4,7 @@ it reaches the machine and publish its API (OpenAPI 3.1 takes these schemas as t
 
 An event payload is one JSON object: ``at`` (ISO 8601 with an offset), an optional
 ``event_id``, and the event's keyword data at the top level, as :meth:`Order.fire
-<statemachine.order.Order.fire>` takes it:
+<statemachine.runtime.Order.fire>` takes it:
 
 >>> schema = event_schema("open_claim")
 >>> sorted(schema["properties"])
@@ -33,15 +33,16 @@ from typing import Any, Final
 
 import attrs
 
+from .declaration._jsonform import json_fields
+from .declaration._spec import Param
+from .declaration._table import EVENTS, STATES
 from .errors import InvalidInput
-from .jsonform import json_fields
-from .machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
-from .spec import Param
-from .table import EVENTS, STATES
+from .runtime._machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 __all__ = ["AMOUNT_PATTERN", "SCHEMA_DIALECT", "event_schema", "order_schema", "record_schema"]
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema dialect every schema here is written in (2020-12)."""
 AMOUNT_PATTERN: Final = r"^-?[0-9]+(\.[0-9]+)?$"
 """A canonical amount: ASCII digits, an optional ``-`` and decimal point."""
 
@@ -154,10 +155,10 @@ def _record(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def order_schema() -> dict[str, Any]:
-    """The JSON Schema of :meth:`Order.to_dict <statemachine.order.Order.to_dict>`: every key
+    """The JSON Schema of :meth:`Order.to_dict <statemachine.runtime.Order.to_dict>`: every key
     required, no other key; states from the table, records from their classes."""
-    from .order import Order
-    from .serialize import FORMAT_VERSION
+    from .runtime._order import Order
+    from .runtime._serialize import FORMAT_VERSION
 
     defs: dict[str, Any] = {}
     body = _record(Order, defs)
@@ -171,10 +172,10 @@ def order_schema() -> dict[str, Any]:
 
 def record_schema(cls: type) -> dict[str, Any]:
     """The JSON Schema of a record's JSON form (its ``to_dict()``, the shared converter's):
-    :class:`~statemachine.records.FireResult`, a store's ``LogEntry`` or ``OutboxItem``...;
+    :class:`~statemachine.declaration.FireResult`, a store's ``LogEntry`` or ``OutboxItem``...;
     every field required, no other key, the records it holds under ``$defs``.
 
-    >>> from statemachine.records import FireResult
+    >>> from statemachine.declaration._records import FireResult
     >>> schema = record_schema(FireResult)
     >>> schema["required"][:3], sorted(schema["$defs"])
     (['event', 'source', 'dest'], ['Incident', 'Notification'])

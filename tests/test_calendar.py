@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EventRejected, InvalidInput, Order, Policy
-from statemachine.calendar import BusinessCalendar, as_instant
+from statemachine.declaration._calendar import BusinessCalendar, as_instant
 
 SH = ZoneInfo("Asia/Shanghai")
 CN = BusinessCalendar("CN", "Asia/Shanghai")

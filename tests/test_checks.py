@@ -1,4 +1,5 @@
-"""The static checks of the table (statemachine.checks): sound table passes, broken ones fail."""
+"""The static checks of the table (statemachine.declaration._checks): a sound table passes,
+broken ones fail."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import attrs
 import pytest
 
 from statemachine import Policy
-from statemachine.checks import ENGINE_RULES, TableError, check_table, graph
-from statemachine.machine import build_machine, machine_for
-from statemachine.rules import RULES
-from statemachine.spec import TransitionSpec, When
-from statemachine.table import PROHIBITIONS, TABLE, TRANSITIONS
+from statemachine.declaration._checks import ENGINE_RULES, TableError, check_table, graph
+from statemachine.declaration._rules import RULES
+from statemachine.declaration._spec import TransitionSpec, When
+from statemachine.declaration._table import PROHIBITIONS, TABLE, TRANSITIONS
+from statemachine.runtime._machine import build_machine, machine_for
 
 
 def _without(pred: object) -> tuple[TransitionSpec, ...]:

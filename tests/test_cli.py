@@ -256,8 +256,8 @@ def test_every_command_is_a_module_of_its_own() -> None:
                cli.commands}  # fmt: skip
     for name, command in cli.commands.items():
         assert command.callback is not None
-        assert command.callback.__module__ == f"statemachine.cli.commands.{modules[name]}"
-    files = {p.stem for p in (package / "commands").glob("*.py")}
+        assert command.callback.__module__ == f"statemachine.cli._commands.{modules[name]}"
+    files = {p.stem for p in (package / "_commands").glob("*.py")}
     assert files == {"__init__", *modules.values()}
     sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in package.rglob("*.py")}
     assert max(sizes.values()) <= 800, sizes

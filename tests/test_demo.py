@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from statemachine.demo import STORIES, tell_all, write_journey
+from statemachine._demo import STORIES, tell_all, write_journey
 from statemachine.store import SQLiteStore
 
 

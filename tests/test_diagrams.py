@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EVENTS, FINAL_STATES, RULES, STATES, Order, OrderError, Policy
+from statemachine.declaration._records import HistoryRecord
 from statemachine.diagrams import (
     GraphvizMissing,
     edges,
@@ -31,7 +32,6 @@ from statemachine.diagrams import (
     render,
     texts,
 )
-from statemachine.records import HistoryRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAMS = ROOT / "diagrams"

@@ -16,11 +16,11 @@ MODULES = sorted(
     if not m.name.endswith("__main__")
 )
 WITH_EXAMPLES = {
-    "statemachine.calendar",
-    "statemachine.checks",
+    "statemachine.declaration._calendar",
+    "statemachine.declaration._checks",
     "statemachine.errors",
-    "statemachine.policy",
-    "statemachine.records",
+    "statemachine.declaration._policy",
+    "statemachine.declaration._records",
     "statemachine.schema",
     "statemachine.testing.log",
     "statemachine.testing.paths",

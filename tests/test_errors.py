@@ -99,14 +99,14 @@ def test_branches_are_exported_where_callers_look() -> None:
     """RequestError and StoreFault are public names of statemachine and statemachine.errors;
     TableError and GraphvizMissing are also importable beside what raises them, and the store
     errors from statemachine.store: the same classes, one tree."""
-    import statemachine.checks
+    import statemachine.declaration
     import statemachine.diagrams
     import statemachine.store
 
     for name in ("RequestError", "StoreFault"):
         assert name in statemachine.__all__ and name in errors_module.__all__
         assert getattr(statemachine, name) is getattr(errors_module, name)
-    assert statemachine.checks.TableError is TableError
+    assert statemachine.declaration.TableError is TableError
     assert statemachine.diagrams.GraphvizMissing is GraphvizMissing
     for cls in (
         UnknownOrder,

@@ -1,5 +1,5 @@
-"""The runtime (statemachine.machine): one engine per policy, and a direct path that takes the
-engine's own transitions and gives exactly what the engine's Event.trigger gives."""
+"""The runtime (statemachine.runtime._machine): one engine per policy, and a direct path that
+takes the engine's own transitions and gives exactly what the engine's Event.trigger gives."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from transitions import Machine
 
 from statemachine import EVENTS, EventRejected, InvalidInput, Order, OrderError, Policy, machine_for
-from statemachine.machine import _Apply, _Check, _Select, fire, moves_for
-from statemachine.money import minor_unit
-from statemachine.table import TABLE
+from statemachine.declaration._money import minor_unit
+from statemachine.declaration._table import TABLE
+from statemachine.runtime._machine import _Apply, _Check, _Select, fire, moves_for
 from statemachine.testing.paths import next_steps
 from statemachine.testing.strategies import arbitrary_steps, starts, valid_paths, valid_steps
 

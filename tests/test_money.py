@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statemachine import InvalidInput, Order
-from statemachine.money import CURRENCIES, minor_unit, parse_amount, parse_currency
+from statemachine.declaration._money import CURRENCIES, minor_unit, parse_amount, parse_currency
 
 PAID = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statemachine import EventRejected, InvalidInput, Order, Policy
-from statemachine.machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
+from statemachine.runtime._machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 from .helpers import PAID_AT, SH, new_order, reach, t
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from statemachine import FINAL_STATES, EventRejected, InvalidInput, Order, Policy
-from statemachine.table import TABLE
+from statemachine.declaration._table import TABLE
 
 from . import strategies as s
 

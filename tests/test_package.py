@@ -136,9 +136,9 @@ def test_core_modules_import_without_a_cycle() -> None:
 
     cycles = sorted(n for n in core if n in reach(n))
     assert cycles == [], f"import cycles through {cycles}"
-    assert "statemachine.order" not in reach("statemachine.serialize")
-    assert "statemachine.machine" not in reach("statemachine.checks")
-    assert "statemachine.machine" not in reach("statemachine.table")
+    assert "statemachine.runtime._order" not in reach("statemachine.runtime._serialize")
+    assert "statemachine.runtime._machine" not in reach("statemachine.declaration._checks")
+    assert "statemachine.runtime._machine" not in reach("statemachine.declaration._table")
 
 
 def _code_strings(tree: ast.Module) -> list[str]:
@@ -163,12 +163,13 @@ def _code_strings(tree: ast.Module) -> list[str]:
 
 
 def test_state_names_are_written_only_in_the_table() -> None:
-    """R14: the states (and which are final) are declared once, in statemachine.table; no other
-    module of the package spells a state's name as a string of its own."""
+    """R14: the states (and which are final) are declared once, in the declaration's table
+    (statemachine.declaration._table); no other module of the package spells a state's name as
+    a string of its own."""
     spelled = {
         name: sorted(set(_code_strings(tree)) & set(statemachine.STATES))
         for name, tree in _modules().items()
-        if name != "statemachine.table"
+        if name != "statemachine.declaration._table"
     }
     assert {n: s for n, s in spelled.items() if s} == {}
 
@@ -177,7 +178,8 @@ _TABLE_NAMES = frozenset(
     {"TABLE", "EVENTS", "STATES", "FINAL_STATES", "INITIAL_STATE", "CLOCK_EVENTS", "TRANSITIONS",
      "PROHIBITIONS", "STATE_SPECS"}
 )  # fmt: skip
-"""The module-level names of statemachine.table: the shipped table and what derives from it."""
+"""The module-level names of the declaration's table (statemachine.declaration._table): the
+shipped table and what derives from it."""
 
 
 def _defaults(tree: ast.AST) -> set[int]:
@@ -192,8 +194,9 @@ def _defaults(tree: ast.AST) -> set[int]:
 
 
 def _table_reads(tree: ast.AST) -> list[str]:
-    """Where ``tree`` reads a module-level name of statemachine.table other than as a default:
-    by name, as an attribute of the module, or through an import of anything but TABLE."""
+    """Where ``tree`` reads a module-level name of the declaration's table other than as a
+    default: by name, as an attribute of the module, or through an import of anything but
+    TABLE."""
     defaults = _defaults(tree)
     found = []
     for node in ast.walk(tree):
@@ -215,7 +218,11 @@ def test_the_runtime_reads_no_module_level_table() -> None:
     trees = _modules()
     reads = {
         name: _table_reads(trees[name])
-        for name in ("statemachine.machine", "statemachine.order", "statemachine.serialize")
+        for name in (
+            "statemachine.runtime._machine",
+            "statemachine.runtime._order",
+            "statemachine.runtime._serialize",
+        )
     }
     reads["statemachine.store._rows"] = _table_reads(trees["statemachine.store._rows"])
     assert {name: found for name, found in reads.items() if found} == {}
@@ -293,7 +300,7 @@ def test_the_core_and_sqlite_store_work_without_the_optional_parts(tmp_path: Pat
         store.add(Order.create("AE-1", "25.00", "USD", paid))
         store.apply("AE-1", "dispatch", at=paid, tracking_number="LP1")
         print(store.get("AE-1").state)
-        from statemachine.demo import STORIES, run_story
+        from statemachine._demo import STORIES, run_story
         print(run_story(store, STORIES[1]).order.state)
         """
     )
@@ -378,3 +385,17 @@ def test_the_store_is_rooms_of_one_purpose_each() -> None:
     }
     assert {"_unit.py", "_rows.py", "_schema.py", "_listings.py", "_outbox.py"} <= set(sizes)
     assert max(sizes.values()) <= 800, sizes
+
+
+def test_every_module_a_user_should_not_import_is_private() -> None:
+    """The public modules are those docs/api.md lists; every other module of the package has
+    a name, or a folder on its path, starting with `_` (a package's `__main__` aside)."""
+    from statemachine._docgen import PUBLIC_MODULES
+
+    public = {name for name, _ in PUBLIC_MODULES}
+    exposed = sorted(
+        name
+        for name in _modules()
+        if name not in public and not any(part.startswith("_") for part in name.split(".")[1:])
+    )
+    assert exposed == []

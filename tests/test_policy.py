@@ -1,4 +1,5 @@
-"""The merchant's policy (statemachine.policy): every field checked when the policy is made."""
+"""The merchant's policy (statemachine.declaration._policy): every field checked when the policy is
+made."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statemachine import InvalidInput, Order, Policy
-from statemachine.policy import MAX_BUSINESS_DAYS, MAX_CLAIM_WINDOW_DAYS
+from statemachine.declaration._policy import MAX_BUSINESS_DAYS, MAX_CLAIM_WINDOW_DAYS
 
 JUNK = st.one_of(
     st.none(),

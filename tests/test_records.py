@@ -1,4 +1,4 @@
-"""What an order remembers and returns (statemachine.records), in plain JSON."""
+"""What an order remembers and returns (statemachine.declaration._records), in plain JSON."""
 
 from __future__ import annotations
 

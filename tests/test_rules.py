@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from statemachine.rules import RULES, rule
+from statemachine.declaration._rules import RULES, rule
 
 
 def test_rule_ids_are_r1_to_r16_in_order() -> None:

@@ -18,14 +18,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from statemachine import EventRejected, InvalidInput, Order, Policy, machine
-from statemachine.guards import explain_early_reimbursement
-from statemachine.machine import Runtime, machine_for, moves_for, runtime_for
-from statemachine.serialize import replay
-from statemachine.spec import Context, Objection, Prohibition, Table
+from statemachine import EventRejected, InvalidInput, Order, Policy
+from statemachine.declaration._guards import explain_early_reimbursement
+from statemachine.declaration._spec import Context, Objection, Prohibition, Table
+from statemachine.declaration._table import (
+    CANCEL_REQUESTED,
+    CANCELLED,
+    DELIVERED,
+    DISPATCHED,
+    PAID,
+    TABLE,
+)
+from statemachine.runtime import _machine as machine
+from statemachine.runtime._machine import Runtime, machine_for, moves_for, runtime_for
+from statemachine.runtime._serialize import replay
 from statemachine.store import clock_due_at
 from statemachine.store._cache import ValidatedOrders
-from statemachine.table import CANCEL_REQUESTED, CANCELLED, DELIVERED, DISPATCHED, PAID, TABLE
 from statemachine.testing.paths import Start, Step, next_steps
 from statemachine.testing.strategies import arbitrary_steps, starts, valid_steps
 

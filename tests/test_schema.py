@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from statemachine import EVENTS, InvalidInput
-from statemachine.records import FireResult
+from statemachine.declaration._records import FireResult
 from statemachine.schema import event_schema, order_schema, record_schema
 from statemachine.testing.strategies import valid_paths
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statemachine import EVENTS, InvalidInput, Order, OrderError, Policy
-from statemachine.serialize import FORMAT_VERSION
+from statemachine.runtime._serialize import FORMAT_VERSION
 
 from .helpers import VARIANTS, edited, reach, t
 

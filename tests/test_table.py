@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from statemachine import EVENTS, EventRejected, Order, Policy
-from statemachine.rules import RULES
-from statemachine.table import PROHIBITIONS, TABLE, TRANSITIONS
+from statemachine.declaration._rules import RULES
+from statemachine.declaration._table import PROHIBITIONS, TABLE, TRANSITIONS
 
 from .helpers import VARIANTS, reach, t
 

@@ -10,8 +10,8 @@ from collections import deque
 import pytest
 
 from statemachine import EventRejected, Order, Policy
-from statemachine.checks import graph
-from statemachine.table import CLOCK_EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE
+from statemachine.declaration._checks import graph
+from statemachine.declaration._table import CLOCK_EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE
 from statemachine.testing import (
     Path,
     RefusalCase,

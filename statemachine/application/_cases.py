@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
+from .._observe import LOGGER
+from ..declaration._records import FireResult
 from ..errors import EventRejected, InvalidInput, OrderError, OrderExists
-from ..machine import MAX_ID_LENGTH
-from ..observe import LOGGER
-from ..order import Order
-from ..records import FireResult
-from ..serialize import replay
+from ..runtime._machine import MAX_ID_LENGTH
+from ..runtime._order import Order
+from ..runtime._serialize import replay
 from ..store import Applied, Delivery, LogEntry, NotificationRow, OrderRow, OrderStore, Swept
 from ._requests import EventRequest, NewOrder
 

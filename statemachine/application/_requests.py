@@ -26,9 +26,9 @@ from typing import Any, Final
 
 import attrs
 
+from ..declaration._table import TABLE
 from ..errors import InvalidInput
-from ..machine import MAX_ID_LENGTH, require_text
-from ..table import TABLE
+from ..runtime._machine import MAX_ID_LENGTH, require_text
 
 __all__ = [
     "NEW_ORDER_FIELDS",

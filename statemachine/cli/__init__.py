@@ -13,7 +13,7 @@ never a traceback.
 
 The rooms, for a reader who comes to change one:
 
-- ``commands/``: one module per command (``demo``, ``apply``, ``import_``, ``show``,
+- ``_commands/``: one module per command (``demo``, ``apply``, ``import_``, ``show``,
   ``sweep``, ``outbox``, ``diagram``, ``rules``, ``check_log``, ``serve``);
 - ``_group.py``: the ``orderfsm`` group, its help and exit-status epilog, its commands;
 - ``_run.py``: :func:`main`'s work: the group run, every error turned into one line and its

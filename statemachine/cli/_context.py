@@ -17,8 +17,8 @@ import attrs
 import click
 from rich.console import Console
 
-from .._storeref import StoreRef
 from ..store import OrderStore
+from ..store._ref import StoreRef
 from ._output import make_console
 from ._store import opened, store_ref
 

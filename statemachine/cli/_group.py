@@ -1,6 +1,6 @@
 """The ``orderfsm`` group: its help (with every exit status and how to turn on shell
 completion), ``--version``, and its commands, one module each under
-:mod:`statemachine.cli.commands`."""
+:mod:`statemachine.cli._commands`."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from typing import Final
 import click
 
 from ._codes import ExitCode
+from ._commands.apply import apply_cmd
+from ._commands.check_log import check_log_cmd
+from ._commands.demo import demo
+from ._commands.diagram import diagram
+from ._commands.import_ import import_cmd
+from ._commands.outbox import outbox
+from ._commands.rules import rules
+from ._commands.serve import serve
+from ._commands.show import show
+from ._commands.sweep import sweep
 from ._context import Invocation
-from .commands.apply import apply_cmd
-from .commands.check_log import check_log_cmd
-from .commands.demo import demo
-from .commands.diagram import diagram
-from .commands.import_ import import_cmd
-from .commands.outbox import outbox
-from .commands.rules import rules
-from .commands.serve import serve
-from .commands.show import show
-from .commands.sweep import sweep
 
 __all__ = ["COMPLETE_VAR", "cli"]
 

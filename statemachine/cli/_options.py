@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from .._storeref import DB_ENV
 from ..errors import InvalidInput
+from ..store._ref import DB_ENV
 from ._context import Invocation
 from ._lines import parse_moment
 

@@ -10,9 +10,9 @@ from typing import Final
 
 import click
 
-from .._storeref import DB_ENV, StoreRef, store_in_env
 from ..errors import StoreUnavailable
 from ..store import OrderStore, SQLiteStore
+from ..store._ref import DB_ENV, StoreRef, store_in_env
 from ._errors import missing
 
 __all__ = ["SOURCE", "opened", "store_ref"]

@@ -1,8 +1,8 @@
 """The traceability table of ``orderfsm rules``: each rule, where the table enforces it, and the
 tests that prove it.
 
-Everything but the tests is read from the machine's table (:data:`~statemachine.table.TABLE`:
-its rows, guards, effects and prohibitions) and :data:`~statemachine.rules.RULES`. The tests
+Everything but the tests is read from the machine's table (:data:`~statemachine.declaration.TABLE`:
+its rows, guards, effects and prohibitions) and :data:`~statemachine.declaration.RULES`. The tests
 are found by reading the test suite, when it sits next to the package (a source checkout): a
 test proves a rule when its docstring names the rule's id (``R13: a claim 16 days after
 delivery is refused``) or its name carries it (``test_..._r14``). An installed wheel has no
@@ -19,10 +19,10 @@ from typing import Final
 
 import attrs
 
-from ..checks import ENGINE_RULES
+from ..declaration._checks import ENGINE_RULES
+from ..declaration._rules import RULES, Rule
+from ..declaration._table import TABLE
 from ..diagrams import edges
-from ..rules import RULES, Rule
-from ..table import TABLE
 
 __all__ = ["RuleTrace", "find_tests", "tests_by_rule", "trace"]
 

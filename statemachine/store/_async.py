@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..order import Order
+from ..runtime._order import Order
 from ._records import (
     Applied,
     Delivery,

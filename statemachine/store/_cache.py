@@ -1,7 +1,7 @@
 """The checked-row cache of a store object: an order it has already made is not made again.
 
 Every read of an order is checked: the order is made again from its head and its log through
-the machine (:func:`~statemachine.serialize.rebuild`), and its derived columns compared, which
+the machine (:func:`~statemachine.runtime.rebuild`), and its derived columns compared, which
 is most of the cost of an ``apply``. A store object that has just written or made an order knows
 what its row holds; when it next reads the row and finds the same version and exactly the same
 head, it may copy that order instead of making it again. :class:`ValidatedOrders` holds that
@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..order import Order
+from ..runtime._order import Order
 
 __all__ = ["DEFAULT_CAPACITY", "ValidatedOrders"]
 

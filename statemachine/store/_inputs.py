@@ -7,9 +7,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Final
 
+from ..declaration._table import EVENTS, STATES
 from ..errors import InvalidInput
-from ..machine import MAX_ID_LENGTH, require_aware, require_text
-from ..table import EVENTS, STATES
+from ..runtime._machine import MAX_ID_LENGTH, require_aware, require_text
 
 __all__ = [
     "MAX_LIMIT",

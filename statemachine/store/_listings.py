@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..calendar import as_instant, zone
+from .._observe import span
+from ..declaration._calendar import as_instant, zone
 from ..errors import CorruptOrder, InvalidInput
-from ..observe import span
 from ._db import Database
 from ._inputs import valid_limit, valid_moment, valid_order_id, valid_state
 from ._records import LogEntry, OrderRow

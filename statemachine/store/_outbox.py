@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from .._observe import span
 from ..errors import CorruptOrder, InvalidInput
-from ..observe import span
 from ._db import Database
 from ._inputs import valid_ids, valid_limit, valid_moment, valid_order_id
 from ._records import Delivery, DeliveryStatus, NotificationRow, OutboxItem

@@ -12,10 +12,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from ..declaration._jsonform import to_json
+from ..declaration._records import FireResult, Notification
 from ..errors import OrderError
-from ..jsonform import to_json
-from ..order import Order
-from ..records import FireResult, Notification
+from ..runtime._order import Order
 
 __all__ = [
     "Applied",

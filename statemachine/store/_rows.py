@@ -1,6 +1,6 @@
 """Orders to rows and rows back to orders, checked.
 
-An order is kept as its **head** (what it was created with: :data:`~statemachine.serialize.
+An order is kept as its **head** (what it was created with: :data:`~statemachine.runtime._serialize.
 HEAD_KEYS`) on its ``orders`` row and its **log**, one ``order_log`` row per history record.
 Those are the truth. The rest of the ``orders`` row (``state``, the deadlines, ``due_at``) and
 each log row's ``from_state``/``to_state`` are derived: written from the order in the same
@@ -8,7 +8,7 @@ transaction, for indexes and for people reading the tables, and checked against 
 whenever it is made again from its rows.
 
 Reading trusts nothing: :meth:`Rows.order` creates the order from its head and fires every
-logged event through the machine again (:func:`~statemachine.serialize.rebuild`); each must
+logged event through the machine again (:func:`~statemachine.runtime.rebuild`); each must
 give exactly the row logged. So an order read back is one the machine could have produced,
 and anything else is :class:`~statemachine.errors.CorruptOrder` naming the order and the row.
 """
@@ -20,10 +20,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ..declaration._records import HistoryRecord
 from ..errors import CorruptOrder, InvalidInput
-from ..order import Order
-from ..records import HistoryRecord
-from ..serialize import Logged, head_of, rebuild
+from ..runtime._order import Order
+from ..runtime._serialize import Logged, head_of, rebuild
 from ._db import Database
 
 __all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
@@ -49,11 +49,11 @@ def clock_due_at(order: Order) -> dt.datetime | None:
 
     A clock event counts when the order's state has a row for it under its policy (so R12's
     switch and R14's final states are the machine's to decide) and the deadline its spec
-    declares (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order:
+    declares (:attr:`EventSpec.due <statemachine.declaration.EventSpec.due>`) is set on the order:
     the R1 dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
     escalated once, for ``repayment_overdue``. ``sweep`` looks orders up by this moment. The
     order's own runtime answers (:meth:`Runtime.clock_due_at
-    <statemachine.machine.Runtime.clock_due_at>`), from the order's table.
+    <statemachine.runtime.Runtime.clock_due_at>`), from the order's table.
     """
     return order.runtime.clock_due_at(order)
 

@@ -16,7 +16,7 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
 
 Upgrading runs in one write transaction, under a lock that keeps other processes from
 upgrading at the same time. The move to 3 reads every order as release 2 stored it (its body,
-checked by :meth:`Order.from_dict <statemachine.order.Order.from_dict>`, its log and inbox
+checked by :meth:`Order.from_dict <statemachine.runtime.Order.from_dict>`, its log and inbox
 claims checked against it) and writes its head and log. An order release 2 could not read
 either (a broken body, a log or an inbox that says more or other than the body) is carried
 over: a marker as its head, its columns and log rows as they were, so that it stays
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ..errors import InvalidInput, SchemaVersionError, StoreUnavailable
-from ..order import Order
+from ..runtime._order import Order
 from ._db import Database, Transaction
 from ._rows import Rows
 

@@ -2,7 +2,7 @@
 
 :class:`SQLStore` checks its arguments (:mod:`~statemachine.store._inputs`), then runs the unit
 of work (:mod:`~statemachine.store._unit`) in a transaction, retrying a lost compare-and-swap,
-and logs and counts what it did (:mod:`statemachine.observe`). Its listings and its outbox are
+and logs and counts what it did (:mod:`statemachine._observe`). Its listings and its outbox are
 :mod:`~statemachine.store._listings` and :mod:`~statemachine.store._outbox`; the schema is
 :mod:`~statemachine.store._schema`'s. ``SQLiteStore`` and ``PostgresStore`` are this class on
 their database.
@@ -18,17 +18,17 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
+from .._observe import LOGGER, event_handled, span
+from ..declaration._records import FireResult
+from ..declaration._table import TABLE
 from ..errors import (
     ConcurrentUpdate,
     EventRejected,
     InvalidInput,
     UnknownOrder,
 )
-from ..machine import MAX_ID_LENGTH
-from ..observe import LOGGER, event_handled, span
-from ..order import Order
-from ..records import FireResult
-from ..table import TABLE
+from ..runtime._machine import MAX_ID_LENGTH
+from ..runtime._order import Order
 from ._cache import DEFAULT_CAPACITY, ValidatedOrders
 from ._db import Database
 from ._inputs import (
@@ -240,7 +240,7 @@ class SQLStore(Listings, Outbox):
         """Fire ``event`` on the stored order in one transaction (see the class docstring).
 
         Everything is checked before the store is touched: the ids (at most
-        :data:`~statemachine.machine.MAX_ID_LENGTH` characters, no NUL), the event's name, the
+        :data:`~statemachine.runtime.MAX_ID_LENGTH` characters, no NUL), the event's name, the
         time. With ``expected_version``, :class:`VersionConflict` if the row is at another
         version (a duplicate delivery still answers as the first time did). Logged (logger
         ``statemachine``) and counted (OpenTelemetry) as applied, duplicate, refused or invalid.

@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import attrs
 
+from ..declaration._records import FireResult, OrderWarning
 from ..errors import CorruptOrder, InvalidInput, OrderExists, UnknownOrder, VersionConflict
-from ..order import Order
-from ..records import FireResult, OrderWarning
+from ..runtime._order import Order
 from ._cache import ValidatedOrders
 from ._db import Cursor, Database, Transaction
 from ._records import Applied

@@ -2,7 +2,7 @@
 
 A store or a service that follows the order lifecycle writes one record per applied event, as
 JSON lines. :func:`check_log` replays the records of each order through a reference
-:class:`~statemachine.order.Order` and reports:
+:class:`~statemachine.runtime.Order` and reports:
 
 * every step the rules would have refused (:class:`LogRefusal`, with the rule id);
 * every order whose recorded state differs from the replayed one (:class:`StateMismatch`, the
@@ -56,10 +56,10 @@ from typing import Any, Final
 
 import attrs
 
+from ..declaration._policy import Policy
+from ..declaration._table import EVENTS, INITIAL_STATE
 from ..errors import EventRejected, InvalidInput, OrderError
-from ..order import Order
-from ..policy import Policy
-from ..table import EVENTS, INITIAL_STATE
+from ..runtime._order import Order
 
 __all__ = [
     "CREATED",

@@ -1,7 +1,7 @@
 """Concrete event sequences derived from the machine's one table.
 
 Nothing here is a hand-kept list of paths. The generator starts from a fresh
-:meth:`Order.create <statemachine.order.Order.create>` and explores the table: for every row a
+:meth:`Order.create <statemachine.runtime.Order.create>` and explores the table: for every row a
 state offers it makes a step that the row's selectors and guards admit, with data drawn from the
 order itself (amounts within the caps the order holds, a claim reason the R8 guard accepts, a
 tracking number) and a timestamp computed from the deadlines the order holds (the earliest one
@@ -41,13 +41,13 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from ..declaration._money import minor_unit
+from ..declaration._policy import DEFAULT_POLICY, Policy
+from ..declaration._records import CLAIM_REASONS, FireResult, StateName
+from ..declaration._spec import Context, Param, TransitionSpec
+from ..declaration._table import EVENTS, INITIAL_STATE, STATES, TABLE
 from ..errors import OrderError
-from ..money import minor_unit
-from ..order import Order
-from ..policy import DEFAULT_POLICY, Policy
-from ..records import CLAIM_REASONS, FireResult, StateName
-from ..spec import Context, Param, TransitionSpec
-from ..table import EVENTS, INITIAL_STATE, STATES, TABLE
+from ..runtime._order import Order
 
 __all__ = [
     "DEFAULT_PAID_AT",
@@ -215,7 +215,7 @@ class RefusalCase:
 def row_label(row: TransitionSpec, source: StateName) -> str:
     """A row taken from ``source``: ``event@source[when]->dest`` (unique, the table has no
     ambiguous pair); the table's own label, :meth:`TransitionSpec.label
-    <statemachine.spec.TransitionSpec.label>`."""
+    <statemachine.declaration.TransitionSpec.label>`."""
     return row.label(source)
 
 
@@ -473,7 +473,7 @@ def _path(start: Start, node: _Node, path_id: str) -> Path:
 
 
 def shortest_paths(*, start: Start | None = None, policy: Policy | None = None) -> tuple[Path, ...]:
-    """The shortest path to each state, in the order of :data:`~statemachine.table.STATES`.
+    """The shortest path to each state, in the order of :data:`~statemachine.declaration.STATES`.
 
     A state no generated step reaches raises :class:`AssertionError` naming it.
     """

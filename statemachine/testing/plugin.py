@@ -23,11 +23,11 @@ from typing import Any, Final
 import attrs
 import pytest
 
+from ..declaration._policy import DEFAULT_POLICY, Policy
+from ..declaration._records import FireResult
 from ..errors import InvalidInput
-from ..machine import require_aware
-from ..order import Order
-from ..policy import DEFAULT_POLICY, Policy
-from ..records import FireResult
+from ..runtime._machine import require_aware
+from ..runtime._order import Order
 from .paths import (
     DEFAULT_PAID_AT,
     PAST,

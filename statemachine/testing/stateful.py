@@ -15,7 +15,7 @@ collect its ``TestCase``::
     TestMyService = CheckMyService.TestCase
 
 Hypothesis then creates orders and sends steps to both your service and a reference
-:class:`~statemachine.order.Order`: mostly steps the rules accept (drawn from the table), some
+:class:`~statemachine.runtime.Order`: mostly steps the rules accept (drawn from the table), some
 arbitrary ones (unknown events, bad data, naive or past timestamps). After each step it checks
 that your service accepted exactly what the rules accept, and that both are in the same state;
 with ``compare_rules = True`` also that a refusal names the same rule (read from the error's
@@ -29,9 +29,9 @@ from typing import ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from ..declaration._policy import Policy
 from ..errors import EventRejected, OrderError, RequestError
-from ..order import Order
-from ..policy import Policy
+from ..runtime._order import Order
 from .paths import Start, Step, next_steps
 from .strategies import arbitrary_steps, starts, valid_steps
 

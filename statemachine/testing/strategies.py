@@ -24,12 +24,12 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from ..money import minor_unit
-from ..order import Order
-from ..policy import Policy
-from ..records import CLAIM_REASONS, StateName
-from ..spec import TransitionSpec
-from ..table import EVENTS
+from ..declaration._money import minor_unit
+from ..declaration._policy import Policy
+from ..declaration._records import CLAIM_REASONS, StateName
+from ..declaration._spec import TransitionSpec
+from ..declaration._table import EVENTS
+from ..runtime._order import Order
 from .paths import DEFAULT_PAID_AT, Path, Start, Step, admits, next_steps, row_label
 
 __all__ = ["arbitrary_data", "arbitrary_steps", "starts", "valid_paths", "valid_steps"]

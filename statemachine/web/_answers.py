@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from starlette.responses import JSONResponse
 
 from ..application import Fired
+from ..declaration._jsonform import to_json
 from ..errors import EventRejected, InvalidInput
-from ..jsonform import to_json
-from ..order import Order
+from ..runtime._order import Order
 from ..store import Loaded, LogEntry, OrderRow
 from ._problems import problem_document
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..application import fire
-from ..table import EVENTS, TABLE
+from ..declaration._table import EVENTS, TABLE
 from ._answers import event_applied, explanation
 from ._deps import WRITE, Reader, SenderDep
 from ._openapi import JSON, answer, problems, ref

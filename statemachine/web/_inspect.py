@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..application import list_orders as list_page
+from ..declaration._table import STATES, TABLE
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
-from ..machine import MAX_ID_LENGTH
-from ..order import Order
-from ..table import STATES, TABLE
+from ..runtime._machine import MAX_ID_LENGTH
+from ..runtime._order import Order
 from ._deps import ServiceDep, ViewerDep
 from ._security import page_headers
 from ._service import SESSION_COOKIE

@@ -25,10 +25,10 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, Header
 from starlette.responses import Response
 
-from ..records import CLAIM_REASONS, FireResult
+from ..declaration._records import CLAIM_REASONS, FireResult
+from ..declaration._table import EVENTS, STATES
 from ..schema import AMOUNT_PATTERN, event_schema, order_schema, record_schema
 from ..store import LogEntry, OrderRow, OutboxItem
-from ..table import EVENTS, STATES
 from ._problems import PROBLEM_JSON
 from ._security import SIGNATURE_HEADER
 

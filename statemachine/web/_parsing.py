@@ -25,9 +25,9 @@ from ..application import (
     parse_moment,
     parse_new_order,
 )
+from ..declaration._table import EVENTS, STATES
 from ..errors import InvalidInput
-from ..machine import MAX_ID_LENGTH
-from ..table import EVENTS, STATES
+from ..runtime._machine import MAX_ID_LENGTH
 
 __all__ = [
     "CREATE_FIELDS",

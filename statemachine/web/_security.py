@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER: Final = "Orderfsm-Signature"
+"""The header of a signed webhook or relayed notification: ``t=<unix seconds>,v1=<hex>``."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -12,9 +12,9 @@ from typing import Any, Final
 import anyio
 from fastapi import FastAPI
 
-from .._storeref import DB_ENV, DSN_ENV, StoreRef, store_in_env
 from ..errors import InvalidInput
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
+from ..store._ref import DB_ENV, DSN_ENV, StoreRef, store_in_env
 from ._app import build
 from ._settings import Settings
 

@@ -22,10 +22,10 @@ from conftest import SETTINGS, contract_of
 from contract import Contract
 from web_helpers import R, ThreadServer, at, create, fire
 
-from statemachine.records import CLAIM_REASONS, Notification
+from statemachine.declaration._records import CLAIM_REASONS, Notification
+from statemachine.declaration._table import EVENTS, STATES, TABLE
 from statemachine.schema import event_schema, order_schema
 from statemachine.store import AsyncSQLiteStore, OutboxItem
-from statemachine.table import EVENTS, STATES, TABLE
 from statemachine.web import Settings, create_app, verify_signature
 from statemachine.web._background import Relay
 from statemachine.web._service import Service

@@ -32,7 +32,7 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0, tz: Any = SHANGHAI
 def fill(store: Any) -> None:
     """The demo's eight stories, then orders that use what the demo does not."""
     from statemachine import Order, Policy
-    from statemachine.demo import tell_all
+    from statemachine._demo import tell_all
 
     tell_all(store)
     # A policy of its own, an event id per event, a source per event, left in flight.

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import click
 from rich.text import Text
 
-from ...jsonform import to_json
+from ...declaration._jsonform import to_json
 from ...testing.log import check_log
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation

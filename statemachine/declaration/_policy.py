@@ -9,8 +9,8 @@ from typing import Any, Final
 
 import attrs
 
-from .calendar import BusinessCalendar
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from ._calendar import BusinessCalendar
 
 __all__ = ["DEFAULT_POLICY", "MAX_BUSINESS_DAYS", "MAX_CLAIM_WINDOW_DAYS", "Policy"]
 

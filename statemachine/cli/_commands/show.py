@@ -11,10 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ...application import show as show_order
+from ...declaration._table import EVENTS
 from ...errors import EventRejected
-from ...order import Order
+from ...runtime._order import Order
 from ...store import LogEntry
-from ...table import EVENTS
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option, now_option, or_wall_clock, store_options

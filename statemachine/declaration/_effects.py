@@ -3,7 +3,7 @@ rule it carries out (``@effect("R6")``).
 
 Effects add records (notifications, incidents, ledger entries), open and close the pending
 refund and compute the deadlines a window opens with; they never refuse: the guards have
-decided by then. The table (:mod:`statemachine.table`) puts them in rows.
+decided by then. The table (:mod:`statemachine.declaration._table`) puts them in rows.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .calendar import end_of_day, given_window_end, to_local_date
-from .errors import InvalidInput
-from .guards import fmt_moment, fmt_money, pending_of
-from .records import (
+from ..errors import InvalidInput
+from ._calendar import end_of_day, given_window_end, to_local_date
+from ._guards import fmt_moment, fmt_money, pending_of
+from ._records import (
     CANCELLATION_REASONS,
     Blame,
     Incident,
@@ -27,10 +27,10 @@ from .records import (
     PendingRefund,
     Reason,
 )
-from .spec import Context, effect
+from ._spec import Context, effect
 
 if TYPE_CHECKING:
-    from .order import Order
+    from ..runtime._order import Order
 
 __all__ = [
     "announce_cancellation_complete",

@@ -19,11 +19,11 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_union_passthrough
 
-from .calendar import as_instant
+from ..declaration._calendar import as_instant
 
 __all__ = ["CONVERTER", "OMITTED", "json_fields", "to_json"]
 
-OMITTED: Final = "statemachine.jsonform.omitted"
+OMITTED: Final = "statemachine.declaration._jsonform.omitted"
 """The metadata key (``attrs.field(metadata={OMITTED: True})``) of a field the JSON form leaves
 out: not data of the value but what it runs by (an order's table), given again when it is read
 back."""

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ...application import NewOrder
 from ...errors import InvalidInput, OrderError, OrderExists
-from ...order import Order
+from ...runtime._order import Order
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 import holidays
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 __all__ = [
     "MAX_SCAN_DAYS",

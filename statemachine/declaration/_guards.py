@@ -1,11 +1,11 @@
 """The guards: each one a named function enforcing one rule, returning an objection or ``None``.
 
-A reader finds a rule here by its id: every guard is declared with ``@guard("R8", ...)``, and
-the explanations a prohibition gives (an event a state takes no row for) sit beside the guards
-that give the same explanation. Also here: the selectors that choose among rows of one event,
-and the deadlines the time guards and the clock events compare against. The table
-(:mod:`statemachine.table`) puts them in rows; nothing here says which transitions exist.
-"""
+A reader finds a rule here by its id: every guard is declared with ``@guard("R8", ...)``, and the
+explanations a prohibition gives (an event a state takes no row for) sit beside the guards that give
+the same explanation. Also here: the selectors that choose among rows of one event, and the
+deadlines the time guards and the clock events compare against. The table
+(:mod:`statemachine.declaration._table`) puts them in rows; nothing here says which transitions
+exist."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .calendar import to_local_date
-from .records import CANCELLATION_REASONS, CLAIM_REASONS, PendingRefund
-from .spec import Context, Deadline, Objection, When, guard
+from ._calendar import to_local_date
+from ._records import CANCELLATION_REASONS, CLAIM_REASONS, PendingRefund
+from ._spec import Context, Deadline, Objection, When, guard
 
 if TYPE_CHECKING:
-    from .order import Order
+    from ..runtime._order import Order
 
 __all__ = [
     "CLAIM_DEADLINE",

@@ -4,7 +4,7 @@
   duplicate (R15), refused (a rule) or invalid (bad input). Each record carries structured
   fields as attributes (``outcome``, ``order_id``, ``event``, ``from_state``, ``to_state``,
   ``rule``, ``kind``, ``event_id``, ``duration_ms``), for a JSON log formatter to pick up. The
-  in-memory machine logs nothing: :meth:`Order.fire <statemachine.order.Order.fire>` is the hot
+  in-memory machine logs nothing: :meth:`Order.fire <statemachine.runtime.Order.fire>` is the hot
   path, and the engine's own per-event log lines are not on it either.
 * With the ``[otel]`` extra (``opentelemetry-api`` only, as a library should), every store
   operation is a span (``statemachine.apply``, ``statemachine.sweep``...) and the counter

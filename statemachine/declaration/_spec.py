@@ -1,9 +1,9 @@
 """The vocabulary the machine's table is written in, and the questions it answers.
 
-Nothing here knows a rule of the order's life; :mod:`statemachine.table` writes the table with
-these words, and the runtime (:mod:`statemachine.machine`), the serializer, the diagrams, the
-checks and the test kit read it through :class:`Table`'s queries, so they all ask the same
-question the same way.
+Nothing here knows a rule of the order's life; :mod:`statemachine.declaration._table` writes the
+table with these words, and the runtime (:mod:`statemachine.runtime._machine`), the serializer, the
+diagrams, the checks and the test kit read it through :class:`Table`'s queries, so they all ask the
+same question the same way.
 
 * :class:`StateSpec`: a state, its meaning, whether it is initial or final.
 * :class:`EventSpec`: an event, its keyword data (:class:`Param`), and for a clock event the
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .errors import EventRejected, RefusalKind
-from .records import DataValue, StateName
-from .rules import RULES
+from ..errors import EventRejected, RefusalKind
+from ._records import DataValue, StateName
+from ._rules import RULES
 
 if TYPE_CHECKING:
-    from .order import Order
-    from .policy import Policy
+    from ..runtime._order import Order
+    from ._policy import Policy
 
 __all__ = [
     "Context",
@@ -216,7 +216,7 @@ def guard(
     """Declare a guard function as enforcing ``rule``; its docstring is its description.
 
     A guard of kind ``"data"`` judges the event's data; the others judge only the order and the
-    time, so :meth:`Order.allowed_events <statemachine.order.Order.allowed_events>` can ask them.
+    time, so :meth:`Order.allowed_events <statemachine.runtime.Order.allowed_events>` can ask them.
     """
     if rule not in RULES:
         raise KeyError(f"guard names unknown rule {rule!r}")

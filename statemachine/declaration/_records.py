@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from .jsonform import to_json
+from ._jsonform import to_json
 
 __all__ = [
     "CANCELLATION_REASONS",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 StateName = str
-"""A state's name; the states are declared once, in :mod:`statemachine.table`."""
+"""A state's name; the states are declared once, in :mod:`statemachine.declaration._table`."""
 
 Reason = Literal[
     "cancellation", "not_dispatched", "not_as_described", "damaged_in_transit", "goodwill"

@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from .declaration._records import Incident, Notification
+from .declaration._table import TABLE
 from .diagrams import Edge, journey_dot, journey_mermaid, render
 from .errors import EventRejected, GraphvizMissing
-from .order import Order
-from .records import Incident, Notification
+from .runtime._order import Order
 from .store import OrderStore, clock_due_at
-from .table import TABLE
 
 __all__ = ["STORIES", "Step", "Story", "StoryRun", "Teller", "run_story", "write_journey"]
 

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.text import Text
 
 from ...application import EventRequest, NewOrder, create, fire
+from ...declaration._records import FireResult
 from ...errors import EventRejected, InvalidInput, OrderError, OrderExists, RequestError
-from ...records import FireResult
 from ...store import OrderStore
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation

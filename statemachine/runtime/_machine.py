@@ -1,16 +1,16 @@
 """The runtime: a table and a policy made into something that runs, and how an order fires an
 event on it.
 
-A :class:`Runtime` is built from a :class:`~statemachine.spec.Table` and a
-:class:`~statemachine.policy.Policy` (checking the table first, :func:`~statemachine.checks.
-check_table`) and answers every question of the order's life from that table alone: firing an
-event, explaining a refusal, the events a state takes now, the clock event due and the deadline
-a store sweeps by. Its engine is one ``transitions.Machine``: the table's states, and one
-transition per row and source state holding the row's selector and guards as conditions and
-its effects as ``after`` callbacks. No order is ever added to it as a model and nothing is bound
-onto an order. :func:`runtime_for` builds one runtime per (table, policy) and shares it; each
-order carries its table and finds its runtime through :attr:`Order.runtime
-<statemachine.order.Order.runtime>`, so orders of two tables run side by side in one process.
+A :class:`Runtime` is built from a :class:`~statemachine.declaration.Table` and a
+:class:`~statemachine.declaration.Policy` (checking the table first,
+:func:`~statemachine.declaration._checks. check_table`) and answers every question of the order's
+life from that table alone: firing an event, explaining a refusal, the events a state takes now, the
+clock event due and the deadline a store sweeps by. Its engine is one ``transitions.Machine``: the
+table's states, and one transition per row and source state holding the row's selector and guards as
+conditions and its effects as ``after`` callbacks. No order is ever added to it as a model and
+nothing is bound onto an order. :func:`runtime_for` builds one runtime per (table, policy) and
+shares it; each order carries its table and finds its runtime through :attr:`Order.runtime
+<statemachine.runtime.Order.runtime>`, so orders of two tables run side by side in one process.
 
 :meth:`Runtime.fire` runs a transition the way the engine's ``Event.trigger`` would (conditions
 in order, then the state change, then the ``after`` callbacks), reading the transition straight
@@ -35,12 +35,11 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from transitions import Machine, State
 
-from .calendar import as_instant, at_offset
-from .checks import check_table
-from .errors import EventRejected, InvalidInput
-from .money import parse_amount
-from .records import DataValue, FireResult, HistoryRecord
-from .spec import (
+from ..declaration._calendar import as_instant, at_offset
+from ..declaration._checks import check_table
+from ..declaration._money import parse_amount
+from ..declaration._records import DataValue, FireResult, HistoryRecord
+from ..declaration._spec import (
     Context,
     Deadline,
     Effect,
@@ -52,11 +51,12 @@ from .spec import (
     When,
     event_rejected,
 )
-from .table import TABLE
+from ..declaration._table import TABLE
+from ..errors import EventRejected, InvalidInput
 
 if TYPE_CHECKING:
-    from .order import Order
-    from .policy import Policy
+    from ..declaration._policy import Policy
+    from ._order import Order
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -212,7 +212,7 @@ def _read_moves(machine: Any) -> Mapping[tuple[str, str], tuple[Move, ...]]:
 
 
 def require_aware(value: object, field: str) -> dt.datetime:
-    """``value`` as an instant (:func:`~statemachine.calendar.as_instant`) if it is a
+    """``value`` as an instant (:func:`~statemachine.declaration._calendar.as_instant`) if it is a
     timezone-aware datetime, else :class:`InvalidInput` naming ``field`` (R16)."""
     if type(value) is dt.datetime:  # the common case, in one pass
         tz = value.tzinfo
@@ -362,7 +362,7 @@ class Runtime:
     question an order asks of its table, answered from this table alone.
 
     Get one with :func:`runtime_for`, which builds it once per (table, policy); an order finds
-    its own through :attr:`Order.runtime <statemachine.order.Order.runtime>`. Every method takes
+    its own through :attr:`Order.runtime <statemachine.runtime.Order.runtime>`. Every method takes
     an order of this table under this policy. Runtimes compare by identity.
     """
 
@@ -406,13 +406,13 @@ class Runtime:
         *,
         via_engine: bool = False,
     ) -> FireResult:
-        """Apply ``event`` to ``order`` (see :meth:`Order.fire <statemachine.order.Order.fire>`).
+        """Apply ``event`` to ``order`` (see :meth:`Order.fire <statemachine.runtime.Order.fire>`).
 
         The order is changed only by the effects of the transition taken; if one raises, every
         field is put back as it was. ``via_engine`` runs the transition through the engine's own
         ``Event.trigger`` instead of directly: slower, the same result (the tests compare them).
         ``given`` holds the ends of the windows the event opens, when an order is read back
-        (:attr:`Context.given <statemachine.spec.Context.given>`).
+        (:attr:`Context.given <statemachine.declaration.Context.given>`).
         """
         prepared = self._prepare(order, event, at, event_id, data, given)
         if isinstance(prepared, FireResult):
@@ -657,7 +657,7 @@ class Runtime:
 
         A clock event counts when the order's state has a row for it (so R12's switch and R14's
         final states are the table's to decide) and the deadline its spec declares
-        (:attr:`EventSpec.due <statemachine.spec.EventSpec.due>`) is set on the order: the R1
+        (:attr:`EventSpec.due <statemachine.declaration.EventSpec.due>`) is set on the order: the R1
         dispatch deadline for ``dispatch_deadline_expired``, the R4 repayment deadline, until
         escalated once, for ``repayment_overdue``. A store sweeps orders by this moment.
         """

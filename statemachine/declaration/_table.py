@@ -1,17 +1,17 @@
 """The machine's one table: the states, the events, the rows and the prohibitions.
 
 This module is the only place that says which transitions exist. The running machine
-(:mod:`statemachine.machine`), the rules document, the diagrams, the serializer's checks and
-the test paths all read :data:`TABLE` through its queries (:class:`~statemachine.spec.Table`).
-Each row names the guards (:mod:`statemachine.guards`, one rule each) that decide whether it is
-taken and the effects (:mod:`statemachine.effects`) it has.
-"""
+(:mod:`statemachine.runtime._machine`), the rules document, the diagrams, the serializer's checks
+and the test paths all read :data:`TABLE` through its queries
+(:class:`~statemachine.declaration.Table`). Each row names the guards
+(:mod:`statemachine.declaration._guards`, one rule each) that decide whether it is taken and the
+effects (:mod:`statemachine.declaration._effects`) it has."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from .effects import (
+from ._effects import (
     announce_cancellation_complete,
     book_customer_reimbursement,
     confirm_cancellation_request,
@@ -27,7 +27,7 @@ from .effects import (
     record_dispatch_after_cancellation,
     settle_pending_refund,
 )
-from .guards import (
+from ._guards import (
     DISPATCH_DEADLINE,
     REPAYMENT_DEADLINE,
     cancellation_refund,
@@ -51,7 +51,7 @@ from .guards import (
     settlement_within_pending,
     supplier_can_no_longer_ship,
 )
-from .spec import EventSpec, Param, Prohibition, StateSpec, Table, TransitionSpec
+from ._spec import EventSpec, Param, Prohibition, StateSpec, Table, TransitionSpec
 
 __all__ = [
     "CANCELLED",
@@ -317,5 +317,8 @@ TABLE: Final = Table(
 STATES: Final = TABLE.state_names
 """Every state's name, the initial one (``paid``) first."""
 INITIAL_STATE: Final = TABLE.initial_state
+"""The state every order starts in (``paid``)."""
 FINAL_STATES: Final = TABLE.final_states
+"""The states an order never leaves (R14)."""
 CLOCK_EVENTS: Final = TABLE.clock_events
+"""The events the clock sends (a sweep), not a caller."""

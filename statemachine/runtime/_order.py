@@ -1,9 +1,9 @@
 """The :class:`Order`: a small attrs object holding only its data, driven by the shared machine.
 
 An order never owns a machine and never has methods bound onto it at run time: it carries the
-table it lives by (:attr:`Order.table`, the shipped :data:`~statemachine.table.TABLE` unless
+table it lives by (:attr:`Order.table`, the shipped :data:`~statemachine.declaration.TABLE` unless
 given another), and :meth:`Order.fire` hands it to the one runtime of that table and its policy
-(:attr:`Order.runtime`, :func:`statemachine.machine.runtime_for`).
+(:attr:`Order.runtime`, :func:`statemachine.runtime.runtime_for`).
 Every field holds an immutable value (tuples of frozen records, ``Decimal``, ``datetime``), so a
 refused event or a bad input is undone by putting the previous values back, and callers cannot
 change an order's history behind its back.
@@ -19,13 +19,11 @@ from typing import Any, Final
 
 import attrs
 
-from .calendar import given_window_end, to_local_date
-from .errors import EventRejected, InvalidInput
-from .jsonform import OMITTED, json_fields
-from .machine import MAX_ID_LENGTH, Runtime, require_aware, require_text, runtime_for
-from .money import parse_amount, parse_currency
-from .policy import DEFAULT_POLICY, Policy
-from .records import (
+from ..declaration._calendar import given_window_end, to_local_date
+from ..declaration._jsonform import OMITTED, json_fields
+from ..declaration._money import parse_amount, parse_currency
+from ..declaration._policy import DEFAULT_POLICY, Policy
+from ..declaration._records import (
     FireResult,
     HistoryRecord,
     Incident,
@@ -35,9 +33,11 @@ from .records import (
     PendingRefund,
     StateName,
 )
-from .serialize import structure_order, unstructure_order
-from .spec import Table
-from .table import TABLE
+from ..declaration._spec import Table
+from ..declaration._table import TABLE
+from ..errors import EventRejected, InvalidInput
+from ._machine import MAX_ID_LENGTH, Runtime, require_aware, require_text, runtime_for
+from ._serialize import structure_order, unstructure_order
 
 __all__ = ["Order", "require_aware"]
 
@@ -175,7 +175,7 @@ class Order:
     @property
     def runtime(self) -> Runtime:
         """The runtime of the order's table under its policy, which answers every question
-        about the order (:func:`~statemachine.machine.runtime_for`); kept beside the order."""
+        about the order (:func:`~statemachine.runtime.runtime_for`); kept beside the order."""
         found = self._runtime
         if found is not None and found.policy is self.policy and found.table is self.table:
             return found

@@ -1,4 +1,4 @@
-"""JSON-safe round trip of an :class:`~statemachine.order.Order` through cattrs.
+"""JSON-safe round trip of an :class:`~statemachine.runtime.Order` through cattrs.
 
 Amounts travel as decimal strings, datetimes as ISO 8601 with their offset, dates as ISO dates.
 Reading trusts nothing it can derive. It checks the layout (every key present, no other key,
@@ -32,14 +32,14 @@ import attrs
 import cattrs
 from cattrs.v import format_exception
 
-from .errors import EventRejected, InvalidInput, OrderError
-from .jsonform import CONVERTER, json_fields
-from .policy import Policy
-from .records import DataValue, FireResult, HistoryRecord, OrderWarning
+from ..declaration._jsonform import CONVERTER, json_fields
+from ..declaration._policy import Policy
+from ..declaration._records import DataValue, FireResult, HistoryRecord, OrderWarning
+from ..errors import EventRejected, InvalidInput, OrderError
 
 if TYPE_CHECKING:
-    from .order import Order
-    from .spec import Table
+    from ..declaration._spec import Table
+    from ._order import Order
 
 __all__ = [
     "FORMAT_VERSION",
@@ -454,7 +454,7 @@ def rebuild(
     :class:`InvalidInput` names the first thing that is not so (``head``, ``head.<key>``,
     ``history[i]``, ``history[i].<field>``).
 
-    This is :meth:`Order.from_dict <statemachine.order.Order.from_dict>` for an order kept as
+    This is :meth:`Order.from_dict <statemachine.runtime.Order.from_dict>` for an order kept as
     a head and a log, with nothing to compare but the log: every other field is derived.
     """
     if not isinstance(head, Mapping):

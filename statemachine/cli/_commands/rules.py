@@ -8,8 +8,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from ...declaration._rules import RULES
 from ...errors import InvalidInput
-from ...rules import RULES
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option

@@ -1,11 +1,11 @@
 """Static checks of the machine's table, run when a machine is built.
 
-:func:`check_table` looks at the rows of :data:`~statemachine.table.TRANSITIONS` (as a policy
-sees them) and the :data:`~statemachine.table.PROHIBITIONS`, without firing anything, and raises
-:class:`~statemachine.errors.TableError` listing every problem it finds:
+:func:`check_table` looks at the rows of :data:`~statemachine.declaration.TRANSITIONS` (as a policy
+sees them) and the :data:`~statemachine.declaration.PROHIBITIONS`, without firing anything, and
+raises :class:`~statemachine.errors.TableError` listing every problem it finds:
 
 * a row names a state or an event that does not exist, or a rule that is not in
-  :data:`~statemachine.rules.RULES`;
+  :data:`~statemachine.declaration.RULES`;
 * a row leaves a final state (R14: final states only record the late facts of R7);
 * a state cannot be reached from the initial state ``paid``;
 * a non-final state cannot reach any final state (an order could be stuck for ever);
@@ -15,7 +15,7 @@ sees them) and the :data:`~statemachine.table.PROHIBITIONS`, without firing anyt
   both hold (rows with different ``when`` selectors are taken to exclude each other);
 * a prohibition can never apply because an unconditional row always takes its event there.
 
->>> from statemachine.table import PROHIBITIONS, TRANSITIONS
+>>> from statemachine.declaration._table import PROHIBITIONS, TRANSITIONS
 >>> check_table(TRANSITIONS, prohibitions=PROHIBITIONS)  # the shipped table is sound
 >>> check_table(TRANSITIONS[:1], prohibitions=PROHIBITIONS)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -31,10 +31,10 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from typing import Final
 
-from .errors import TableError
-from .rules import RULES
-from .spec import EventSpec, Prohibition, TransitionSpec
-from .table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES
+from ..errors import TableError
+from ._rules import RULES
+from ._spec import EventSpec, Prohibition, TransitionSpec
+from ._table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES
 
 __all__ = ["ENGINE_RULES", "INITIAL_STATE", "TableError", "check_table", "graph"]
 
@@ -44,7 +44,7 @@ ENGINE_RULES: Final[Mapping[str, str]] = {
     "R15": "Order.fire: an event_id already applied is a duplicate (checked before anything else)",
     "R16": "Order.fire: naive timestamps, events before payment or before the last record",
 }
-"""Rules that the runtime (:mod:`statemachine.machine`) and the table's queries enforce for
+"""Rules that the runtime (:mod:`statemachine.runtime._machine`) and the table's queries enforce for
 every event, so no row of the table carries them. This is the one place that says so:
 :func:`check_table` accepts a rule without a guard, effect or prohibition only if it is listed
 here."""
@@ -143,7 +143,7 @@ def check_table(
         if rid not in enforced:
             problems.append(
                 f"rule {rid} is enforced by no guard, effect or prohibition of the table, and is "
-                "not an engine rule (statemachine.checks.ENGINE_RULES)"
+                "not an engine rule (statemachine.declaration.ENGINE_RULES)"
             )
 
     # Ambiguity: two rows of one event from one state whose selectors can both hold.

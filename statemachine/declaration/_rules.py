@@ -1,10 +1,9 @@
 """Rule ids and texts: the single source for error messages, the rules document and diagrams.
 
 Each rule of the domain specification has one :class:`Rule` here. Guards
-(:mod:`statemachine.guards`) and effects (:mod:`statemachine.effects`) name the rule they
-enforce or carry out by id, and :func:`~statemachine.checks.check_table` refuses a table in which
-a rule is enforced nowhere.
-"""
+(:mod:`statemachine.declaration._guards`) and effects (:mod:`statemachine.declaration._effects`)
+name the rule they enforce or carry out by id, and :func:`~statemachine.declaration.check_table`
+refuses a table in which a rule is enforced nowhere."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from typing import Final
 
 from iso4217 import Currency
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 __all__ = ["CURRENCIES", "minor_unit", "parse_amount", "parse_currency"]
 

@@ -13,9 +13,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from ..._storeref import StoreRef
-from ...demo import STORIES, Step, StoryRun, run_story, write_journey
-from ...jsonform import to_json
+from ..._demo import STORIES, Step, StoryRun, run_story, write_journey
+from ...declaration._jsonform import to_json
+from ...store._ref import StoreRef
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option
