@@ -287,8 +287,37 @@ def render_api() -> str:
             kind = _kind(value)
             what = _summary(value) if kind != "value" else _value_doc(name, public)
             out.append(f"| `{public}` | {kind} | {what} |")
+    out += [
+        "",
+        "## Moved in this release",
+        "",
+        "The modules of the first releases sat flat in `statemachine/`. They now live in their",
+        "layer, private; import their names from the layer's package:",
+        "",
+        "| was | now |",
+        "|---|---|",
+    ]
+    out += [f"| `{old}` | `{new}` |" for old, new in _MOVED]
     out.append("")
     return "\n".join(out)
+
+
+_MOVED: Final = (
+    ("statemachine.spec", "statemachine.declaration"),
+    ("statemachine.table", "statemachine.declaration"),
+    ("statemachine.guards, statemachine.effects", "statemachine.declaration (private)"),
+    ("statemachine.rules", "statemachine.declaration"),
+    ("statemachine.policy", "statemachine.declaration, statemachine"),
+    ("statemachine.calendar, statemachine.money", "statemachine.declaration (private)"),
+    ("statemachine.records", "statemachine.declaration, statemachine"),
+    ("statemachine.checks", "statemachine.declaration"),
+    ("statemachine.jsonform", "statemachine.declaration (private)"),
+    ("statemachine.machine", "statemachine.runtime"),
+    ("statemachine.order", "statemachine.runtime, statemachine"),
+    ("statemachine.serialize", "statemachine.runtime"),
+    ("statemachine.demo, statemachine.observe, statemachine.docgen", "private"),
+)
+"""Where each module of the flat layout went."""
 
 
 def main() -> None:

@@ -234,6 +234,23 @@ def test_sweep_all_goes_on_until_a_batch_comes_back_short(store: SQLiteStore) ->
     assert sweep_all(store, LATER, 2) == []
 
 
+def test_sweep_all_stops_between_transactions_when_asked(store: SQLiteStore) -> None:
+    """R12: a sweep told to stop keeps what it fired and leaves the rest due for the next."""
+    for i in range(5):
+        create(store, _order(order_id=f"AE-{i}"), source="test")
+    asked: list[int] = []
+
+    def stopping() -> bool:
+        asked.append(1)
+        return True
+
+    first = sweep_all(store, LATER, 2, stopping=stopping)
+    assert len(first) == 2 and len(asked) == 1
+    rest = sweep_all(store, LATER, 2)
+    fired = sorted(a.order.order_id for a in [*first, *rest])
+    assert fired == [f"AE-{i}" for i in range(5)]
+
+
 def test_the_relay_records_each_try_and_dead_letters_go_again(tmp_path: Path) -> None:
     """R6: a relay pass sends what is due and records each try; a notification that failed
     every try is a dead letter, and redeliver queues it again with its tries started over."""

@@ -261,9 +261,17 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime | None, str]:
 # The clock
 
 
-def sweep_all(store: OrderStore, now: dt.datetime, limit: int) -> Swept:
+def sweep_all(
+    store: OrderStore,
+    now: dt.datetime,
+    limit: int,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Swept:
     """Sweep at ``now`` in transactions of ``limit`` orders until a batch comes back short:
-    every clock event due at ``now`` fired (R12, R4), every order passed over reported once."""
+    every clock event due at ``now`` fired (R12, R4), every order passed over reported once.
+    ``stopping`` is asked between transactions: once it says so, what was fired is kept and
+    the rest waits for the next sweep."""
     applied: list[Applied] = []
     skipped: dict[str, Any] = {}
     while True:
@@ -271,7 +279,7 @@ def sweep_all(store: OrderStore, now: dt.datetime, limit: int) -> Swept:
         applied += swept
         for passed in swept.skipped:
             skipped.setdefault(passed.order_id, passed)
-        if len(swept) < limit:
+        if len(swept) < limit or stopping():
             return Swept(applied, skipped.values())
 
 

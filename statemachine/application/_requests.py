@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
@@ -75,8 +76,37 @@ class EventRequest:
 # JSON
 
 
+class Written(Decimal):
+    """A JSON number, with the text it was written as (``text``): an amount is taken as
+    written, so ``1e2`` or ``-0`` are judged as the text they are, never normalised first."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Written:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number any amount can be")
+
+
+def _shown(value: object) -> str:
+    """``value`` as JSON would write it, for a message any client reads (``true``, ``null``,
+    ``5.5``, ``{...}``), shortened."""
+    if isinstance(value, Written):
+        text = value.text
+    elif isinstance(value, dict):
+        text = "an object"
+    elif isinstance(value, list):
+        text = "a list"
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=True)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -99,16 +129,27 @@ def loads(text: str | bytes) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("the body is not UTF-8 text", field="body") from None
+    if text.startswith("\ufeff"):
+        raise InvalidInput(
+            "the text starts with a byte order mark; send UTF-8 without one", field="body"
+        )
     try:
         return json.loads(
-            text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object
+            text,
+            parse_float=Written,
+            parse_int=Written,
+            parse_constant=_no_constant,
+            object_pairs_hook=_object,
         )
     except InvalidInput:
         raise
     except RecursionError:
         raise InvalidInput("the JSON is nested too deep", field="body") from None
     except ValueError as exc:
-        raise InvalidInput(f"not JSON: {exc}", field="body") from None
+        why = str(exc)
+        if "digits" in why and "limit" in why:
+            why = "a number of more than 4300 digits"
+        raise InvalidInput(f"not JSON: {why}", field="body") from None
 
 
 def _object_of(data: object, what: str) -> Mapping[str, Any]:
@@ -118,12 +159,45 @@ def _object_of(data: object, what: str) -> Mapping[str, Any]:
     return data
 
 
-def _amount(value: object) -> object:
-    """An amount written as a JSON number, as the decimal string it was written as (``12.30``
-    is ``"12.30"``, ``12`` is ``"12"``); the machine then judges it like any amount."""
+def _amount(value: object, field: str = "amount") -> object:
+    """An amount: text, or a JSON number taken as the text it was written as (``12.30`` is
+    ``"12.30"``, ``12`` is ``"12"``, ``1e2`` is ``"1e2"``, which the machine refuses as any
+    amount not in plain digits); anything else is refused here, in JSON's words."""
+    if isinstance(value, Written):
+        return value.text
     if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
-        return str(value)
+        return str(value)  # a Python caller's number
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f'{field} must be an amount in plain digits, such as "12.50" or 12.50, got '
+            f"{_shown(value)}",
+            field=field,
+        )
     return value
+
+
+def _text(value: object, field: str) -> object:
+    """Text data (a tracking number, a reason); anything else is refused in JSON's words."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text, got {_shown(value)}", field=field)
+    return value
+
+
+def _flag(value: object, field: str) -> object:
+    """A flag; anything but ``true`` and ``false`` is refused in JSON's words."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{field} must be true or false, got {_shown(value)}", field=field)
+    return value
+
+
+_KINDS: Final = {"amount": _amount, "text": _text, "flag": _flag}
+"""How each kind of event data is read."""
+_MOMENT: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+"""RFC 3339: a date, ``T``, a time to the microsecond at most, and ``Z`` or an offset in
+hours and minutes."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,38 +205,44 @@ def _amount(value: object) -> object:
 
 
 def parse_moment(value: object, field: str) -> dt.datetime:
-    """An ISO 8601 date and time with its UTC offset."""
+    """An RFC 3339 date and time with its UTC offset (``2026-03-02T10:00:00+08:00``, ``Z``)."""
     if not isinstance(value, str) or len(value) > _MAX_MOMENT:
-        shown = repr(value)[:40]
         raise InvalidInput(
-            f"{field} must be an ISO 8601 date and time with its UTC offset, such as "
-            f"'2026-03-02T10:00:00+08:00', got {shown}",
+            f"{field} must be a date and time with its UTC offset, such as "
+            f'"2026-03-02T10:00:00+08:00", got {_shown(value)}',
+            field=field,
+        )
+    if _MOMENT.fullmatch(value) is None:
+        try:
+            naive = dt.datetime.fromisoformat(value).utcoffset() is None
+        except ValueError:
+            naive = False
+        raise InvalidInput(
+            f"{field} {value!r} has no UTC offset; add one, such as +08:00 or Z (R16)"
+            if naive
+            else f'{field} {value!r} is not a date and time such as "2026-03-02T10:00:00+08:00" '
+            "(ISO 8601 as RFC 3339 writes it: seconds, and the offset in hours and minutes)",
             field=field,
         )
     try:
-        moment = dt.datetime.fromisoformat(value)
+        return dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"{field} {value!r} is not an ISO 8601 date and time, such as "
-            "'2026-03-02T10:00:00+08:00'",
-            field=field,
+            f"{field} {value!r} is not a date and time that exists", field=field
         ) from None
-    if moment.utcoffset() is None:
-        raise InvalidInput(
-            f"{field} {value!r} has no UTC offset; add one, such as +08:00 or Z (R16)",
-            field=field,
-        )
-    return moment
 
 
 def parse_order_id(value: object) -> str:
     """An order id every front end can keep and address."""
     if isinstance(value, str) and value and value != value.strip():
         raise InvalidInput(f"order_id {value[:40]!r} has spaces around it", field="order_id")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"order_id must be text, got {_shown(value)}", field="order_id")
     text = require_text(value, "order_id", limit=MAX_ID_LENGTH)
-    if "/" in text:
+    if "/" in text or not text.strip("."):
         raise InvalidInput(
-            "order_id must not contain '/': the order could not be addressed in a URL path",
+            f"order_id {text!r} cannot be an id: with '/' in it, or only dots, the order could "
+            "not be addressed in a URL path",
             field="order_id",
         )
     return text
@@ -171,6 +251,8 @@ def parse_order_id(value: object) -> str:
 def _event_id(value: object) -> str | None:
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"event_id must be text, got {_shown(value)}", field="event_id")
     return require_text(value, "event_id", limit=MAX_ID_LENGTH)
 
 
@@ -193,7 +275,7 @@ def parse_new_order(data: object) -> NewOrder:
     return NewOrder(
         parse_order_id(body["order_id"]),
         _amount(body["amount"]),
-        body["currency"],
+        _text(body["currency"], "currency"),
         parse_moment(body["paid_at"], "paid_at"),
     )
 
@@ -235,8 +317,9 @@ def parse_event(
                 "the body's event_id and the Idempotency-Key differ; send one, or the same in both",
                 field="event_id",
             )
+    kinds = {p.name: p.kind for p in TABLE.events[event].params}
     rest = {
-        key: _amount(value) if key == "amount" else value
+        key: _KINDS[kinds[key]](value, key)
         for key, value in body.items()
         if key not in _EVENT_FIELDS
     }

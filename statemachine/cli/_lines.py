@@ -21,6 +21,7 @@ like any amount (the currency's minor unit: ``12.345`` USD is refused; one canon
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
@@ -69,18 +70,26 @@ def named(text: str) -> tuple[str | None, str | None]:
     """The ``order_id`` and ``event`` a line names, if it is a JSON object that names them
     (for reporting a line that is otherwise wrong)."""
     try:
-        raw = loads(text)
-    except InvalidInput:
+        raw = json.loads(text)  # leniently: a line refused for a key given twice is still named
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(raw, dict):
         return None, None
     oid, event = raw.get("order_id"), raw.get("event")
     if raw.get("kind") == "create":
         event = "create"
-    return (
-        oid[:200] if isinstance(oid, str) else None,
-        event[:200] if isinstance(event, str) else None,
-    )
+    return _printable(oid), _printable(event)
+
+
+def _printable(value: object) -> str | None:
+    """``value`` if it is text that can be printed (no lone surrogate), shortened."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value[:200]
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, int]]:

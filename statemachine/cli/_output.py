@@ -34,7 +34,12 @@ def make_console(*, stderr: bool = False) -> Console:
 
 def emit(document: object) -> None:
     """One JSON document (or one line of a JSON-lines stream) on standard output."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    text = json.dumps(document, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate of some input: escaped, not a crash
+        text = json.dumps(document, ensure_ascii=True)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

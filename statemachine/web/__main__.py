@@ -1,12 +1,16 @@
-"""``python -m statemachine.web --db PATH | --dsn URL [--host --port --workers]``."""
+"""``python -m statemachine.web [--db PATH | --dsn URL] [--host --port --workers]``; without
+``--db`` or ``--dsn``, the store ``ORDERFSM_DB`` names (a path or a ``postgresql://`` URL), as
+for ``orderfsm serve``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from ..errors import OrderError
+from ..store._ref import store_in_env
 from ._serve import serve
 from ._settings import ENV
 
@@ -20,8 +24,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Tokens and secrets come from the environment only: "
         + ", ".join(sorted(ENV.values())),
     )
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--db", metavar="PATH", help="a SQLite file (created if missing)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db",
+        metavar="PATH",
+        help="a SQLite file (created if missing); default: $ORDERFSM_DB (a path or a "
+        "postgresql:// URL)",
+    )
     where.add_argument("--dsn", metavar="URL", help="a PostgreSQL connection string")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -35,6 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("critical", "error", "warning", "info", "debug"),
     )
     args = parser.parse_args(argv)
+    if args.db is None and args.dsn is None:
+        named = store_in_env(os.environ)
+        if named is None:
+            parser.error("give the store with --db or --dsn, or in ORDERFSM_DB")
+        elif named.kind == "postgres":
+            args.dsn = named.target
+        else:
+            args.db = named.target
     try:
         serve(
             db=args.db,

@@ -89,7 +89,7 @@ def event_applied(fired: Fired, event: str, event_id: str | None) -> JSONRespons
 
 
 def explanation(
-    order: Order,
+    order_id: str,
     event: str,
     at: dt.datetime,
     refusal: EventRejected | InvalidInput | None,
@@ -100,7 +100,7 @@ def explanation(
     the very problem document sending it would answer (``instance``: where it would go)."""
     return _json(
         {
-            "order_id": order.order_id,
+            "order_id": order_id,
             "event": event,
             "at": at.isoformat(),
             "allowed": refusal is None,

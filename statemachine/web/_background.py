@@ -65,7 +65,9 @@ class Sweeper:
     async def sweep(self) -> int:
         """One round: sweep batches until a batch comes back short
         (:func:`statemachine.application.sweep_all`); how many events fired."""
-        swept = await self.service.store.run(sweep_all, _now(), self.service.settings.sweep_batch)
+        swept = await self.service.store.run(
+            sweep_all, _now(), self.service.settings.sweep_batch, stopping=self.stopping.is_set
+        )
         fired = len(swept)
         for skipped in swept.skipped:
             if isinstance(skipped.error, CorruptOrder):

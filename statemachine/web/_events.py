@@ -7,16 +7,18 @@ import datetime as dt
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Header, Query
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..application import fire
+from ..application import explain as explain_event
+from ..application import fire, parse_moment
 from ..declaration._table import EVENTS, TABLE
+from ..errors import InvalidInput
 from ._answers import event_applied, explanation
 from ._deps import WRITE, Reader, SenderDep
 from ._openapi import JSON, answer, problems, ref
 from ._parsing import check_id, event_request, expected_version, explain_request, json_object
+from ._problems import problem
 
 __all__ = ["CALLER_EVENTS", "operation_id", "router"]
 
@@ -51,15 +53,25 @@ async def explain(
 ) -> Response:
     """What firing ``event`` would do, without doing it: ``allowed``, or as ``refusal`` the
     very problem document (status, rule, kind, facts) that sending it would answer. The
-    event's data goes in the query string (``?reason=damaged_in_transit&amount=5.00``)."""
-    order = await service.store.get(check_id(order_id))
-    asked = explain_request(event, at, request.query_params.items(), dt.datetime.now(dt.UTC))
-    refusal = order.explain(event, at=asked.at, event_id=asked.event_id, **asked.data)
-    instance = None
-    if event in CALLER_EVENTS:  # where sending it would go, as its problem would say
-        path = request.url.path
-        instance = f"{path[: path.rindex('/explain/')]}/events/{event}"
-    return explanation(order, event, asked.at, refusal, instance=instance)
+    event's data goes in the query string (``?reason=damaged_in_transit&amount=5.00``), read
+    as a ``POST`` body is (the application layer's parser), then judged by the use case
+    :func:`statemachine.application.explain`."""
+    now = dt.datetime.now(dt.UTC)
+    path = request.url.path
+    instance = f"{path[: path.rindex('/explain/')]}/events/{event}"  # where sending it goes
+    oid = check_id(order_id)
+    try:
+        asked = explain_request(oid, event, request.query_params.items(), now)
+    except InvalidInput as refused:  # sending it would be refused before the order is read
+        try:
+            when = now if at is None else parse_moment(at, "at")
+        except InvalidInput:
+            when = now
+        return explanation(oid, event, when, refused, instance=instance)
+    told = await service.store.run(
+        explain_event, oid, event, asked.data, at=asked.at, event_id=asked.event_id
+    )
+    return explanation(oid, event, asked.at, told.refusal, instance=instance)
 
 
 def _event_route(event: str) -> None:
@@ -133,5 +145,7 @@ for _event in CALLER_EVENTS:
 async def unknown_event(event: str) -> Response:
     """An event name that no caller sends."""
     if event in EVENTS:
-        raise HTTPException(404, f"{event} is a clock event: the sweeper fires it, not a request")
-    raise HTTPException(404, f"no event {event[:40]!r}; events: {', '.join(CALLER_EVENTS)}")
+        why = f"{event} is a clock event: a sweep fires it when it is due, not a request"
+    else:
+        why = f"unknown event {event[:40]!r}; callers send {', '.join(CALLER_EVENTS)}"
+    return problem(404, why, name="UnknownEvent", field="event")

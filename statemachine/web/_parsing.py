@@ -122,23 +122,20 @@ def event_request(order_id: str, event: str, data: dict[str, Any], key: str | No
 
 
 def explain_request(
-    event: str, at: str | None, query: Iterable[tuple[str, str]], now: dt.datetime
+    order_id: str, event: str, query: Iterable[tuple[str, str]], now: dt.datetime
 ) -> EventRequest:
-    """The event ``GET /orders/{id}/explain/{event}`` asks about: ``at`` (``now`` if left
-    out), ``event_id``, and the event's data from the rest of the query string (``true`` and
-    ``false`` for its flags)."""
+    """The event ``GET /orders/{id}/explain/{event}`` asks about, read as its ``POST`` body
+    would be (:func:`parse_event`): ``at`` (``now`` if left out), ``event_id`` and the event's
+    data from the query string (``true`` and ``false`` for its flags); a key given twice is
+    refused, as in a JSON body."""
     spec = EVENTS.get(event)
     flags = {p.name for p in spec.params if p.kind == "flag"} if spec else set()
-    moment = now if at is None else parse_moment(at, "at")
-    event_id: str | None = None
-    data: dict[str, Any] = {}
+    body: dict[str, Any] = {}
     for key, value in query:
-        if key == "at":
-            continue
-        if key == "event_id":
-            event_id = value
-        elif key in flags and value.lower() in _BOOL:
-            data[key] = value.lower() == "true"
-        else:
-            data[key] = value
-    return EventRequest("", event, moment, event_id, data)
+        if key in body:
+            raise InvalidInput(
+                f"the key {key!r} appears twice in the query; send it once", field=key
+            )
+        body[key] = value == "true" if key in flags and value in _BOOL else value
+    body.setdefault("at", now.isoformat())
+    return parse_event(order_id, event, body)

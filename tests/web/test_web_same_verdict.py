@@ -66,6 +66,21 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]], str, str, Verdict]] = [
      ("refused", "R8")),
     ("goodwill-whole-number", DELIVERED, "offer_goodwill_refund",
      '{"at": "2026-03-21T09:00:00+08:00", "amount": 5}', ("accepted", None)),
+    ("amount-true", [], "create", NEW.replace('"25.00"', "true"), ("refused", "amount")),
+    ("amount-negative-zero", [], "create", NEW.replace('"25.00"', "-0"), ("refused", "amount")),
+    ("goodwill-negative-zero", DELIVERED, "offer_goodwill_refund",
+     '{"at": "2026-03-21T09:00:00+08:00", "amount": -0}', ("refused", "R11")),
+    ("id-only-dots", [], "create", NEW.replace("AE-1", ".."), ("refused", "order_id")),
+    ("paid-at-offset-seconds", [], "create", NEW.replace("+08:00", "+08:00:30"),
+     ("refused", "paid_at")),
+    ("at-compact-offset", [], "dispatch",
+     '{"at": "2026-03-03T09:00:00+0800", "tracking_number": "LP1"}', ("refused", "at")),
+    ("claim-reason-a-number", DELIVERED, "open_claim",
+     '{"at": "2026-03-21T09:00:00+08:00", "reason": 5, "amount": "5.00"}',
+     ("refused", "reason")),
+    ("listing-altered-a-number", DELIVERED, "open_claim",
+     '{"at": "2026-03-21T09:00:00+08:00", "reason": "not_as_described", "amount": "5.00",'
+     ' "listing_altered": 1}', ("refused", "listing_altered")),
 ]  # fmt: skip
 
 

@@ -142,13 +142,13 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
 def _fire(store: OrderStore, number: int, request: EventRequest) -> _Outcome:
     oid, event = request.order_id, request.event
     try:
-        applied = fire(store, request, source=SOURCE).applied
+        fired = fire(store, request, source=SOURCE)
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
     except RequestError as exc:
         return _Outcome(number, "invalid", oid, event, error=exc)
-    result = applied.result
-    if result.duplicate:
+    applied, result = fired.applied, fired.result  # a replay: what the event did the first time
+    if fired.replay:
         note = f"event id {result.event_id} is log entry {applied.seq} already (R15)"
         kind: Kind = "duplicate"
     else:
