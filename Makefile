@@ -49,14 +49,16 @@ demo: $(STAMP)
 # scale (bulk import, sweep, check_log at 100,000 orders and 1,000,000 log lines) against bare
 # SQL and the previous release, then from_dict and the store's cold and warm reads (SQLite, and
 # PostgreSQL when ORDER_SM_PG_DSN is set) against the release before issue 15, then the HTTP
-# service against the store's direct apply. peers.py, bench_scale.py, bench_serialize.py and
-# bench_http.py write their tables into bench/README.md.
+# service against the store's direct apply, then the service under wrk (Debian's wrk; one
+# uvicorn worker) against the work each request does. peers.py, bench_scale.py,
+# bench_serialize.py, bench_http.py and bench_wrk.py write their tables into bench/README.md.
 bench: $(STAMP) $(PSM_STAMP)
 	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_serialize.py
 	$(BIN)/python bench/bench_http.py
+	$(BIN)/python bench/bench_wrk.py
 
 docs: $(STAMP)
 	$(BIN)/python -m statemachine._docgen > docs/rules.md

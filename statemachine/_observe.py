@@ -30,6 +30,18 @@ Outcome = Literal["applied", "duplicate", "refused", "invalid"]
 
 
 @lru_cache(maxsize=1)
+def _traced() -> Any:
+    """``None`` without ``opentelemetry-api``; else a function telling whether an SDK's tracer
+    provider is set (until then, a span would be a no-op: :func:`span` skips making one)."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    get, proxy = trace.get_tracer_provider, trace.ProxyTracerProvider
+    return lambda: not isinstance(get(), proxy)
+
+
+@lru_cache(maxsize=1)
 def _otel() -> tuple[Any, Any] | None:
     """The tracer and the event counter, or ``None`` without ``opentelemetry-api``."""
     try:
@@ -52,8 +64,9 @@ def _otel() -> tuple[Any, Any] | None:
 def span(operation: str, **attributes: str | int | None) -> Iterator[None]:
     """A span ``statemachine.<operation>`` around a store operation (a no-op without
     OpenTelemetry); an exception is recorded on it and raised on."""
+    traced = _traced()
     otel = _otel()
-    if otel is None:
+    if otel is None or traced is None or not traced():
         yield
         return
     kept = {f"statemachine.{k}": v for k, v in attributes.items() if v is not None}

@@ -7,7 +7,8 @@ transaction :class:`~statemachine.store.SQLiteStore` and
 :class:`~statemachine.store.PostgresStore` run. Concurrency is bounded: a
 :class:`~anyio.CapacityLimiter` admits as many operations at once as there are connections
 (a pool of ``pool_size`` on PostgreSQL, ``psycopg_pool``; one dedicated writer connection on
-SQLite, which takes one writer at a time anyway).
+SQLite, which takes one writer at a time anyway, and commits the short writes waiting at once
+together: :class:`AsyncSQLiteStore`).
 
 Cancellation-safe: once an operation has started in its thread, a cancelled ``await`` waits
 for it to finish (the thread is never abandoned), so the event was either applied and
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from ..errors import ConcurrentUpdate
 from ..runtime._order import Order
 from ._records import (
     Applied,
@@ -198,6 +200,12 @@ class AsyncStore:
         (:mod:`statemachine.application`), run as one piece of work."""
         return await self._run(work, self._store, *args, **kwargs)
 
+    async def run_write(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """:meth:`run` for a short use case that writes one order (the application's
+        ``create`` and ``fire``). The same here; :class:`AsyncSQLiteStore` commits several
+        such writes waiting at once together."""
+        return await self._run(work, self._store, *args, **kwargs)
+
     async def rebuild(self, order_id: str) -> Loaded:
         """:meth:`SQLStore.rebuild`, awaited."""
         return await self._run(self._store.rebuild, order_id)
@@ -223,9 +231,25 @@ class AsyncStore:
 
 
 class AsyncSQLiteStore(AsyncStore):
-    """:class:`~statemachine.store.SQLiteStore` as coroutines: one dedicated connection, one
-    operation at a time (SQLite takes one writer at a time anyway; readers of other processes
-    go on meanwhile, WAL)."""
+    """:class:`~statemachine.store.SQLiteStore` as coroutines, on two connections to the file.
+
+    **Writes** run in a worker thread on one connection, one at a time (SQLite takes one
+    writer at a time anyway). The short ones (:meth:`add`, :meth:`apply`, :meth:`run_write`:
+    one order each) that wait at the same time are committed together, one ``fsync`` for the
+    group instead of one each, every one in a savepoint of its own and answered only once the
+    group's commit is on disk (:mod:`statemachine.store._together`).
+
+    **The reads of one order** (:meth:`get`, :meth:`load`, :meth:`history`) run inline, on
+    the second connection. Such a read takes tens of microseconds, less than handing it to a
+    thread and back, which would also queue it behind the writes. In WAL mode a reader never
+    waits for the writer, so the reading connection runs on the event loop itself, with no
+    busy timeout: in the rare moment when the file is locked even for readers (another process
+    holding it in exclusive mode, or recovering it after a crash), the read goes to the worker
+    thread instead and waits there, never on the loop. Each read is one statement, which sees
+    every write committed before it, this store's included. The two connections share the
+    checked orders the store remembers, so an order just written is read back without being
+    made again. The listings and the outbox run in the worker thread: they may scan many
+    rows."""
 
     def __init__(
         self,
@@ -235,8 +259,86 @@ class AsyncSQLiteStore(AsyncStore):
         max_attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
         from ._sqlite import SQLiteStore
+        from ._together import Together
 
-        super().__init__(SQLiteStore(path, timeout=timeout, max_attempts=max_attempts), 1)
+        writer = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts)
+        try:
+            reader = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts)
+        except BaseException:
+            writer.close()
+            raise
+        try:
+            with reader._db.statements() as cur:  # opened (and checked); now never wait
+                cur.execute("PRAGMA busy_timeout = 0")
+        except BaseException:
+            reader.close()
+            writer.close()
+            raise
+        reader._unit.cache = writer._unit.cache
+        self._reader = reader
+        super().__init__(writer, 1)
+        self._together = Together(writer)
+
+    async def add(self, order: Order, *, source: str | None = "add") -> int:
+        """:meth:`SQLStore.add`, awaited, committed together with the writes waiting with it."""
+        return await self._together.run(functools.partial(self._store.add, order, source=source))
+
+    async def apply(
+        self,
+        order_id: str,
+        event: str,
+        /,
+        *,
+        at: dt.datetime,
+        event_id: str | None = None,
+        source: str | None = None,
+        expected_version: int | None = None,
+        **data: object,
+    ) -> Applied:
+        """:meth:`SQLStore.apply`, awaited: applied and committed (together with the writes
+        waiting with it), or nothing written."""
+        call = functools.partial(
+            self._store.apply,
+            order_id,
+            event,
+            at=at,
+            event_id=event_id,
+            source=source,
+            expected_version=expected_version,
+            **data,
+        )
+        return await self._together.run(call)
+
+    async def run_write(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """:meth:`run` for a short use case that writes one order, committed together with the
+        writes waiting with it."""
+        return await self._together.run(functools.partial(work, self._store, *args, **kwargs))
+
+    async def get(self, order_id: str) -> Order:
+        """:meth:`SQLStore.get`, inline (see the class docstring)."""
+        return (await self.load(order_id)).order
+
+    async def load(self, order_id: str) -> Loaded:
+        """:meth:`SQLStore.load`, inline (see the class docstring)."""
+        try:
+            return self._reader.load(order_id)
+        except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread
+            return await self._run(self._store.load, order_id)
+
+    async def history(self, order_id: str) -> tuple[LogEntry, ...]:
+        """:meth:`SQLStore.history`, inline (see the class docstring)."""
+        try:
+            return self._reader.history(order_id)
+        except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread
+            return await self._run(self._store.history, order_id)
+
+    async def aclose(self) -> None:
+        """Wait for the writes waiting and running, then close both connections."""
+        try:
+            await self._together.aclose()
+            await super().aclose()
+        finally:
+            self._reader.close()
 
 
 class AsyncPostgresStore(AsyncStore):

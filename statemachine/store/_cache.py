@@ -79,6 +79,11 @@ class ValidatedOrders:
             if len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every order (after a commit failed that they may have been remembered by)."""
+        with self._lock:
+            self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -4,6 +4,11 @@ Every write starts with ``BEGIN IMMEDIATE``, which takes SQLite's single write l
 a deferred transaction that reads and then writes would fail at once with ``database is
 locked`` when another connection wrote in between, whatever the busy timeout. Waiting for the
 lock is bounded by the busy timeout; past it, :class:`ConcurrentUpdate` is raised.
+
+Several short writes waiting at once may share one transaction and one commit
+(:meth:`SQLiteStore.run_together`, the async store's group commit): each runs in a savepoint
+of its own, so one that fails or rolls back leaves the others as they were, and none is
+answered before the commit that keeps them all.
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, Literal
+from typing import Any, Final, Generic, Literal, TypeVar
+
+import attrs
 
 from ..errors import ConcurrentUpdate, InvalidInput, OrderError, StoreUnavailable
 from ._db import Cursor, Database, Transaction, dumps
 from ._store import DEFAULT_ATTEMPTS, SQLStore
 
-__all__ = ["SQLiteStore"]
+__all__ = ["Outcome", "SQLiteStore"]
+
+_T = TypeVar("_T")
 
 _CREATE: Final = (
     """CREATE TABLE orders (
@@ -129,6 +138,8 @@ class SQLiteDatabase(Database):
         super().__init__(path)
         self.path = path
         self._timeout = timeout
+        self._grouped = False
+        """Inside :meth:`together`: each write is a savepoint of the one open transaction."""
         try:
             self._conn = sqlite3.connect(
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -166,7 +177,32 @@ class SQLiteDatabase(Database):
         return None
 
     @contextmanager
+    def together(self) -> Iterator[None]:
+        """One transaction around the block, committed at its end; each :meth:`write` inside
+        is a savepoint of it (see :meth:`SQLiteStore.run_together`). A failure to take the
+        write lock or to commit is raised (as :meth:`faults` maps it), and nothing is kept."""
+        with self.faults():
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._grouped = True
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._grouped = False
+            try:
+                self._conn.commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    @contextmanager
     def write(self) -> Iterator[Transaction]:
+        if self._grouped:
+            with self._savepoint() as tx:
+                yield tx
+            return
         with self.faults():
             cur = self._conn.cursor()
             try:
@@ -188,6 +224,28 @@ class SQLiteDatabase(Database):
             finally:
                 cur.close()
 
+    @contextmanager
+    def _savepoint(self) -> Iterator[Transaction]:
+        """:meth:`write` inside :meth:`together`: released (kept until the commit) when the
+        block ends, rolled back to when it raises or asks for a rollback."""
+        with self.faults():
+            cur = self._conn.cursor()
+            try:
+                cur.execute("SAVEPOINT write")
+                tx = Transaction(cur)
+                try:
+                    yield tx
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):  # the failure may have ended it
+                        cur.execute("ROLLBACK TO write")
+                        cur.execute("RELEASE write")
+                    raise
+                if not tx.keep:
+                    cur.execute("ROLLBACK TO write")
+                cur.execute("RELEASE write")
+            finally:
+                cur.close()
+
     def _rollback(self) -> None:
         """Roll back after a failure, which may have ended the transaction already."""
         with contextlib.suppress(sqlite3.Error):  # the connection may have gone with the file
@@ -195,6 +253,10 @@ class SQLiteDatabase(Database):
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
+        if self._grouped:  # inside the group's transaction already: one view, its own writes
+            with self.statements() as cur:
+                yield cur
+            return
         with self.faults():
             cur = self._conn.cursor()
             try:
@@ -278,6 +340,7 @@ class SQLiteStore(SQLStore):
             raise InvalidInput(f"timeout must be seconds, got {timeout!r}", field="timeout")
         self.path = _path(path)
         db = SQLiteDatabase(self.path, timeout=timeout, synchronous=synchronous)
+        self._file = db
         try:
             super().__init__(db, max_attempts)
             self._open()
@@ -287,3 +350,52 @@ class SQLiteStore(SQLStore):
         except BaseException:
             db.close()
             raise
+
+    def run_together(self, calls: Sequence[Callable[[], _T]]) -> list[Outcome[_T]]:
+        """Run ``calls`` (each a short piece of work on this store: a use case that writes one
+        order, such as ``add`` or ``apply``) in one transaction with one commit: a group
+        commit, one wait for the disk instead of one each. The outcome of each, in order.
+
+        Each call runs as it would alone, but every transaction it opens is a savepoint of the
+        group's: a call that raises (an event refused, an id taken, a lost compare-and-swap)
+        or rolls back undoes only its own writes, and gets its own error. The calls see each
+        other's writes in order, as if run one after the other. The commit at the end keeps
+        them all; if taking the write lock or the commit fails, nothing is kept and every call
+        that had succeeded gets that error instead (and this store forgets the orders it
+        remembered meanwhile). Nothing else runs on the connection until the group is done.
+        """
+        outcomes: list[Outcome[_T]] = []
+        with self._lock:
+            if len(calls) == 1:
+                return [Outcome.of(calls[0])]
+            try:
+                with self._file.together():
+                    outcomes = [Outcome.of(call) for call in calls]
+            except Exception as exc:
+                self._unit.cache.clear()  # it may remember writes that were not kept
+                failed = Outcome[_T](error=exc)
+                outcomes = [o if o.error is not None else failed for o in outcomes]
+                outcomes += [failed] * (len(calls) - len(outcomes))
+        return outcomes
+
+
+@attrs.frozen
+class Outcome(Generic[_T]):
+    """What one call of :meth:`SQLiteStore.run_together` gave: its value, or its error."""
+
+    value: _T | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def of(cls, call: Callable[[], _T]) -> Outcome[_T]:
+        """Run ``call``; its value, or the exception it raised."""
+        try:
+            return cls(value=call())
+        except Exception as exc:
+            return cls(error=exc)
+
+    def get(self) -> _T:
+        """The value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]

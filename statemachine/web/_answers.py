@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse
 
 from ..application import Fired
@@ -21,6 +23,7 @@ from ..store import Loaded, LogEntry, OrderRow
 from ._problems import problem_document
 
 __all__ = [
+    "JSONAnswer",
     "etag",
     "event_applied",
     "explanation",
@@ -36,11 +39,21 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=headers)
+class JSONAnswer(JSONResponse):
+    """A JSON answer written by orjson: the very text Starlette's :class:`JSONResponse` writes
+    (compact, UTF-8, nothing escaped that need not be) for the service's bodies, which hold
+    text, whole numbers, booleans and nulls, in a tenth of the time (``tests/web`` compares
+    the two on every kind of answer)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
-def order_created(order: Order, version: int, *, replay: bool, location: str) -> JSONResponse:
+def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> JSONAnswer:
+    return JSONAnswer(data, status_code=status, headers=headers)
+
+
+def order_created(order: Order, version: int, *, replay: bool, location: str) -> JSONAnswer:
     """``OrderCreated``, 201: the order, its version (also its ``ETag``) and its address;
     ``replay`` (and ``Idempotent-Replayed``) when the same order was created before."""
     headers = {"ETag": etag(version), "Location": location}
@@ -49,7 +62,7 @@ def order_created(order: Order, version: int, *, replay: bool, location: str) ->
     return _json({"version": version, "replay": replay, "order": order.to_dict()}, 201, headers)
 
 
-def order_read(loaded: Loaded) -> JSONResponse:
+def order_read(loaded: Loaded) -> JSONAnswer:
     """``VersionedOrder``: the stored order and its row version, which is its ``ETag``."""
     return _json(
         {"version": loaded.version, "order": loaded.order.to_dict()},
@@ -57,18 +70,18 @@ def order_read(loaded: Loaded) -> JSONResponse:
     )
 
 
-def order_page(rows: Sequence[OrderRow], next_cursor: str | None) -> JSONResponse:
+def order_page(rows: Sequence[OrderRow], next_cursor: str | None) -> JSONAnswer:
     """``OrderPage``: listing rows in their JSON form (moments in each order's supplier's
     time zone, named by ``timezone``) and the cursor of the next page."""
     return _json({"orders": [to_json(row) for row in rows], "next_cursor": next_cursor})
 
 
-def history(order_id: str, entries: Sequence[LogEntry]) -> JSONResponse:
+def history(order_id: str, entries: Sequence[LogEntry]) -> JSONAnswer:
     """``History``: the order's log, oldest first."""
     return _json({"order_id": order_id, "entries": [e.to_dict() for e in entries]})
 
 
-def event_applied(fired: Fired, event: str, event_id: str | None) -> JSONResponse:
+def event_applied(fired: Fired, event: str, event_id: str | None) -> JSONAnswer:
     """``EventApplied``: the same for every replay of the event (R15), but for ``replay`` and
     the order as it is now (the first answer's result: :func:`statemachine.application.fire`)."""
     applied, result = fired.applied, fired.result
@@ -95,7 +108,7 @@ def explanation(
     refusal: EventRejected | InvalidInput | None,
     *,
     instance: str | None,
-) -> JSONResponse:
+) -> JSONAnswer:
     """``Explanation``: whether ``event`` would be accepted at ``at``; if not, ``refusal`` is
     the very problem document sending it would answer (``instance``: where it would go)."""
     return _json(

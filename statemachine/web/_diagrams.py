@@ -11,10 +11,11 @@ from ..diagrams import journey_dot, journey_mermaid, lifecycle_dot, render
 from ._deps import Reader
 from ._openapi import answer, problems
 from ._parsing import check_id
+from ._routing import DirectRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["diagrams"])
+router = APIRouter(tags=["diagrams"], route_class=DirectRoute)
 
 _SVG = "image/svg+xml"
 _NO_DOT = {503: "Graphviz's dot is not installed on the server (the detail says how to)"}

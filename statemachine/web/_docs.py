@@ -22,11 +22,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ._inspect import templates
+from ._routing import DirectRoute
 from ._security import page_headers
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DirectRoute)
 
 _HERE: Final = Path(__file__).resolve().parent
 _ASSETS: Final[dict[str, tuple[str, str]]] = {

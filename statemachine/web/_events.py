@@ -19,13 +19,14 @@ from ._deps import WRITE, Reader, SenderDep
 from ._openapi import JSON, answer, problems, ref
 from ._parsing import check_id, event_request, expected_version, explain_request, json_object
 from ._problems import problem
+from ._routing import DirectRoute
 
 __all__ = ["CALLER_EVENTS", "operation_id", "router"]
 
 CALLER_EVENTS: Final = TABLE.caller_events
 """The events a caller sends over HTTP; the clock's are the sweeper's."""
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=DirectRoute)
 
 
 def operation_id(event: str) -> str:
@@ -99,7 +100,7 @@ def _event_route(event: str) -> None:
     ) -> Response:
         data = json_object(request.headers.get("content-type"), await request.body())
         sent = event_request(check_id(order_id), event, data, idempotency_key)
-        fired = await sender.service.store.run(
+        fired = await sender.service.store.run_write(
             fire, sent, source=sender.source, expected_version=expected_version(if_match)
         )
         return event_applied(fired, event, sent.event_id)

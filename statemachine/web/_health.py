@@ -8,10 +8,11 @@ from starlette.responses import JSONResponse, Response
 from ._deps import ServiceDep
 from ._openapi import answer, problems
 from ._problems import LOGGER, problem
+from ._routing import DirectRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], route_class=DirectRoute)
 
 
 @router.get(

@@ -25,12 +25,13 @@ from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
 from ._deps import ServiceDep, ViewerDep
+from ._routing import DirectRoute
 from ._security import page_headers
 from ._service import SESSION_COOKIE
 
 __all__ = ["router", "templates"]
 
-router = APIRouter(prefix="/inspect", include_in_schema=False)
+router = APIRouter(prefix="/inspect", include_in_schema=False, route_class=DirectRoute)
 
 templates: Final = jinja2.Environment(
     loader=jinja2.PackageLoader("statemachine.web", "templates"),

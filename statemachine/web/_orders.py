@@ -15,10 +15,11 @@ from ._answers import etag, history, order_created, order_page, order_read
 from ._deps import Reader, Writer
 from ._openapi import answer, problems, ref
 from ._parsing import check_id, due_limit, json_object, new_order, state_filter
+from ._routing import DirectRoute
 
 __all__ = ["MAX_PAGE", "router"]
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], route_class=DirectRoute)
 
 
 @router.post(
@@ -48,7 +49,7 @@ async def create_order(request: Request, service: Writer) -> Response:
     Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
     the same id with other data is 409."""
     data = json_object(request.headers.get("content-type"), await request.body())
-    created = await service.store.run(create, new_order(data), source="api")
+    created = await service.store.run_write(create, new_order(data), source="api")
     order = created.order
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted
     path = f"{root}/orders/{quote(order.order_id, safe='')}"

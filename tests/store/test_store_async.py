@@ -128,14 +128,14 @@ async def test_a_cancelled_await_applied_the_event_or_wrote_nothing(spec: StoreS
 
 @pytest.mark.anyio
 async def test_concurrency_is_bounded_by_the_connections(spec: StoreSpec) -> None:
-    """The async store runs at most as many operations at once as it has connections: one on
-    SQLite, pool_size on PostgreSQL."""
+    """The async store runs at most as many operations at once in its worker threads as it
+    has connections: one on SQLite, pool_size on PostgreSQL."""
     async with _open(spec, pool_size=3) as store:
         running = 0
         seen = 0
-        original = store.sync.get
+        original = store.sync.state_counts
 
-        def counting_get(order_id: str) -> object:
+        def counting(*args: object) -> object:
             nonlocal running, seen
             running += 1
             seen = max(seen, running)
@@ -143,13 +143,13 @@ async def test_concurrency_is_bounded_by_the_connections(spec: StoreSpec) -> Non
                 import time
 
                 time.sleep(0.02)
-                return original(order_id)
+                return original()
             finally:
                 running -= 1
 
-        store.sync.get = counting_get  # type: ignore[method-assign]
+        store.sync.state_counts = counting  # type: ignore[method-assign]
         await store.add(new_order())
         async with anyio.create_task_group() as group:
             for _ in range(12):
-                group.start_soon(store.get, "AE-1")
+                group.start_soon(store.state_counts)
         assert seen == (1 if spec[0] == "sqlite" else 3)

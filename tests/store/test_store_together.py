@@ -1,0 +1,236 @@
+"""Group commit on SQLite: short writes waiting at once share one transaction and one commit
+(SQLiteStore.run_together, and AsyncSQLiteStore's writer thread), each in a savepoint of its
+own, each caller told its own outcome only once the commit is on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from store_helpers import PAID, new_order
+
+from statemachine import EventRejected
+from statemachine.errors import ConcurrentUpdate, OrderExists, StoreUnavailable, UnknownOrder
+from statemachine.store import Applied, AsyncSQLiteStore, SQLiteStore
+
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Each async test runs on asyncio and on trio."""
+    return str(request.param)
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_each_write_of_a_group_keeps_or_undoes_only_itself(tmp_path: Path) -> None:
+    """R1 R2 R15: in one group, an id taken (by a write earlier in the same group) and an
+    event refused get their own errors and leave nothing; the others are committed, and each
+    sees the writes before it, as if run one after the other."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+        dispatch = {"at": PAID + HOUR, "event_id": "d-1", "tracking_number": "LP1"}
+        calls: list[Callable[[], object]] = [
+            lambda: store.add(new_order("AE-1")),
+            lambda: store.add(new_order("AE-2")),
+            lambda: store.add(new_order("AE-1", PAID + HOUR)),  # taken, with other data
+            lambda: store.apply("AE-1", "dispatch", **dispatch),  # sees AE-1 of this group
+            lambda: store.apply("AE-1", "request_cancellation", at=PAID + 2 * HOUR),  # R2
+            lambda: store.apply("AE-1", "dispatch", **dispatch),  # R15: a replay
+        ]
+        outcomes = store.run_together(calls)
+        assert [o.error is None for o in outcomes] == [True, True, False, True, False, True]
+        assert isinstance(outcomes[2].error, OrderExists)
+        refused = outcomes[4].error
+        assert isinstance(refused, EventRejected) and refused.rule == "R2"
+        first, replay = outcomes[3].get(), outcomes[5].get()
+        assert isinstance(first, Applied) and isinstance(replay, Applied)
+        assert (first.version, first.order.state, first.duplicate) == (2, "dispatched", False)
+        assert replay.duplicate
+    assert _rows(path, "SELECT order_id, version, state FROM orders ORDER BY order_id") == [
+        ("AE-1", 2, "dispatched"),
+        ("AE-2", 1, "paid"),
+    ]
+    assert _rows(path, "SELECT order_id, event FROM order_log") == [("AE-1", "dispatch")]
+
+
+def test_a_failed_commit_keeps_nothing_and_tells_every_write(tmp_path: Path) -> None:
+    """A group whose commit fails (here a deferred foreign key, checked only at the commit)
+    keeps none of its writes: every write that had succeeded gets the commit's error, and the
+    store forgets what it remembered meanwhile, so no read answers from a write not kept."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+        with store._db.write() as tx:  # a table of the test's, checked at the commit
+            tx.cur.execute(
+                "CREATE TABLE probe (order_id TEXT REFERENCES orders (order_id) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+
+        def dangling() -> None:
+            with store._db.write() as tx:
+                tx.cur.execute("INSERT INTO probe VALUES ('no such order')")
+
+        outcomes = store.run_together(
+            [lambda: store.add(new_order("AE-1")), dangling, lambda: store.add(new_order("AE-2"))]
+        )
+        errors = [o.error for o in outcomes]
+        assert all(isinstance(e, sqlite3.IntegrityError) for e in errors)
+        assert len(store._unit.cache) == 0
+        with pytest.raises(UnknownOrder):
+            store.load("AE-1")
+    assert _rows(path, "SELECT count(*) FROM orders") == [(0,)]
+    assert _rows(path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+def test_a_group_that_cannot_take_the_write_lock_writes_nothing(tmp_path: Path) -> None:
+    """While another connection holds the file's write lock past the busy timeout, every
+    write of the group gets ConcurrentUpdate (safe to retry) and nothing is written."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path, timeout=0.05) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            outcomes = store.run_together(
+                [lambda: store.add(new_order("AE-1")), lambda: store.add(new_order("AE-2"))]
+            )
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert all(isinstance(o.error, ConcurrentUpdate) for o in outcomes)
+        store.add(new_order("AE-1"))  # the lock free again, the same write goes through
+    assert _rows(path, "SELECT order_id FROM orders") == [("AE-1",)]
+
+
+class _Gate:
+    """Holds the store's writer thread inside a write (which first adds ``order_id``, if
+    given) until opened."""
+
+    def __init__(self, order_id: str | None = None) -> None:
+        self.order_id = order_id
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def work(self, store: SQLiteStore) -> str:
+        if self.order_id is not None:
+            store.add(new_order(self.order_id))
+        self.entered.set()
+        assert self.open.wait(10)
+        return "held"
+
+    async def until_entered(self) -> None:
+        await anyio.to_thread.run_sync(self.entered.wait, 10)
+
+
+async def _queued(store: AsyncSQLiteStore, count: int) -> None:
+    """Wait until ``count`` writes wait behind the held one."""
+    with anyio.fail_after(10):
+        while len(store._together._waiting) < count:
+            await anyio.sleep(0.001)
+
+
+@pytest.mark.anyio
+async def test_writes_waiting_together_commit_as_one_group(tmp_path: Path) -> None:
+    """R1 R6: twenty creates sent while the writer is busy are committed as one group, and
+    each caller gets its own order at version 1 (and its R6 notification queued)."""
+    sizes: list[int] = []
+    async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
+        real = store.sync.run_together  # type: ignore[attr-defined]
+
+        def counted(calls: list[Callable[[], object]]) -> Any:
+            sizes.append(len(calls))
+            return real(calls)
+
+        store.sync.run_together = counted  # type: ignore[attr-defined]
+        gate = _Gate()
+        versions: dict[str, int] = {}
+
+        async def create(order_id: str) -> None:
+            versions[order_id] = await store.add(new_order(order_id))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(store.run_write, gate.work)
+            await gate.until_entered()
+            for n in range(20):
+                tasks.start_soon(create, f"AE-{n}")
+            await _queued(store, 20)
+            gate.open.set()
+        assert sizes == [1, 20]
+        assert versions == {f"AE-{n}": 1 for n in range(20)}
+        assert (await store.load("AE-7")).order.state == "paid"
+
+
+@pytest.mark.anyio
+async def test_a_write_cancelled_before_its_group_never_runs(tmp_path: Path) -> None:
+    """A caller that gives up while its write still waits leaves nothing written; one whose
+    write had started waits for it to finish, so the write is kept whole."""
+    async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
+        gate = _Gate()
+        scopes: list[anyio.CancelScope] = []
+
+        async def give_up_later() -> None:
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                await store.add(new_order("AE-never"))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(store.run_write, gate.work)
+            await gate.until_entered()
+            tasks.start_soon(give_up_later)
+            await _queued(store, 1)
+            scopes[0].cancel()
+            with anyio.fail_after(10):
+                while store._together._waiting:  # it leaves the queue at once
+                    await anyio.sleep(0.001)
+            gate.open.set()
+        assert scopes[0].cancelled_caught
+        with pytest.raises(UnknownOrder):
+            await store.load("AE-never")
+
+        gate = _Gate("AE-held")
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(store.run_write, gate.work)
+                await gate.until_entered()
+                threading.Timer(0.05, gate.open.set).start()  # opens after the cancel
+                scope.cancel()  # the held write has started: it finishes first
+        assert scope.cancelled_caught
+        assert gate.open.is_set()  # the task waited for its write to finish
+        assert (await store.load("AE-held")).version == 1
+
+
+@pytest.mark.anyio
+async def test_closing_waits_for_queued_writes_then_refuses_more(tmp_path: Path) -> None:
+    """aclose lets the writes already waiting commit, then the store takes no more: a write
+    sent after is StoreUnavailable, never a crash or a write lost without a word."""
+    path = tmp_path / "orders.db"
+    store = AsyncSQLiteStore(path)
+    gate = _Gate()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(store.run_write, gate.work)
+        await gate.until_entered()
+        for n in range(3):
+            tasks.start_soon(store.add, new_order(f"AE-{n}"))
+        await _queued(store, 3)
+        tasks.start_soon(store.aclose)
+        await anyio.sleep(0.01)
+        gate.open.set()
+    with pytest.raises(StoreUnavailable):
+        await store.add(new_order("AE-late"))
+    assert _rows(path, "SELECT order_id FROM orders ORDER BY order_id") == [
+        ("AE-0",),
+        ("AE-1",),
+        ("AE-2",),
+    ]
