@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import attrs
 
 from ..runtime._order import Order
 
 __all__ = ["DEFAULT_CAPACITY", "ValidatedOrders"]
+
+_D = TypeVar("_D")
 
 DEFAULT_CAPACITY: Final = 1024
 """How many orders a store object remembers by default."""
@@ -55,7 +58,8 @@ class ValidatedOrders:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
             raise ValueError(f"capacity must be a whole number of at least 0, got {capacity!r}")
         self.capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, Any, Order]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, Any, Order, list[Any]]] = OrderedDict()
+        # each entry: version, body, the private copy, and a cell for what recall_with derives
         self._lock = threading.Lock()  # a pooled store reads and writes from many threads
 
     def recall(self, order_id: str, version: int, body: Any) -> Order | None:
@@ -68,13 +72,30 @@ class ValidatedOrders:
             self._entries.move_to_end(order_id)
         return attrs.evolve(entry[2])
 
+    def recall_with(
+        self, order_id: str, version: int, body: Any, derive: Callable[[Order], _D]
+    ) -> tuple[Order, _D] | None:
+        """:meth:`recall`, with ``derive`` of the remembered order: worked out once for each
+        order remembered (the remembered copy never changes, so neither does what a pure
+        function of it gives), then given again with every copy."""
+        with self._lock:
+            entry = self._entries.get(order_id)
+            if entry is None or entry[0] != version or not _same(entry[1], body):
+                return None
+            self._entries.move_to_end(order_id)
+        kept, cell = entry[2], entry[3]
+        if not cell:  # two threads may both work it out: the same value
+            cell.append(derive(kept))
+        derived: _D = cell[0]
+        return attrs.evolve(kept), derived
+
     def remember(self, order: Order, version: int, body: Any) -> None:
         """Keep a copy of ``order``, known to be what a row at ``version`` with ``body`` holds."""
         if not self.capacity:
             return
         copy = attrs.evolve(order)
         with self._lock:
-            self._entries[order.order_id] = (version, body, copy)
+            self._entries[order.order_id] = (version, body, copy, [])
             self._entries.move_to_end(order.order_id)
             if len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)

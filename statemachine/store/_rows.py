@@ -214,10 +214,14 @@ class Rows:
             raise CorruptOrder(order_id, f"{where} is {value!r}, not text", field=where)
         return value
 
-    def check_derived(self, order: Order, row: Sequence[Any]) -> None:
-        """Raise :class:`CorruptOrder` unless the derived columns of ``row`` are ``order``'s."""
+    def check_derived(
+        self, order: Order, row: Sequence[Any], expected: tuple[Any, ...] | None = None
+    ) -> None:
+        """Raise :class:`CorruptOrder` unless the derived columns of ``row`` are ``order``'s
+        (``expected``: :meth:`derived` of the order, if worked out already)."""
         found = row[3:7]
-        expected = self.derived(order)
+        if expected is None:
+            expected = self.derived(order)
         for name, want, got in zip(_DERIVED, expected, found, strict=True):
             if want != got:
                 raise CorruptOrder(

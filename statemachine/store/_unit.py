@@ -213,13 +213,15 @@ class UnitOfWork:
 
     def recall(self, row: Sequence[Any]) -> Read | None:
         """The order of ``row`` if this store object checked that very row (version and head)
-        before, its derived columns checked again; ``None`` if it must be made from its log."""
+        before, its derived columns checked again (against what the remembered order gives,
+        worked out once); ``None`` if it must be made from its log."""
         order_id, version, head = row[0], row[1], row[2]
         self.rows.version(order_id, version)
-        order = self.cache.recall(order_id, version, head)
-        if order is None:
+        found = self.cache.recall_with(order_id, version, head, self.rows.derived)
+        if found is None:
             return None
-        self.rows.check_derived(order, row)
+        order, derived = found
+        self.rows.check_derived(order, row, derived)
         return Read(order, version, head)
 
     def remember(self, row: Sequence[Any], log: Sequence[Sequence[Any]]) -> Read:

@@ -234,3 +234,22 @@ def test_sigkill_in_the_middle_of_apply_leaves_the_database_consistent(
     applied = store.apply("AE-1", "request_cancellation", at=PAID, event_id="wh-1")
     assert (applied.duplicate, applied.version) == (False, 2)
     assert [i.notification.kind for i in store.outbox()] == ["cancellation_request_received"]
+
+
+def test_a_derived_column_changed_behind_the_store_is_refused_on_every_read(
+    store: OrderStore, spec: StoreSpec
+) -> None:
+    """R1 R12: a store that remembers an order (it wrote it, and read it since, so what the
+    order's derived columns should hold was worked out once) still checks them on each read:
+    a state or due_at changed behind it is CorruptOrder naming the column, and so on the next
+    read too."""
+    store.add(new_order())
+    assert store.get("AE-1").state == "paid"
+    assert store.get("AE-1").state == "paid"  # remembered, its derived columns worked out
+    raw(spec, "UPDATE orders SET state = 'dispatched' WHERE order_id = 'AE-1'")
+    for _ in range(2):
+        with pytest.raises(CorruptOrder, match=r"AE-1.*state"):
+            store.get("AE-1")
+    raw(spec, "UPDATE orders SET state = 'paid', due_at = NULL WHERE order_id = 'AE-1'")
+    with pytest.raises(CorruptOrder, match=r"AE-1.*due_at"):
+        store.get("AE-1")
