@@ -14,6 +14,7 @@ answered before the commit that keeps them all.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import os
@@ -24,6 +25,7 @@ from typing import Any, Final, Generic, Literal, TypeVar
 
 import attrs
 
+from .._observe import LOGGER
 from ..errors import ConcurrentUpdate, InvalidInput, OrderError, StoreUnavailable
 from ._db import Cursor, Database, Transaction, dumps
 from ._store import DEFAULT_ATTEMPTS, SQLStore
@@ -246,6 +248,11 @@ class SQLiteDatabase(Database):
             finally:
                 cur.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on the connection."""
+        return self._conn.in_transaction
+
     def _rollback(self) -> None:
         """Roll back after a failure, which may have ended the transaction already."""
         with contextlib.suppress(sqlite3.Error):  # the connection may have gone with the file
@@ -364,19 +371,45 @@ class SQLiteStore(SQLStore):
         that had succeeded gets that error instead (and this store forgets the orders it
         remembered meanwhile). Nothing else runs on the connection until the group is done.
         """
-        outcomes: list[Outcome[_T]] = []
         with self._lock:
             if len(calls) == 1:
                 return [Outcome.of(calls[0])]
+            outcomes: list[Outcome[_T]] = []
             try:
                 with self._file.together():
-                    outcomes = [Outcome.of(call) for call in calls]
-            except Exception as exc:
-                self._unit.cache.clear()  # it may remember writes that were not kept
-                failed = Outcome[_T](error=exc)
-                outcomes = [o if o.error is not None else failed for o in outcomes]
-                outcomes += [failed] * (len(calls) - len(outcomes))
+                    for call in calls:
+                        outcomes.append(Outcome.of(call))
+                        if not self._file.in_transaction:  # SQLite rolled it all back
+                            raise StoreUnavailable(
+                                self.path, "SQLite ended the transaction of a group of writes"
+                            )
+            except BaseException as exc:
+                # Nothing of the group is kept: every call gets the error (one refused by a
+                # write of the group saw what was not kept), and the orders remembered while
+                # it ran are forgotten.
+                self._unit.cache.clear()
+                LOGGER.warning(
+                    "a group of %d writes to %s was not kept (%s): the events logged as "
+                    "applied in it were rolled back",
+                    len(calls),
+                    self.path,
+                    exc,
+                )
+                if not isinstance(exc, Exception):
+                    raise
+                return [Outcome[_T](error=_own_copy(exc)) for _ in calls]
         return outcomes
+
+
+def _own_copy(exc: Exception) -> Exception:
+    """A copy of ``exc`` for one of the callers it is told to (each raises its own, with its
+    own traceback and notes), with the same cause."""
+    try:
+        mine = copy.copy(exc)
+    except Exception:  # pragma: no cover - an exception that cannot be copied
+        return exc
+    mine.__cause__ = exc.__cause__
+    return mine
 
 
 @attrs.frozen

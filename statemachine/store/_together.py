@@ -38,6 +38,9 @@ _T = TypeVar("_T")
 
 MOST_TOGETHER: Final = 64
 """The most writes one group commits at once."""
+IDLE_SECONDS: Final = 5.0
+"""How long the writer thread waits for a write before it ends (the next write starts a new
+one): a store its owner never closed holds no thread, and can be collected."""
 
 
 def _soon() -> Callable[[Callable[[], object]], object]:
@@ -83,10 +86,14 @@ class Together:
             if self._closing:
                 raise StoreUnavailable(self._store.path, "the store is closing")
             if self._thread is None:
-                self._thread = threading.Thread(
+                thread = threading.Thread(
                     target=self._work, name="orderfsm-sqlite-writer", daemon=True
                 )
-                self._thread.start()
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # no thread to be had: say so, keep nothing
+                    raise StoreUnavailable(self._store.path, f"no writer thread ({exc})") from exc
+                self._thread = thread
             self._waiting.append(write)
             self._ready.notify()
         try:
@@ -112,22 +119,24 @@ class Together:
             await anyio.to_thread.run_sync(thread.join)
 
     def _work(self) -> None:
-        """The writer thread: run the waiting writes a group at a time until closed."""
+        """The writer thread: run the waiting writes a group at a time, until closed or idle
+        for :data:`IDLE_SECONDS`."""
         while True:
             with self._ready:
-                while not self._waiting and not self._closing:
-                    self._ready.wait()
-                if not self._waiting:  # closing, and nothing left
+                if not self._waiting and not self._closing:
+                    self._ready.wait(IDLE_SECONDS)
+                if not self._waiting:  # closing or idle, and nothing left: end
+                    self._thread = None
                     return
-                group = [
-                    self._waiting.popleft() for _ in range(min(MOST_TOGETHER, len(self._waiting)))
-                ]
+                count = min(MOST_TOGETHER, len(self._waiting))
+                group = [self._waiting.popleft() for _ in range(count)]
                 for write in group:
                     write.taken = True
             try:
                 outcomes = self._store.run_together([write.call for write in group])
-            except BaseException as exc:  # not one write's outcome: every one's
-                outcomes = [Outcome(error=exc)] * len(group)
+            except BaseException as exc:  # not one write's outcome: every one's, each its own
+                why = f"the write was not kept ({type(exc).__name__}: {exc})"
+                outcomes = [Outcome(error=StoreUnavailable(self._store.path, why)) for _ in group]
             for write, outcome in zip(group, outcomes, strict=True):
                 write.outcome = outcome
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits

@@ -67,10 +67,15 @@ def test_each_write_of_a_group_keeps_or_undoes_only_itself(tmp_path: Path) -> No
     assert _rows(path, "SELECT order_id, event FROM order_log") == [("AE-1", "dispatch")]
 
 
-def test_a_failed_commit_keeps_nothing_and_tells_every_write(tmp_path: Path) -> None:
+def test_a_failed_commit_keeps_nothing_and_tells_every_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A group whose commit fails (here a deferred foreign key, checked only at the commit)
-    keeps none of its writes: every write that had succeeded gets the commit's error, and the
-    store forgets what it remembered meanwhile, so no read answers from a write not kept."""
+    keeps none of its writes, and every write of it gets the commit's error, each its own
+    copy: one that had succeeded, and one refused because of a write of the group (an id
+    taken by the group's first write), which the disk never held. The store forgets what it
+    remembered meanwhile, so no read answers from a write not kept, and a warning says the
+    events logged as applied were rolled back."""
     path = tmp_path / "orders.db"
     with SQLiteStore(path) as store:
         with store._db.write() as tx:  # a table of the test's, checked at the commit
@@ -84,15 +89,66 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_write(tmp_path: Path) -> 
                 tx.cur.execute("INSERT INTO probe VALUES ('no such order')")
 
         outcomes = store.run_together(
-            [lambda: store.add(new_order("AE-1")), dangling, lambda: store.add(new_order("AE-2"))]
+            [
+                lambda: store.add(new_order("AE-1")),
+                lambda: store.add(new_order("AE-1", PAID + HOUR)),  # taken by the first
+                dangling,
+                lambda: store.add(new_order("AE-2")),
+            ]
         )
         errors = [o.error for o in outcomes]
         assert all(isinstance(e, sqlite3.IntegrityError) for e in errors)
+        assert len({id(e) for e in errors}) == len(errors)  # each caller its own
         assert len(store._unit.cache) == 0
         with pytest.raises(UnknownOrder):
             store.load("AE-1")
     assert _rows(path, "SELECT count(*) FROM orders") == [(0,)]
     assert _rows(path, "SELECT count(*) FROM outbox") == [(0,)]
+    assert "a group of 4 writes" in caplog.text and "rolled back" in caplog.text
+
+
+def test_a_group_whose_transaction_sqlite_ends_keeps_nothing(tmp_path: Path) -> None:
+    """When SQLite ends the group's transaction itself midway (as it does on an I/O error or a
+    full disk; here a trigger's RAISE(ROLLBACK)), the writes before are gone too: every write
+    of the group is told so (StoreUnavailable), none after it runs outside the group, and
+    nothing is kept or remembered."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+        store._db._conn.execute(  # type: ignore[attr-defined]
+            "CREATE TEMP TRIGGER ends BEFORE INSERT ON orders WHEN NEW.order_id = 'AE-BAD' "
+            "BEGIN SELECT RAISE(ROLLBACK, 'the transaction ended'); END"
+        )
+        ran: list[str] = []
+
+        def third() -> int:
+            ran.append("AE-3")
+            return store.add(new_order("AE-3"))
+
+        outcomes = store.run_together(
+            [lambda: store.add(new_order("AE-1")), lambda: store.add(new_order("AE-BAD")), third]
+        )
+        assert all(isinstance(o.error, StoreUnavailable) for o in outcomes)
+        assert ran == []
+        assert len(store._unit.cache) == 0
+    assert _rows(path, "SELECT count(*) FROM orders") == [(0,)]
+
+
+def test_a_base_exception_in_a_group_keeps_nothing_and_forgets(tmp_path: Path) -> None:
+    """A call that raises past Exception (SystemExit) rolls the whole group back and is raised
+    on; the orders remembered while the group ran are forgotten, so a later read cannot be
+    answered from a write that was never kept."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+
+        def leave() -> None:
+            raise SystemExit(3)
+
+        with pytest.raises(SystemExit):
+            store.run_together([lambda: store.add(new_order("AE-1")), leave])
+        assert len(store._unit.cache) == 0
+        with pytest.raises(UnknownOrder):
+            store.load("AE-1")
+    assert _rows(path, "SELECT count(*) FROM orders") == [(0,)]
 
 
 def test_a_group_that_cannot_take_the_write_lock_writes_nothing(tmp_path: Path) -> None:
@@ -234,3 +290,25 @@ async def test_closing_waits_for_queued_writes_then_refuses_more(tmp_path: Path)
         ("AE-1",),
         ("AE-2",),
     ]
+
+
+@pytest.mark.anyio
+async def test_the_writer_thread_ends_when_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose owner never closes it holds no thread for long: the writer thread ends
+    after a while without writes, and the next write starts another."""
+    from statemachine.store import _together
+
+    monkeypatch.setattr(_together, "IDLE_SECONDS", 0.05)
+
+    def writers() -> int:
+        return sum(t.name == "orderfsm-sqlite-writer" for t in threading.enumerate())
+
+    async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
+        await store.add(new_order("AE-1"))
+        with anyio.fail_after(10):
+            while writers():
+                await anyio.sleep(0.01)
+        assert await store.add(new_order("AE-2")) == 1
+        assert (await store.load("AE-2")).version == 1
