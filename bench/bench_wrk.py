@@ -333,11 +333,15 @@ def markdown(
         "What each ratio compares: reading an order (read token, warm cache, its `ETag` and "
         "JSON) against the cheapest answer the same server gives, `/healthz`; creating an "
         "order over HTTP (its JSON parsed by the application layer, the write token checked, "
-        "`store.add` in the store's writer thread, the order's JSON, `Location` and `ETag` in "
+        "`store.add` in the store's writer thread, committed with the creates waiting "
+        "with it, the order's JSON, `Location` and `ETag` in "
         "the answer) against `store.add` alone; dispatching a stored order over HTTP (with "
         "its `Idempotency-Key`, and the answer's result and order) against `store.apply` "
-        "alone. Every HTTP write is the same single transaction the direct call runs, "
-        "committed with `synchronous=FULL` on SQLite before the answer leaves.",
+        "alone. Every HTTP write runs the very store method the direct call runs; on SQLite "
+        "the writes that wait at the same time are committed as one group (one `fsync`, "
+        "each write in a savepoint of its own), and no answer leaves before its group's "
+        "commit (`synchronous=FULL`). The direct loops commit each write on its own, as a "
+        "script calling the store does.",
     ]
     if healthz is not None and healthz.cpu is not None:
         lines += [
