@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -300,6 +302,31 @@ def test_demo_tells_every_story_through_a_store_and_keeps_it(tmp_path: Path) -> 
     assert "test_demo" not in out
 
 
+def test_demo_closing_hint_names_a_command_that_runs_from_here(tmp_path: Path) -> None:
+    """The demo's closing hint works as written where the user is: with `orderfsm` not on
+    PATH (a checkout has it in .venv/bin only), the hint names the script by its path from the
+    current folder, and running the hinted `show` shows the story's order (R2's refund)."""
+    here = tmp_path / "checkout"
+    (here / "bin").mkdir(parents=True)
+    script = here / "bin" / "orderfsm"
+    script.symlink_to(ORDERFSM)
+    env = _env(PATH=os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                     if not shutil.which("orderfsm", path=p)))  # fmt: skip
+    done = subprocess.run(
+        ["bin/orderfsm", "demo", "--db", "my shop.db"],
+        cwd=here, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hint = " ".join(done.stdout.split()).split("look at one with `", 1)[1].split("`", 1)[0]
+    assert hint == "bin/orderfsm show --db 'my shop.db' AE-1004"
+    shown = subprocess.run(
+        [*shlex.split(hint), "--json"], cwd=here, capture_output=True, text=True, env=env,
+        check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["order"]["state"] == "refund_pending"
+
+
 def test_demo_json_is_one_object_per_story(tmp_path: Path) -> None:
     """demo --json: JSON lines, one per story, with its steps and the order's to_dict()."""
     done = run("demo", "--json", "--db", str(tmp_path / "d.db"))
@@ -531,6 +558,40 @@ def test_sweep_fires_the_clock_events_that_are_due(store_args: list[str]) -> Non
     assert swept["skipped"] == []
     again = run("sweep", *store_args, "--now", "2026-03-03T00:00:01+08:00")
     assert "fired 0" in again.stdout
+
+
+def test_apply_interrupted_prints_the_summary_so_far_and_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    """R1 R15: Ctrl-C while `apply -` waits for more lines stops it with status 130, the
+    summary of what it did, and the line it stopped after; no traceback. What it reported is
+    in the store, and sending the lines again applies nothing twice."""
+    db = tmp_path / "o.db"
+    lines = jsonl(create("C-1"), create("C-2"), create("C-3"))
+    proc = subprocess.Popen(
+        [ORDERFSM, "apply", "--db", str(db), "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(),
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(lines)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the three lines applied, the command waits for more
+        if db.exists() and raw(("sqlite", str(db)), "SELECT count(*) FROM orders")[0][0] == 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert out.strip().splitlines()[-1] == "applied 3, duplicate 0, rejected 0, invalid 0"
+    assert err.strip() == (
+        "orderfsm apply: interrupted after line 3; the lines up to it were applied as "
+        "reported, the rest were not read"
+    )
+    again = run("apply", "--db", str(db), "-", stdin=lines)
+    assert again.stdout.strip().splitlines()[-1] == "applied 0, duplicate 3, rejected 0, invalid 0"
 
 
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:

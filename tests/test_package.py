@@ -335,6 +335,19 @@ def test_command_line_without_click_says_which_extra_to_install() -> None:
     assert "pip install 'order-statemachine[cli]'" in done.stderr
 
 
+def test_the_web_extra_brings_what_orderfsm_serve_needs() -> None:
+    """`pip install 'order-statemachine[web]'` is enough for `orderfsm serve`: the web extra
+    holds every requirement of the cli extra (the command line), and the entry point is
+    installed with the package whatever its extras."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    assert set(extras["cli"]) <= set(extras["web"])
+    assert project["scripts"]["orderfsm"].startswith("statemachine")
+
+
 _SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)"
     r"|DROP\s+TABLE|ALTER\s+TABLE|BEGIN\s+IMMEDIATE|PRAGMA\s)",

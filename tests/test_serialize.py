@@ -240,8 +240,10 @@ def test_any_edited_value_is_refused_unless_the_history_gives_it(
         return
     if not _is_input(path):
         assert order.to_dict() == body, (path, value)
-    again = Order.from_dict(json.loads(json.dumps(order.to_dict())))
+    text = json.dumps(order.to_dict())
+    again = Order.from_dict(json.loads(text))
     assert again == order
+    assert json.dumps(again.to_dict()) == text  # the same JSON text, key order included
     for event in order.allowed_events(t(30)):
         copy_ = Order.from_dict(order.to_dict())
         try:

@@ -112,7 +112,7 @@ def test_every_page_renders_without_console_errors(page: Any) -> None:
     assert page.locator("h1").inner_text() == "No such order"
 
 
-def test_the_order_page_marks_the_current_state_in_its_journey(page: Any) -> None:
+def test_the_order_page_marks_the_current_state_in_its_journey(page: Any, dot_program: str) -> None:
     """The journey SVG is inline: the current state's node is filled and says so, the steps
     are numbered; the page shows deadlines with time left, allowed events, refusals with
     their rule (R2), the ledgers and the notifications' delivery state."""

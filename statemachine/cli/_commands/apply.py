@@ -3,8 +3,13 @@ is not applied reported by its number while the rest goes on."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any, Literal
 
 import attrs
@@ -96,33 +101,83 @@ def apply_cmd(invocation: Invocation, events: str, verbose: bool) -> ExitCode:
     is `applied N, duplicate N, rejected N, invalid N`; the exit status is 0 only when nothing
     was rejected or invalid, 1 otherwise. A store fault (a corrupt order, a store that does not
     answer, a lock held too long) stops the run at its line with status 4; the lines before it
-    stay applied as reported.
+    stay applied as reported. Ctrl-C lets the line in hand finish, prints the summary so far
+    and the line it stopped after, and exits with status 130.
     """
     ref = invocation.store_ref()  # a store named twice or not at all: before the file is read
     counts: Counter[str] = Counter({"applied": 0, "duplicate": 0, "rejected": 0, "invalid": 0})
     console = invocation.console
     as_json = invocation.json
-    last = 0
-    with opened_input(events) as (stream, size), opened(ref, create=True) as store:
+    last = done = 0
+    stop = _Interrupt()
+    with (
+        opened_input(events) as (stream, size),
+        opened(ref, create=True) as store,
+        stop.on_sigint(),
+    ):
         try:
             with progress("applying", size) as advance:
                 for number, text, length in read_lines(stream):
                     last = number
-                    outcome = _apply_line(store, number, text)
-                    counts[outcome.kind] += 1
-                    if as_json:
-                        emit(outcome.to_dict())
-                    elif verbose or outcome.kind != "applied":
-                        style = {"rejected": "red", "invalid": "red", "duplicate": "yellow"}
-                        say(console, outcome.text(), style=style.get(outcome.kind, ""), hang=2)
+                    with stop.holding():  # Ctrl-C lets the line in hand finish first
+                        outcome = _apply_line(store, number, text)
+                        counts[outcome.kind] += 1
+                        if as_json:
+                            emit(outcome.to_dict())
+                        elif verbose or outcome.kind != "applied":
+                            style = {"rejected": "red", "invalid": "red", "duplicate": "yellow"}
+                            say(console, outcome.text(), style=style.get(outcome.kind, ""), hang=2)
+                        done = number
                     advance(length)
         except OrderError:
             _summary(console, counts, as_json)
             print(f"orderfsm apply: stopped at line {last}; the lines before it were "
                   "applied as reported", file=sys.stderr)  # fmt: skip
             raise
+        except KeyboardInterrupt:
+            _summary(console, counts, as_json)
+            print(f"orderfsm apply: interrupted after line {done}; the lines up to it were "
+                  "applied as reported, the rest were not read", file=sys.stderr)  # fmt: skip
+            return ExitCode.INTERRUPTED
     _summary(console, counts, as_json)
     return ExitCode.FINDINGS if counts["rejected"] or counts["invalid"] else ExitCode.OK
+
+
+class _Interrupt:
+    """Ctrl-C during ``apply``: while a line is in hand (:meth:`holding`), the line finishes,
+    is reported, and the run stops after it; between lines (waiting for input), at once. A
+    second Ctrl-C stops at once too."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.asked = False
+
+    @contextlib.contextmanager
+    def on_sigint(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # pragma: no cover
+            yield
+            return
+        saved = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, saved)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+        if self.asked:
+            raise KeyboardInterrupt
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.busy and not self.asked:
+            self.asked = True
+            return
+        raise KeyboardInterrupt
 
 
 def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:

@@ -3,6 +3,9 @@ timelines and journey diagrams."""
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,13 +77,36 @@ def demo(invocation: Invocation, db: str | None, out: str | None) -> ExitCode:
             else:
                 _print_story(console, told, written)
     if not invocation.json:
+        me, where = how_to_run(), shlex.quote(str(path))
         say(
             console,
             f"The stories' orders are in {path}: look at one with "
-            f"`orderfsm show --db {path} AE-1004`, or at the outbox with "
-            f"`orderfsm outbox --db {path}`.",
+            f"`{me} show --db {where} AE-1004`, or at the outbox with "
+            f"`{me} outbox --db {where}`.",
         )
     return ExitCode.OK
+
+
+def how_to_run() -> str:
+    """How the user runs this command line from where they are: ``orderfsm`` when it is on
+    their PATH; else the script they ran (a checkout has it in ``.venv/bin`` only), as a path
+    from the current folder; else the interpreter with ``-m statemachine``."""
+    if shutil.which("orderfsm"):
+        return "orderfsm"
+    script = Path(sys.argv[0])
+    if script.name == "orderfsm" and script.is_file():
+        return _path_from_here(script)
+    return f"{_path_from_here(Path(sys.executable))} -m statemachine"
+
+
+def _path_from_here(path: Path) -> str:
+    """``path`` as a command the shell runs from the current folder (a word with a slash)."""
+    absolute = path.absolute()
+    try:
+        shown = str(absolute.relative_to(Path.cwd()))
+    except ValueError:  # not under the current folder
+        shown = str(absolute)
+    return shlex.quote(shown if "/" in shown else f"./{shown}")
 
 
 def _print_story(console: Console, told: StoryRun, written: Sequence[Path]) -> None:
