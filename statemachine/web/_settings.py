@@ -3,7 +3,9 @@ user of the machine can read a token in the process list)."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
@@ -32,6 +34,12 @@ ENV: Final[dict[str, str]] = {
     "near_hours": "ORDERFSM_NEAR_HOURS",
 }
 """The environment variable of each setting."""
+
+
+MAX_TOLERANCE: Final = 3600.0
+"""The most seconds a webhook signature's timestamp may be from the server's clock."""
+_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
+"""A bearer token: printable ASCII, no spaces (what an ``Authorization`` header carries)."""
 
 
 def _secret(value: str | None) -> str | None:
@@ -90,9 +98,27 @@ class Settings:
             "relay_timeout": self.relay_timeout,
             "near_hours": self.near_hours,
         }
+        for name, value in (*positive.items(), ("sweep_interval", self.sweep_interval)):
+            if not math.isfinite(value):  # inf would never expire; nan compares false to all
+                message = f"{ENV[name]} must be a finite number, got {value!r}"
+                raise InvalidInput(message, field=name)
         for name, value in positive.items():
             if not value > 0:
                 raise InvalidInput(f"{ENV[name]} must be more than 0, got {value!r}", field=name)
+        if self.webhook_tolerance > MAX_TOLERANCE:
+            raise InvalidInput(
+                f"{ENV['webhook_tolerance']} must be at most {MAX_TOLERANCE:g} seconds (an old "
+                f"signature must expire), got {self.webhook_tolerance!r}",
+                field="webhook_tolerance",
+            )
+        for name in ("token", "read_token"):
+            value = getattr(self, name)
+            if value is not None and not _TOKEN.fullmatch(value):
+                raise InvalidInput(
+                    f"{ENV[name]} must be printable ASCII without spaces (an HTTP header carries "
+                    "it; any other token would never match)",
+                    field=name,
+                )
         if not self.sweep_interval >= 0:
             raise InvalidInput(
                 f"{ENV['sweep_interval']} must be 0 (off) or more, got {self.sweep_interval!r}",

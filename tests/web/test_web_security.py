@@ -193,6 +193,32 @@ def test_a_10000_character_idempotency_key_is_refused(client: httpx.Client) -> N
     assert answer.status_code == 422 and answer.json()["field"] == "event_id"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        ("POST", "/orders/AE-1/events/dispatch", {"Idempotency-Key": "k" * 10_000}, b"{}"),
+        ("POST", "/orders/AE-1/events/dispatch", {"If-Match": "not a version"}, b"{}"),
+        ("POST", "/orders/AE-1/events/dispatch", {}, b"{not json"),
+        ("POST", "/orders/AE-1/events/no_such_event", {}, b"{}"),
+        ("POST", "/orders", {"Content-Type": "text/plain"}, b"order please"),
+        ("POST", "/orders", {}, b'{"order_id": "AE-1", "order_id": "AE-2"}'),
+        ("GET", "/orders/" + "x" * 5000, {}, b""),
+        ("GET", "/orders?due_before=tomorrow&state=nowhere", {}, b""),
+        ("GET", "/orders/AE-1/explain/dispatch?at=yesterday", {}, b""),
+    ],
+)
+def test_who_is_asking_is_checked_before_what_is_asked(
+    client: httpx.Client, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    """A request without credentials is 401 whatever else is wrong with it: a caller who may
+    not ask learns nothing from the service's checks of the request (no 404, 415 or 422 telling
+    what a valid request would look like)."""
+    sent = {"Content-Type": "application/json", **headers}
+    answer = client.request(method, path, headers=sent, content=body)
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 def test_settings_never_show_their_secrets() -> None:
     """Tokens and secrets are left out of the settings' repr (so out of any log line)."""
     settings = Settings(token=WRITE, read_token=READ, webhook_secret=SECRET)

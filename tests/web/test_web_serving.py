@@ -49,6 +49,14 @@ def test_settings_come_from_the_environment() -> None:
         ({"ORDERFSM_SWEEP_INTERVAL": "-1"}, "sweep_interval"),
         ({"ORDERFSM_RELAY_URL": "ftp://x"}, "relay_url"),
         ({"ORDERFSM_RELAY_URL": "https://x/hook"}, "relay_secret"),
+        ({"ORDERFSM_WEBHOOK_TOLERANCE": "inf"}, "webhook_tolerance"),
+        ({"ORDERFSM_WEBHOOK_TOLERANCE": "nan"}, "webhook_tolerance"),
+        ({"ORDERFSM_WEBHOOK_TOLERANCE": "3601"}, "webhook_tolerance"),
+        ({"ORDERFSM_SWEEP_INTERVAL": "inf"}, "sweep_interval"),
+        ({"ORDERFSM_RELAY_TIMEOUT": "1e400"}, "relay_timeout"),
+        ({"ORDERFSM_TOKEN": "jeton-\u00e9t\u00e9"}, "token"),
+        ({"ORDERFSM_READ_TOKEN": "two words"}, "read_token"),
+        ({"ORDERFSM_TOKEN": "zero\u200bwidth"}, "token"),
     ],
 )
 def test_a_setting_that_does_not_read_names_its_variable(
