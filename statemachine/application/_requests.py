@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
@@ -180,7 +181,26 @@ def _text(value: object, field: str) -> object:
     """Text data (a tracking number, a reason); anything else is refused in JSON's words."""
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"{field} must be text, got {_shown(value)}", field=field)
+    if isinstance(value, str):
+        visible(value, field)
     return value
+
+
+def visible(text: str, field: str) -> str:
+    """``text`` if a person reads it as it is: no control character (a line break, ESC), no
+    direction override or isolate, no zero-width or other invisible character, no space but
+    the plain one. Such characters make an id or a tracking number look like another on a
+    terminal, in a diagram or on a page, or break where it is written; :class:`InvalidInput`
+    names the first and where it is."""
+    if text.isprintable():
+        return text
+    at, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+    name = unicodedata.name(char, "a control character")
+    raise InvalidInput(
+        f"{field} holds U+{ord(char):04X} ({name}) at position {at + 1}: control, invisible "
+        "and direction-changing characters could make it look like other text; refused",
+        field=field,
+    )
 
 
 def _flag(value: object, field: str) -> object:
@@ -238,6 +258,8 @@ def parse_order_id(value: object) -> str:
         raise InvalidInput(f"order_id {value[:40]!r} has spaces around it", field="order_id")
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"order_id must be text, got {_shown(value)}", field="order_id")
+    if isinstance(value, str):
+        visible(value, "order_id")
     text = require_text(value, "order_id", limit=MAX_ID_LENGTH)
     if "/" in text or not text.strip("."):
         raise InvalidInput(
@@ -253,7 +275,7 @@ def _event_id(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"event_id must be text, got {_shown(value)}", field="event_id")
-    return require_text(value, "event_id", limit=MAX_ID_LENGTH)
+    return require_text(visible(value, "event_id"), "event_id", limit=MAX_ID_LENGTH)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -81,6 +81,19 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]], str, str, Verdict]] = [
     ("listing-altered-a-number", DELIVERED, "open_claim",
      '{"at": "2026-03-21T09:00:00+08:00", "reason": "not_as_described", "amount": "5.00",'
      ' "listing_altered": 1}', ("refused", "listing_altered")),
+    ("id-with-escape-sequence", [], "create", NEW.replace("AE-1", "AE-\\u001b[31m1"),
+     ("refused", "order_id")),
+    ("id-with-newline", [], "create", NEW.replace("AE-1", "AE-\\n1"), ("refused", "order_id")),
+    ("id-with-right-to-left-override", [], "create", NEW.replace("AE-1", "AE-\\u202e1"),
+     ("refused", "order_id")),
+    ("id-with-no-break-space", [], "create", NEW.replace("AE-1", "AE\\u00a01"),
+     ("refused", "order_id")),
+    ("tracking-with-zero-width-space", [], "dispatch",
+     '{"at": "' + AT + '", "tracking_number": "LP\\u200b1"}', ("refused", "tracking_number")),
+    ("tracking-with-bell", [], "dispatch",
+     '{"at": "' + AT + '", "tracking_number": "LP\\u00071"}', ("refused", "tracking_number")),
+    ("tracking-in-another-script", [], "dispatch",
+     '{"at": "' + AT + '", "tracking_number": "LP-\\u4e2d\\u56fd-1"}', ("accepted", None)),
 ]  # fmt: skip
 
 
