@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
+from ._text import printable
 from .declaration._checks import ENGINE_RULES
 from .declaration._records import StateName
 from .declaration._rules import RULES
@@ -459,6 +461,12 @@ def lifecycle_dot(policy: Policy | None = None) -> str:
     )
 
 
+def _dot_text(text: str) -> str:
+    """``text`` for a DOT label: :func:`printable`, its backslashes doubled (Graphviz reads
+    ``\\`` as one and drops a lone one before a letter it does not know)."""
+    return printable(text).replace("\\", "\\\\")
+
+
 def journey_dot(order: Order) -> str:
     """One order's journey as DOT: the lifecycle with its steps numbered and its state shown.
 
@@ -468,7 +476,7 @@ def journey_dot(order: Order) -> str:
     steps = journey_steps(order)
     return _build_dot(
         "order_journey",
-        f"Journey of order {order.order_id}: {order.state} after {len(steps)} events",
+        f"Journey of order {_dot_text(order.order_id)}: {order.state} after {len(steps)} events",
         edges(),
         show_switch=True,
         steps=steps,
@@ -489,6 +497,15 @@ def _mermaid_label(edge: Edge, *, prefix: str = "", show_switch: bool = True) ->
     return text.replace(":", " -")
 
 
+_PLAIN_YAML: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,()/+-]*")
+
+
+def _yaml_text(text: str) -> str:
+    """``text`` as a YAML scalar of Mermaid's front matter: as it is when plain, else quoted
+    (an order id may hold a colon, a quote or a hash, which would end or break it)."""
+    return text if _PLAIN_YAML.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+
 def _mermaid(
     title: str,
     shown: Sequence[Edge],
@@ -500,7 +517,7 @@ def _mermaid(
 ) -> str:
     lines = [
         "---",
-        f"title: {title}",
+        f"title: {_yaml_text(title)}",
         "---",
         "stateDiagram-v2",
         "    direction TB",
@@ -551,7 +568,7 @@ def journey_mermaid(order: Order) -> str:
         numbers.setdefault(step.edge, []).append(step.number)
     visited = frozenset({INITIAL_STATE, *(s.edge.dest for s in steps)})
     return _mermaid(
-        f"Journey of order {order.order_id} - {order.state} after {len(steps)} events",
+        f"Journey of order {printable(order.order_id)} - {order.state} after {len(steps)} events",
         edges(),
         show_switch=True,
         numbers=numbers,

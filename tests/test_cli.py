@@ -594,6 +594,29 @@ def test_apply_interrupted_prints_the_summary_so_far_and_where_it_stopped(
     assert again.stdout.strip().splitlines()[-1] == "applied 0, duplicate 3, rejected 0, invalid 0"
 
 
+def test_show_writes_a_hostile_id_and_tracking_number_as_escapes(tmp_path: Path) -> None:
+    """R1: an order stored with an id and a tracking number that hold an ESC sequence, a
+    right-to-left override and a line break (by an older release, or a direct library call:
+    the parser refuses them today) is shown with those characters as escapes, never raw, so
+    it can neither steer the terminal nor pass for another order."""
+    import datetime as dt
+
+    from statemachine import Order
+    from statemachine.store import SQLiteStore
+
+    oid, tracking = "AE-\x1b[2J\u202e1\nX", "LP\x1b]0;owned\x07"
+    paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    with SQLiteStore(tmp_path / "o.db") as store:
+        store.add(Order.create(oid, "25.00", "USD", paid))
+        store.apply(oid, "dispatch", at=paid + dt.timedelta(hours=1), tracking_number=tracking,
+                    event_id="wh-\u200b1")  # fmt: skip
+    done = run("show", "--db", str(tmp_path / "o.db"), oid, "--now", "2026-03-03T09:00:00+00:00")
+    assert done.returncode == 0, done.stderr
+    assert not any(c in done.stdout for c in "\x1b\x07\u202e\u200b")
+    for escaped in ("AE-\\u001b[2J\\u202e1\\u000aX", "LP\\u001b]0;owned\\u0007", "\\u200b"):
+        assert escaped in done.stdout.replace("\n", "").replace(" ", ""), escaped
+
+
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""

@@ -414,3 +414,41 @@ def test_cli_writes_every_diagram(tmp_path: Path) -> None:
             assert (out / f"{stem}.svg").read_text().count("<title>paid</title>") == 1
             _png_size((out / f"{stem}.png").read_bytes())
     assert section.read_text(encoding="utf-8") == README_SECTION.read_text(encoding="utf-8")
+
+
+HOSTILE_ID = 'AE-\x1b[2J\u202e\n: #1 "q"'
+"""An id an older release or a direct library call may have stored: an ESC sequence, a
+right-to-left override, a line break, a colon, a hash and quotes."""
+
+
+def test_a_hostile_order_id_cannot_add_lines_to_a_mermaid_journey() -> None:
+    """R1: the journey of an order whose id holds control and direction-changing characters
+    has the same lines as any journey: the id is written in its title as escapes, quoted for
+    the front matter, and nothing of it reaches the diagram raw."""
+    import datetime as dt
+
+    from statemachine import Order
+    from statemachine.diagrams import journey_mermaid
+
+    paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    plain = journey_mermaid(Order.create("AE-1", "25.00", "USD", paid))
+    hostile = journey_mermaid(Order.create(HOSTILE_ID, "25.00", "USD", paid))
+    assert hostile.count("\n") == plain.count("\n")
+    assert not any(c in hostile for c in "\x1b\u202e")
+    title = hostile.splitlines()[1]
+    assert title.startswith('title: "') and "\\u001b" in title and "\\u202e" in title
+
+
+def test_a_hostile_order_id_leaves_the_journey_svg_well_formed(dot_program: str) -> None:
+    """R1: rendered by Graphviz, the journey of such an order is well-formed XML (a control
+    character is not allowed even escaped in XML 1.0) and shows the id as escapes."""
+    import datetime as dt
+    import xml.etree.ElementTree as ET
+
+    from statemachine import Order
+    from statemachine.diagrams import journey_dot, render
+
+    paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    svg = render(journey_dot(Order.create(HOSTILE_ID, "25.00", "USD", paid)), "svg").decode()
+    ET.fromstring(svg)  # raises on a document that is not well-formed
+    assert "\x1b" not in svg and "\\u001b" in svg

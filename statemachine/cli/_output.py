@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .._text import printable
+
 __all__ = ["emit", "item", "local", "make_console", "say", "table", "wrap"]
 
 _PIPE_WIDTH: Final = 100
@@ -59,9 +61,10 @@ def wrap(text: str, width: int) -> list[str]:
 
 def say(console: Console, text: str, *, style: str = "", indent: int = 0, hang: int = 0) -> None:
     """``text`` wrapped to the console's width (no trailing spaces), each line indented, the
-    lines after the first by ``hang`` more."""
+    lines after the first by ``hang`` more; what it holds that could steer a terminal is
+    written as escapes (:func:`~statemachine._text.printable`)."""
     first = max(console.width - indent, 20)
-    lines = wrap(text, first)
+    lines = wrap(printable(text), first)
     if hang and len(lines) > 1:
         lines = [lines[0], *wrap(" ".join(lines[1:]), max(first - hang, 20))]
     for i, part in enumerate(lines):
@@ -71,8 +74,8 @@ def say(console: Console, text: str, *, style: str = "", indent: int = 0, hang: 
 
 def item(console: Console, when: str, head: str, body: str, style: str = "") -> None:
     """One item of a listing: its time and head on a line, its text wrapped below."""
-    console.print(Text.assemble(f"  {when}  ", (head, style or "bold")))
-    for part in wrap(body, max(console.width - 4, 30)):
+    console.print(Text.assemble(f"  {when}  ", (printable(head), style or "bold")))
+    for part in wrap(printable(body), max(console.width - 4, 30)):
         console.print(Text(f"    {part}"))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .._text import printable
 from ..errors import OrderError
 from ._codes import ExitCode
 from ._context import Invocation
@@ -69,8 +70,9 @@ def run(argv: Sequence[str] | None = None, *, prog_name: str = "orderfsm") -> in
 def _fail(
     invocation: Invocation, prog_name: str, message: str, code: int, data: dict[str, Any] | None
 ) -> int:
-    """Print the one line an error is on standard error; its exit status."""
-    line = " ".join(message.split())
+    """Print the one line an error is on standard error (what could steer a terminal written
+    as escapes); its exit status."""
+    line = printable(" ".join(message.split()))
     if invocation.json:
         error = dict(data or {"type": "Error"})
         error["message"] = line

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..._text import printable
 from ...application import show as show_order
 from ...declaration._table import EVENTS
 from ...errors import EventRejected
@@ -62,7 +63,7 @@ def show(invocation: Invocation, order_id: str, now: dt.datetime | None) -> Exit
     console = invocation.console
     console.print(
         Text.assemble(
-            (order.order_id, "bold"),
+            (printable(order.order_id), "bold"),
             f": {order.state}, {order.amount} {order.currency}, version {shown.version}",
         )
     )
@@ -94,7 +95,8 @@ def _facts(order: Order) -> Table:
     facts.add_row("dispatch due by", f"{local(order.dispatch_deadline, zone)} (R1)")
     if order.dispatched_at is not None:
         shipped = local(order.dispatched_at, zone)
-        facts.add_row("dispatched at", f"{shipped}, tracking {order.tracking_number}")
+        tracking = printable(str(order.tracking_number))
+        facts.add_row("dispatched at", f"{shipped}, tracking {tracking}")
     if order.delivered_at is not None:
         facts.add_row("delivered at", local(order.delivered_at, zone))
     if order.claim_deadline is not None:
@@ -132,15 +134,15 @@ def _timeline(log: Sequence[LogEntry], zone: str) -> Table:
     timeline.add_column("event id, data", overflow="fold")
     for entry in log:
         own = EVENTS[entry.event].param_names
-        data = [f"{k}={v}" for k, v in entry.data.items() if k in own]
+        data = [f"{k}={printable(str(v))}" for k, v in entry.data.items() if k in own]
         if entry.event_id is not None:
-            data.insert(0, f"id {entry.event_id}")
+            data.insert(0, f"id {printable(entry.event_id)}")
         timeline.add_row(
             str(entry.seq),
             local(entry.at, zone),
             entry.event,
             f"{entry.from_state} -> {entry.to_state}",
-            entry.source or "-",
+            printable(entry.source or "-"),
             ", ".join(data) or "-",
         )
     return timeline
@@ -189,7 +191,7 @@ def _refusals(order: Order, refused: Mapping[str, EventRejected]) -> Table:
     untaken = [e for e, err in refused.items() if err.rule is None and err.kind == "state"]
     for event, error in refused.items():
         if event not in untaken:
-            why.add_row(event, error.rule or "-", error.kind, error.message)
+            why.add_row(event, error.rule or "-", error.kind, printable(error.message))
     if untaken:
         why.add_row(
             "\n".join(untaken),
