@@ -3,7 +3,8 @@
     OrderError                      root: catch it to catch everything below
     ├── RequestError                the caller can fix it (HTTP 4xx)
     │   ├── InvalidInput (ValueError)
-    │   │                           the request cannot be understood; ``field`` names what
+    │   │   │                       the request cannot be understood; ``field`` names what
+    │   │   └── EventTooFarAhead    dated further ahead of the receiver's clock than it takes
     │   ├── EventRejected           the request is understood and a rule refuses it
     │   ├── UnknownOrder            a store holds no order with this id
     │   ├── OrderExists             a store already holds an order with this id
@@ -46,6 +47,7 @@ __all__ = [
     "ConcurrentUpdate",
     "CorruptOrder",
     "EventRejected",
+    "EventTooFarAhead",
     "GraphvizMissing",
     "InvalidInput",
     "OrderError",
@@ -125,6 +127,18 @@ class InvalidInput(RequestError, ValueError):
 
     message: str
     field: str | None = None
+
+
+@attrs.define(auto_exc=True, str=False)
+class EventTooFarAhead(InvalidInput):
+    """An event dated further ahead of the clock of whoever receives it than they allow (the
+    service's ``ORDERFSM_MAX_SKEW``, ``orderfsm apply --max-skew``): most likely a mistyped
+    date, which R16 would otherwise turn into an order that takes no real event any more.
+    ``kind`` is ``"time"``; ``facts`` hold ``at``, ``now`` and ``max_skew_seconds``. The
+    package never reads the clock itself: the receiver passes its ``now``."""
+
+    facts: dict[str, str] = attrs.field(factory=dict, converter=_facts)
+    kind: RefusalKind = "time"
 
 
 @attrs.define(auto_exc=True, str=False)

@@ -17,6 +17,7 @@ from statemachine.errors import (
     ConcurrentUpdate,
     CorruptOrder,
     EventRejected,
+    EventTooFarAhead,
     GraphvizMissing,
     InvalidInput,
     OrderError,
@@ -132,6 +133,15 @@ def edited(body: Mapping[str, Any], path: Sequence[str | int], value: Any) -> di
 
 ERRORS: Final[tuple[OrderError, ...]] = (
     InvalidInput("amount must be positive", field="amount"),
+    EventTooFarAhead(
+        "dispatch is dated 2036-03-03T09:00:00+08:00, more than 300 seconds ahead",
+        field="at",
+        facts={
+            "at": "2036-03-03T09:00:00+08:00",
+            "now": "2026-03-03T09:00:00+00:00",
+            "max_skew_seconds": "300",
+        },
+    ),
     EventRejected(
         "R2: no",
         rule="R2",

@@ -276,3 +276,32 @@ def test_the_relay_records_each_try_and_dead_letters_go_again(tmp_path: Path) ->
 
     first, second, dead, again = anyio.run(scenario)
     assert (first["dead"], dead, again, second["sent"]) == (1, 1, 1, 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Events dated too far ahead
+
+
+def test_an_event_dated_past_the_skew_is_refused_before_the_store(store: SQLiteStore) -> None:
+    """R16: given the receiver's clock and a bound, an event dated more than the bound ahead
+    is EventTooFarAhead (an InvalidInput of kind time naming `at`, with the facts that decided)
+    and nothing is read or written; one within the bound, or any without a clock, is fired."""
+    from statemachine.errors import EventTooFarAhead
+
+    create(store, parse_new_order(_new()), source="test")
+    now = dt.datetime(2026, 3, 3, 9, tzinfo=dt.UTC)
+    skew = dt.timedelta(minutes=5)
+    typo = parse_event("AE-1", "dispatch", {"at": "2036-03-03T09:00:00Z", "tracking_number": "L"})
+    with pytest.raises(EventTooFarAhead) as caught:
+        fire(store, typo, source="test", now=now, max_skew=skew)
+    error = caught.value
+    assert isinstance(error, InvalidInput) and error.field == "at"
+    assert error.to_dict()["kind"] == "time"
+    assert error.facts == {"at": "2036-03-03T09:00:00+00:00", "now": now.isoformat(),
+                           "max_skew_seconds": "300"}  # fmt: skip
+    assert "300 seconds" in error.message
+    assert store.load("AE-1").version == 1  # nothing written
+    soon = parse_event("AE-1", "dispatch", {"at": "2026-03-03T09:04:59Z", "tracking_number": "L"})
+    assert fire(store, soon, source="test", now=now, max_skew=skew).applied.version == 2
+    late = parse_event("AE-1", "confirm_delivery", {"at": "2036-03-03T09:00:00Z"})
+    assert fire(store, late, source="test").applied.order.state == "delivered"  # no clock

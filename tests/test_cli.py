@@ -617,6 +617,24 @@ def test_show_writes_a_hostile_id_and_tracking_number_as_escapes(tmp_path: Path)
         assert escaped in done.stdout.replace("\n", "").replace(" ", ""), escaped
 
 
+def test_apply_max_skew_refuses_an_event_dated_too_far_ahead(tmp_path: Path) -> None:
+    """R16: with --max-skew, an event dated further ahead of the machine's clock (a mistyped
+    year) is invalid, of kind time, naming `at`, and the order is unchanged (status 1); the
+    check is off unless asked for, as the package never reads the clock on its own."""
+    db = str(tmp_path / "o.db")
+    typo = {"order_id": "C-1", "event": "dispatch", "at": "2036-03-03T09:00:00+08:00",
+            "tracking_number": "LP1", "event_id": "d-1"}  # fmt: skip
+    done = run("apply", "--db", db, "--max-skew", "300", "--json", "-",
+               stdin=jsonl(create("C-1"), typo))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    report = [json.loads(line) for line in done.stdout.splitlines()][1]
+    assert report["outcome"] == "invalid"
+    assert (report["error"]["kind"], report["error"]["field"]) == ("time", "at")
+    assert raw(("sqlite", db), "SELECT state FROM orders") == [("paid",)]
+    again = run("apply", "--db", db, "-", stdin=jsonl(typo))
+    assert again.returncode == 0 and "applied 1" in again.stdout
+
+
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""

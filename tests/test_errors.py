@@ -14,6 +14,7 @@ from statemachine import errors as errors_module
 from statemachine.errors import (
     ConcurrentUpdate,
     CorruptOrder,
+    EventTooFarAhead,
     GraphvizMissing,
     OrderExists,
     RefusalKind,
@@ -31,6 +32,7 @@ KEYS = {"type", "message", "rule", "kind", "event", "state", "order_id", "field"
 TREE: dict[type[OrderError], type[OrderError]] = {
     RequestError: OrderError,
     InvalidInput: RequestError,
+    EventTooFarAhead: InvalidInput,
     EventRejected: RequestError,
     UnknownOrder: RequestError,
     OrderExists: RequestError,
@@ -47,6 +49,7 @@ TREE: dict[type[OrderError], type[OrderError]] = {
 
 BUILTIN: dict[type[OrderError], type[Exception]] = {
     InvalidInput: ValueError,
+    EventTooFarAhead: ValueError,
     TableError: ValueError,
     GraphvizMissing: RuntimeError,
 }

@@ -255,6 +255,7 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
         assert "__reduce__" not in vars(cls), cls
     samples = [
         errors.InvalidInput("bad amount", field="amount"),
+        errors.EventTooFarAhead("dated far ahead", field="at", facts={"max_skew_seconds": "300"}),
         errors.EventRejected("R2: no", rule="R2", event="e", state="s", order_id="o", facts={}),
         errors.UnknownOrder("AE-1"),
         errors.OrderExists("AE-1"),

@@ -24,7 +24,7 @@ import attrs
 
 from .._observe import LOGGER
 from ..declaration._records import FireResult
-from ..errors import EventRejected, InvalidInput, OrderError, OrderExists
+from ..errors import EventRejected, EventTooFarAhead, InvalidInput, OrderError, OrderExists
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
 from ..runtime._serialize import replay
@@ -43,6 +43,7 @@ __all__ = [
     "RelayPolicy",
     "Shown",
     "backoff",
+    "check_not_too_far_ahead",
     "create",
     "explain",
     "fire",
@@ -120,8 +121,15 @@ def fire(
     *,
     source: str | None,
     expected_version: int | None = None,
+    now: dt.datetime | None = None,
+    max_skew: dt.timedelta | None = None,
 ) -> Fired:
-    """Fire ``request``'s event on its stored order, in one transaction (``store.apply``)."""
+    """Fire ``request``'s event on its stored order, in one transaction (``store.apply``).
+
+    With ``now`` (the receiver's clock) and ``max_skew``, an event dated more than
+    ``max_skew`` after ``now`` is refused first (:class:`EventTooFarAhead`), nothing read or
+    written."""
+    check_not_too_far_ahead(request, now, max_skew)
     applied = store.apply(
         request.order_id,
         request.event,
@@ -135,6 +143,23 @@ def fire(
     if applied.duplicate:
         result = first_result(applied.order, applied.seq) or result
     return Fired(applied, result)
+
+
+def check_not_too_far_ahead(
+    request: EventRequest, now: dt.datetime | None, max_skew: dt.timedelta | None
+) -> None:
+    """Raise :class:`EventTooFarAhead` if ``request``'s event is dated more than ``max_skew``
+    after ``now`` (no check without both)."""
+    if now is None or max_skew is None or request.at - now <= max_skew:
+        return
+    seconds = f"{max_skew.total_seconds():g}"
+    raise EventTooFarAhead(
+        f"{request.event} is dated {request.at.isoformat()}, more than {seconds} seconds after "
+        f"the receiver's clock ({now.isoformat(timespec='seconds')}): refused as most likely a "
+        "mistyped date (an event dated ahead would leave the order unable to take today's)",
+        field="at",
+        facts={"at": request.at.isoformat(), "now": now.isoformat(), "max_skew_seconds": seconds},
+    )
 
 
 def first_result(order: Order, seq: int) -> FireResult | None:

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..application import check_not_too_far_ahead, fire, parse_moment
 from ..application import explain as explain_event
-from ..application import fire, parse_moment
 from ..declaration._table import EVENTS, TABLE
 from ..errors import InvalidInput
 from ._answers import event_applied, explanation
@@ -61,8 +61,10 @@ async def explain(
     path = request.url.path
     instance = f"{path[: path.rindex('/explain/')]}/events/{event}"  # where sending it goes
     oid = check_id(order_id)
+    skew = service.settings.max_skew
     try:
         asked = explain_request(oid, event, request.query_params.items(), now)
+        check_not_too_far_ahead(asked, now, dt.timedelta(seconds=skew) if skew else None)
     except InvalidInput as refused:  # sending it would be refused before the order is read
         try:
             when = now if at is None else parse_moment(at, "at")
@@ -100,8 +102,14 @@ def _event_route(event: str) -> None:
     ) -> Response:
         data = json_object(request.headers.get("content-type"), await request.body())
         sent = event_request(check_id(order_id), event, data, idempotency_key)
+        skew = sender.service.settings.max_skew
         fired = await sender.service.store.run_write(
-            fire, sent, source=sender.source, expected_version=expected_version(if_match)
+            fire,
+            sent,
+            source=sender.source,
+            expected_version=expected_version(if_match),
+            now=dt.datetime.now(dt.UTC),
+            max_skew=dt.timedelta(seconds=skew) if skew else None,
         )
         return event_applied(fired, event, sent.event_id)
 

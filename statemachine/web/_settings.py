@@ -22,6 +22,7 @@ ENV: Final[dict[str, str]] = {
     "webhook_secret": "ORDERFSM_WEBHOOK_SECRET",
     "webhook_tolerance": "ORDERFSM_WEBHOOK_TOLERANCE",
     "max_body": "ORDERFSM_MAX_BODY",
+    "max_skew": "ORDERFSM_MAX_SKEW",
     "sweep_interval": "ORDERFSM_SWEEP_INTERVAL",
     "sweep_batch": "ORDERFSM_SWEEP_BATCH",
     "relay_url": "ORDERFSM_RELAY_URL",
@@ -68,6 +69,10 @@ class Settings:
     """How far a signature's timestamp may be from the server's clock, in seconds."""
     max_body: int = 64 * 1024
     """The largest request body accepted, in bytes (413 beyond)."""
+    max_skew: float = 300.0
+    """Seconds an event may be dated ahead of the server's clock (422 beyond, kind ``time``:
+    a mistyped year would otherwise leave the order refusing every real event by R16); 0
+    switches the check off. Sweeps are exempt: their moment is the clock."""
     sweep_interval: float = 60.0
     """Seconds between sweeps of due clock events (R12, R4); 0 switches the sweeper off."""
     sweep_batch: int = 100
@@ -98,7 +103,8 @@ class Settings:
             "relay_timeout": self.relay_timeout,
             "near_hours": self.near_hours,
         }
-        for name, value in (*positive.items(), ("sweep_interval", self.sweep_interval)):
+        at_least_0 = {"sweep_interval": self.sweep_interval, "max_skew": self.max_skew}
+        for name, value in (*positive.items(), *at_least_0.items()):
             if not math.isfinite(value):  # inf would never expire; nan compares false to all
                 message = f"{ENV[name]} must be a finite number, got {value!r}"
                 raise InvalidInput(message, field=name)
@@ -119,11 +125,10 @@ class Settings:
                     "it; any other token would never match)",
                     field=name,
                 )
-        if not self.sweep_interval >= 0:
-            raise InvalidInput(
-                f"{ENV['sweep_interval']} must be 0 (off) or more, got {self.sweep_interval!r}",
-                field="sweep_interval",
-            )
+        for name, value in at_least_0.items():
+            if not value >= 0:
+                message = f"{ENV[name]} must be 0 (off) or more, got {value!r}"
+                raise InvalidInput(message, field=name)
         for name, value in (
             ("max_body", self.max_body),
             ("sweep_batch", self.sweep_batch),

@@ -304,3 +304,28 @@ def test_paid_at_is_the_order_s_own(client: httpx.Client, event: str) -> None:
     assert early.status_code == 409
     assert (early.json()["rule"], early.json()["kind"]) == ("R16", "time")
     assert client.get("/orders/AE-1/history", headers=R).json()["entries"] == []
+
+
+def test_an_event_dated_too_far_ahead_is_422_of_kind_time(client: httpx.Client) -> None:
+    """R16: an event dated more than ORDERFSM_MAX_SKEW (300 s by default) ahead of the
+    server's clock, a mistyped year, is 422 of kind time naming `at` and the bound; the order
+    is unchanged and takes today's events, and explain says the same before it is sent."""
+    create(client, "AE-1")
+    typo = {"at": "2036-03-03T09:00:00+08:00", "tracking_number": "LP1"}
+    explained = client.get("/orders/AE-1/explain/dispatch", params=typo, headers=R).json()
+    sent = fire(client, "AE-1", "dispatch", key="wh-typo", **typo)
+    assert sent.status_code == 422
+    problem = sent.json()
+    assert (problem["kind"], problem["field"], problem["error"]) == (
+        "time", "at", "EventTooFarAhead"
+    )  # fmt: skip
+    assert problem["facts"]["max_skew_seconds"] == "300" and "300 seconds" in problem["detail"]
+    assert explained["allowed"] is False
+    clock = ("detail", "facts")  # they name the server's clock, read once per request
+    assert {k: v for k, v in explained["refusal"].items() if k not in clock} == {
+        k: v for k, v in problem.items() if k not in clock
+    }
+    assert explained["refusal"]["facts"]["max_skew_seconds"] == "300"
+    order = client.get("/orders/AE-1", headers=R).json()
+    assert (order["version"], order["order"]["state"]) == (1, "paid")
+    assert fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1").status_code == 200

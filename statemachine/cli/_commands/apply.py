@@ -4,6 +4,7 @@ is not applied reported by its number while the rest goes on."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import signal
 import sys
 import threading
@@ -81,12 +82,21 @@ class _Outcome:
 @click.argument("events", metavar="EVENTS.jsonl")
 @store_options
 @click.option("-v", "--verbose", is_flag=True, help="Report the lines applied too.")
+@click.option(
+    "--max-skew",
+    type=click.FloatRange(min=0, min_open=True, max=10**9),
+    metavar="SECONDS",
+    help="Refuse an event dated more than SECONDS after this machine's clock (a mistyped "
+    "date), as the service does; off unless given.",
+)
 @json_option(
     "One JSON object per line (outcome, the result's to_dict(), the error's to_dict()), "
     'then {"summary": ...}.'
 )
 @pass_invocation
-def apply_cmd(invocation: Invocation, events: str, verbose: bool) -> ExitCode:
+def apply_cmd(
+    invocation: Invocation, events: str, verbose: bool, max_skew: float | None
+) -> ExitCode:
     """Apply JSON lines of orders and events, one transaction each.
 
     EVENTS.jsonl (`-` for standard input) holds one JSON object per line: an order to create,
@@ -101,8 +111,10 @@ def apply_cmd(invocation: Invocation, events: str, verbose: bool) -> ExitCode:
     is `applied N, duplicate N, rejected N, invalid N`; the exit status is 0 only when nothing
     was rejected or invalid, 1 otherwise. A store fault (a corrupt order, a store that does not
     answer, a lock held too long) stops the run at its line with status 4; the lines before it
-    stay applied as reported. Ctrl-C lets the line in hand finish, prints the summary so far
-    and the line it stopped after, and exits with status 130.
+    stay applied as reported. With --max-skew, an event dated further ahead of this machine's
+    clock is refused (invalid, kind time), as the service refuses it. Ctrl-C lets the line in
+    hand finish, prints the summary so far and the line it stopped after, and exits with
+    status 130.
     """
     ref = invocation.store_ref()  # a store named twice or not at all: before the file is read
     counts: Counter[str] = Counter({"applied": 0, "duplicate": 0, "rejected": 0, "invalid": 0})
@@ -110,6 +122,7 @@ def apply_cmd(invocation: Invocation, events: str, verbose: bool) -> ExitCode:
     as_json = invocation.json
     last = done = 0
     stop = _Interrupt()
+    skew = None if max_skew is None else dt.timedelta(seconds=max_skew)
     with (
         opened_input(events) as (stream, size),
         opened(ref, create=True) as store,
@@ -120,7 +133,7 @@ def apply_cmd(invocation: Invocation, events: str, verbose: bool) -> ExitCode:
                 for number, text, length in read_lines(stream):
                     last = number
                     with stop.holding():  # Ctrl-C lets the line in hand finish first
-                        outcome = _apply_line(store, number, text)
+                        outcome = _apply_line(store, number, text, skew)
                         counts[outcome.kind] += 1
                         if as_json:
                             emit(outcome.to_dict())
@@ -180,7 +193,9 @@ class _Interrupt:
         raise KeyboardInterrupt
 
 
-def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
+def _apply_line(
+    store: OrderStore, number: int, text: str | None, skew: dt.timedelta | None
+) -> _Outcome:
     """Apply one line in its own transaction; what became of it. Never raises for the line's
     own faults (a request error: an unknown order too); a store fault stops the run."""
     if text is None:
@@ -191,13 +206,16 @@ def _apply_line(store: OrderStore, number: int, text: str | None) -> _Outcome:
         return _Outcome(number, "invalid", *named(text), error=exc)
     if isinstance(request, NewOrder):
         return _create(store, number, request)
-    return _fire(store, number, request)
+    return _fire(store, number, request, skew)
 
 
-def _fire(store: OrderStore, number: int, request: EventRequest) -> _Outcome:
+def _fire(
+    store: OrderStore, number: int, request: EventRequest, skew: dt.timedelta | None
+) -> _Outcome:
     oid, event = request.order_id, request.event
+    now = None if skew is None else dt.datetime.now(dt.UTC)  # the command line's own clock
     try:
-        fired = fire(store, request, source=SOURCE)
+        fired = fire(store, request, source=SOURCE, now=now, max_skew=skew)
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
     except RequestError as exc:
