@@ -184,6 +184,12 @@ class Database(abc.ABC):
         """The store error ``exc`` (the driver's) means, if any (see :meth:`faults`)."""
         return None
 
+    def check_file(self) -> None:
+        """Raise :class:`~statemachine.errors.StoreUnavailable` if the database is no longer
+        the one opened (SQLite: its file deleted or replaced); checked before each write and
+        by a readiness check. Nothing to check by default (a server keeps its own)."""
+        return None
+
     def same_old_at(self, stored: Any, moment: dt.datetime) -> bool:
         """Whether a release-2 log time (as :attr:`old_at` reads it) is ``moment``'s instant."""
         return bool(stored == self.ts(moment))

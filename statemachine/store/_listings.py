@@ -155,7 +155,9 @@ class Listings:
         )
 
     def ping(self) -> None:
-        """Raise unless the database answers (for a readiness check)."""
+        """Raise unless the database answers and is still the one opened (for a readiness
+        check: a SQLite file deleted or replaced under the store is not ready)."""
         with self._lock, self._db.statements() as cur:
+            self._db.check_file()
             cur.execute("SELECT 1 FROM schema_version")
             cur.fetchall()

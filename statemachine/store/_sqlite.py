@@ -157,6 +157,47 @@ class SQLiteDatabase(Database):
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreUnavailable(path, _why(exc)) from None
+        try:
+            self._file_id = self._identity()
+        except OSError as exc:
+            self._conn.close()
+            raise StoreUnavailable(path, f"the file cannot be examined ({exc.strerror})") from None
+
+    def _identity(self) -> tuple[int, int] | None:
+        """The file's device and inode (``None`` for an in-memory database, which has none)."""
+        if self.path == ":memory:":
+            return None
+        found = os.stat(self.path)
+        return found.st_dev, found.st_ino
+
+    def check_file(self) -> None:
+        """The file this store opened is still at its path: not deleted, not replaced by
+        another (a restore, a deploy, a hand). Writing on through the connection would go to a
+        file nobody will open again, and a new empty database would be made at the path on the
+        next start: every order lost, silently. So the store stops:
+        :class:`StoreUnavailable`, nothing written."""
+        if self._file_id is None:
+            return
+        try:
+            now = self._identity()
+        except FileNotFoundError:
+            now = None
+        except OSError as exc:
+            raise StoreUnavailable(
+                self.path, f"the file cannot be examined ({exc.strerror})"
+            ) from None
+        if now is None:
+            raise StoreUnavailable(
+                self.path,
+                "the database file was deleted or moved while the store had it open; nothing "
+                "was written (put the file back, or restart the service on the right one)",
+            )
+        if now != self._file_id:
+            raise StoreUnavailable(
+                self.path,
+                "the database file was replaced by another while the store had it open; "
+                "nothing was written (restart the service to use the new file)",
+            )
 
     def close(self) -> None:
         self._conn.close()
@@ -183,6 +224,7 @@ class SQLiteDatabase(Database):
         """One transaction around the block, committed at its end; each :meth:`write` inside
         is a savepoint of it (see :meth:`SQLiteStore.run_together`). A failure to take the
         write lock or to commit is raised (as :meth:`faults` maps it), and nothing is kept."""
+        self.check_file()
         with self.faults():
             self._conn.execute("BEGIN IMMEDIATE")
             self._grouped = True
@@ -205,6 +247,7 @@ class SQLiteDatabase(Database):
             with self._savepoint() as tx:
                 yield tx
             return
+        self.check_file()
         with self.faults():
             cur = self._conn.cursor()
             try:

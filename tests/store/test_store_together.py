@@ -312,3 +312,50 @@ async def test_the_writer_thread_ends_when_idle(
                 await anyio.sleep(0.01)
         assert await store.add(new_order("AE-2")) == 1
         assert (await store.load("AE-2")).version == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The file under the store
+
+
+def test_a_store_whose_file_was_deleted_or_replaced_stops_writing(tmp_path: Path) -> None:
+    """R1 R15: a SQLite file deleted (or moved away) under an open store: every write, alone or
+    in a group, is StoreUnavailable and the readiness check fails, instead of answering writes
+    that go to a file nobody opens again; a file replaced by another is refused the same way,
+    and the replacement is left as it was."""
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+        store.add(new_order("AE-1"))
+        moved = tmp_path / "moved.db"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                Path(f"{path}{suffix}").rename(f"{moved}{suffix}")
+        with pytest.raises(StoreUnavailable, match="deleted or moved"):
+            store.add(new_order("AE-2"))
+        with pytest.raises(StoreUnavailable, match="deleted or moved"):
+            store.apply("AE-1", "request_cancellation", at=PAID + HOUR)
+        outcomes = store.run_together(
+            [lambda: store.add(new_order("AE-3")), lambda: store.add(new_order("AE-4"))]
+        )
+        assert all(isinstance(o.error, StoreUnavailable) for o in outcomes)
+        with pytest.raises(StoreUnavailable):
+            store.ping()
+        with SQLiteStore(path) as other:  # another file now at the path
+            other.add(new_order("OTHER-1"))
+        with pytest.raises(StoreUnavailable, match="replaced"):
+            store.add(new_order("AE-5"))
+    assert _rows(path, "SELECT order_id FROM orders") == [("OTHER-1",)]
+    assert _rows(moved, "SELECT order_id, version FROM orders") == [("AE-1", 1)]
+
+
+@pytest.mark.anyio
+async def test_the_async_store_answers_a_deleted_file_as_unavailable(tmp_path: Path) -> None:
+    """The async store's writes (its group commit) and its readiness check say the same."""
+    path = tmp_path / "orders.db"
+    async with AsyncSQLiteStore(path) as store:
+        await store.add(new_order("AE-1"))
+        path.unlink()
+        with pytest.raises(StoreUnavailable):
+            await store.add(new_order("AE-2"))
+        with pytest.raises(StoreUnavailable):
+            await store.ping()

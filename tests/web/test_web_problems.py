@@ -10,14 +10,17 @@ from typing import Any
 import httpx
 import pytest
 from store_helpers import StoreSpec, raw
-from web_helpers import R, at, create, fire
+from web_helpers import READ, WRITE, R, ThreadServer, at, create, fire
 
 from statemachine.errors import EventRejected, OrderError, StoreFault
+from statemachine.store import AsyncSQLiteStore
+from statemachine.web import Settings, create_app
 from statemachine.web._problems import PROBLEM_JSON, problem_of
 from tests.helpers import ERRORS
 
 STATUS: dict[str, tuple[int, dict[str, str]]] = {
     "InvalidInput": (422, {}),
+    "EventTooFarAhead": (422, {}),
     "EventRejected": (409, {}),
     "UnknownOrder": (404, {}),
     "OrderExists": (409, {}),
@@ -107,3 +110,38 @@ def test_a_corrupt_row_answers_500_without_its_values(
     logged = [r.getMessage() for r in caplog.records if r.name == "statemachine.web"]
     assert len(logged) == 2 and all("lots-of-money" in line for line in logged)
     assert fire(client, "AE-9", "request_cancellation", at=at(hours=1)).status_code == 404
+
+
+def test_a_database_file_deleted_under_the_service_is_503_and_loses_nothing(
+    tmp_path: Any,
+) -> None:
+    """R1: the SQLite file moved away under a running service: writes answer 503 with
+    Retry-After (nothing written, no path in the answer) and /readyz 503, never a 201 for a
+    write kept nowhere; every order answered 201 before is in the file."""
+    import shutil
+
+    path = tmp_path / "orders.db"
+    store = AsyncSQLiteStore(path)
+    app = create_app(store, settings=Settings(token=WRITE, read_token=READ, sweep_interval=0))
+    write = {"Authorization": f"Bearer {WRITE}"}
+
+    def order(oid: str) -> dict[str, str]:
+        return {"order_id": oid, "amount": "25.00", "currency": "USD",
+                "paid_at": "2026-03-02T09:00:00+08:00"}  # fmt: skip
+
+    with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("/orders", json=order("AE-1"), headers=write).status_code == 201
+        assert http.get("/readyz").status_code == 200
+        kept = tmp_path / "kept"
+        kept.mkdir()
+        for name in ("orders.db", "orders.db-wal", "orders.db-shm"):
+            if (tmp_path / name).exists():
+                shutil.move(tmp_path / name, kept / name)
+        answer = http.post("/orders", json=order("AE-2"), headers=write)
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+        assert str(tmp_path) not in answer.text
+        assert http.get("/readyz").status_code == 503
+    import sqlite3
+
+    rows = sqlite3.connect(kept / "orders.db").execute("SELECT order_id FROM orders").fetchall()
+    assert rows == [("AE-1",)]
