@@ -635,6 +635,30 @@ def test_apply_max_skew_refuses_an_event_dated_too_far_ahead(tmp_path: Path) -> 
     assert again.returncode == 0 and "applied 1" in again.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["apply", "--db", ":memory:", "-"], 2),
+        (["import", "--db", ":memory:", "-"], 2),
+        (["show", "--db", ":memory:", "C-1"], 2),
+        (["sweep", "--db", ":memory:"], 2),
+        (["serve", "--db", ":memory:"], 3),
+    ],
+    ids=["apply", "import", "show", "sweep", "serve"],
+)
+def test_a_database_in_memory_is_refused_where_nothing_would_be_kept(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    """R1: `--db :memory:` would report `applied 1` and keep nothing: every command that keeps
+    orders refuses it in one line naming why, before reading anything."""
+    done = run(*args, stdin=jsonl(create("C-1")), cwd=tmp_path,
+               env=_env(ORDERFSM_TOKEN="write-token"))  # fmt: skip
+    line = one_error_line(done, code)
+    assert ":memory:" in line and "keeps nothing" in line
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""

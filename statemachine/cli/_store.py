@@ -38,12 +38,23 @@ def store_ref(db: str | None, dsn: str | None, environ: Mapping[str, str]) -> St
     return named
 
 
+def in_memory(target: str) -> bool:
+    """Whether a SQLite name is a database in memory (``:memory:``, an empty name)."""
+    return not target.strip() or target.strip() == ":memory:"
+
+
 @contextlib.contextmanager
 def opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
     """The store ``ref`` names, closed afterwards. A SQLite file must exist unless the
     command creates orders (``create``): reading never leaves an empty database behind."""
     store: OrderStore
     if ref.kind == "sqlite":
+        if in_memory(ref.target):
+            raise click.BadParameter(
+                f"{ref.target!r} is a database in memory, which keeps nothing once the command "
+                "ends: name a file",
+                param_hint="--db",
+            )
         if not create and not Path(ref.target).exists():
             raise StoreUnavailable(
                 ref.target, "no such file (`orderfsm import`, `apply` or `demo` creates one)"

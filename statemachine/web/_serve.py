@@ -36,6 +36,12 @@ def _open(db: str | None, dsn: str | None, pool_size: int) -> AsyncStore:
     if (db is None) == (dsn is None):
         raise InvalidInput("give the store as either db (a SQLite file) or dsn (PostgreSQL)")
     if db is not None:
+        if not db.strip() or db.strip() == ":memory:":
+            raise InvalidInput(
+                f"db {db!r} is a database in memory, which keeps nothing once the service "
+                "stops (and each connection would see its own): name a file",
+                field="db",
+            )
         return AsyncSQLiteStore(db)
     assert dsn is not None
     return AsyncPostgresStore(dsn, pool_size=pool_size)
