@@ -659,6 +659,31 @@ def test_a_database_in_memory_is_refused_where_nothing_would_be_kept(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["show", "C-1"], ["apply", "-"], ["import", "-"], ["sweep"], ["outbox"]],
+    ids=lambda a: a[0],
+)
+def test_another_applications_file_is_left_as_it_was(tmp_path: Path, args: list[str]) -> None:
+    """R1: pointed at another application's SQLite file (a CRM's), every command stops with
+    status 4 and one line, before changing anything in it: no table added, not even the
+    switch to WAL mode; the file's bytes are the same afterwards."""
+    import hashlib
+
+    crm = tmp_path / "crm.db"
+    conn = sqlite3.connect(crm)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    conn.commit()
+    conn.close()
+    before = hashlib.sha256(crm.read_bytes()).hexdigest()
+    done = run(args[0], "--db", str(crm), *args[1:], stdin=jsonl(create("C-1")), cwd=tmp_path)
+    line = one_error_line(done, 4)
+    assert "another application's tables (customers)" in line
+    assert hashlib.sha256(crm.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]  # no -wal, no -shm
+
+
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""

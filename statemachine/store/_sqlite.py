@@ -151,17 +151,39 @@ class SQLiteDatabase(Database):
         self._conn.text_factory = _text
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._refuse_another_applications()  # before anything is changed in the file
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreUnavailable(path, _why(exc)) from None
+        except StoreUnavailable:
+            self._conn.close()
+            raise
         try:
             self._file_id = self._identity()
         except OSError as exc:
             self._conn.close()
             raise StoreUnavailable(path, f"the file cannot be examined ({exc.strerror})") from None
+
+    def _refuse_another_applications(self) -> None:
+        """Refuse a file that holds tables but no store's ``schema_version`` (another
+        application's database, a CRM, a cache) before anything is written to it: not even the
+        switch to WAL mode, which changes the file for its own application."""
+        found = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if found and "schema_version" not in found:  # every order store since release 1 has it
+            names = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
+            raise StoreUnavailable(
+                self.path,
+                f"it holds another application's tables ({names}) and no order store; nothing "
+                "was changed in it: give the order store a file of its own",
+            )
 
     def _identity(self) -> tuple[int, int] | None:
         """The file's device and inode (``None`` for an in-memory database, which has none)."""
