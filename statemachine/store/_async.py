@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import ConcurrentUpdate
+from ..errors import ConcurrentUpdate, StoreUnavailable
 from ..runtime._order import Order
 from ._records import (
     Applied,
@@ -66,6 +66,7 @@ class AsyncStore:
     def __init__(self, store: SQLStore, limit: int) -> None:
         self._store = store
         self._limiter = anyio.CapacityLimiter(limit)
+        self._closed = False
 
     @property
     def sync(self) -> SQLStore:
@@ -74,8 +75,18 @@ class AsyncStore:
 
     async def _run(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         # abandon_on_cancel=False: a started operation finishes before a cancellation lands.
+        self._refuse_if_closed()
         bound = functools.partial(call, *args, **kwargs)
-        return await anyio.to_thread.run_sync(bound, limiter=self._limiter)
+
+        def guarded() -> _T:  # it may have waited for a slot while the store closed
+            self._refuse_if_closed()
+            return bound()
+
+        return await anyio.to_thread.run_sync(guarded, limiter=self._limiter)
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise StoreUnavailable(self._store._db.where, "the store is closed")
 
     async def add(self, order: Order, *, source: str | None = "add") -> int:
         """:meth:`SQLStore.add`, awaited."""
@@ -215,9 +226,12 @@ class AsyncStore:
         await self._run(self._store.ping)
 
     async def aclose(self) -> None:
-        """Wait for the running operations, then close the connections."""
-        async with self._limiter:  # pragma: no branch - a free slot means nothing of ours runs
-            pass
+        """Take no more operations (each then is :class:`StoreUnavailable`), wait for those
+        running, then close the connections. Those still waiting for a connection never
+        start: they are told the store is closed."""
+        self._closed = True
+        while self._limiter.borrowed_tokens:
+            await anyio.sleep(0.005)
         await anyio.to_thread.run_sync(self._store.close)
 
     async def __aenter__(self) -> AsyncStore:
@@ -320,6 +334,7 @@ class AsyncSQLiteStore(AsyncStore):
 
     async def load(self, order_id: str) -> Loaded:
         """:meth:`SQLStore.load`, inline (see the class docstring)."""
+        self._refuse_if_closed()
         try:
             return self._reader.load(order_id)
         except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread
@@ -327,6 +342,7 @@ class AsyncSQLiteStore(AsyncStore):
 
     async def history(self, order_id: str) -> tuple[LogEntry, ...]:
         """:meth:`SQLStore.history`, inline (see the class docstring)."""
+        self._refuse_if_closed()
         try:
             return self._reader.history(order_id)
         except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread

@@ -153,3 +153,45 @@ async def test_concurrency_is_bounded_by_the_connections(spec: StoreSpec) -> Non
             for _ in range(12):
                 group.start_soon(store.state_counts)
         assert seen == (1 if spec[0] == "sqlite" else 3)
+
+
+@pytest.mark.anyio
+async def test_closing_with_operations_queued_finishes_or_refuses_each(spec: StoreSpec) -> None:
+    """Closing an async store while operations run and more wait for a connection: those
+    running finish with their answers, those waiting never touch a closed connection (each is
+    StoreUnavailable), and so is every operation after; nothing crashes."""
+    import time
+
+    from statemachine.errors import StoreUnavailable
+
+    store = _open(spec, pool_size=2)
+    await store.add(new_order())
+    original = store.sync.state_counts
+
+    def slow() -> dict[str, int]:
+        time.sleep(0.2)
+        return original()
+
+    store.sync.state_counts = slow  # type: ignore[method-assign]
+    results: list[object] = []
+
+    async def count() -> None:
+        try:
+            results.append(await store.state_counts())
+        except StoreUnavailable as exc:
+            results.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(6):
+            tasks.start_soon(count)
+        await anyio.sleep(0.05)  # the first ones run, the others wait for a connection
+        tasks.start_soon(store.aclose)
+    answered = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, StoreUnavailable)]
+    assert len(answered) + len(refused) == 6
+    assert answered and refused
+    assert all(r == {"paid": 1} for r in answered)
+    with pytest.raises(StoreUnavailable):
+        await store.get("AE-1")
+    with pytest.raises(StoreUnavailable):
+        await store.state_counts()
