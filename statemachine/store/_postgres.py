@@ -139,7 +139,7 @@ class PostgresDatabase(Database):
         self.threadsafe_pool = pool_size is not None
         try:
             if pool_size is None:
-                self._conn = pg.connect(dsn, autocommit=True)
+                self._conn = pg.connect(dsn, autocommit=True, connect_timeout=CONNECT_WAIT)
             else:
                 self._pool = _pool(dsn, pool_size)
         except pg.Error as exc:
@@ -157,7 +157,9 @@ class PostgresDatabase(Database):
             if self._pool is None:
                 assert self._conn is not None
                 if self._conn.closed or self._conn.broken:  # the server went away: again
-                    self._conn = _psycopg().connect(self._dsn, autocommit=True)
+                    self._conn = _psycopg().connect(
+                        self._dsn, autocommit=True, connect_timeout=CONNECT_WAIT
+                    )
                 yield self._conn
             else:
                 with self._pool.connection() as conn:
@@ -283,6 +285,14 @@ class PostgresStore(SQLStore):
             raise
 
 
+POOL_WAIT: Final = 5.0
+"""Seconds an operation waits for a pooled connection (every one busy, or the server down and
+none to be had) before it is :class:`StoreUnavailable`: a service answers 503 within seconds,
+not after half a minute."""
+CONNECT_WAIT: Final = 5
+"""Seconds a new connection may take to open."""
+
+
 def _pool(dsn: str, size: int) -> Any:
     try:
         from psycopg_pool import ConnectionPool
@@ -291,7 +301,12 @@ def _pool(dsn: str, size: int) -> Any:
             "a pooled PostgresStore needs psycopg_pool: pip install 'order-statemachine[postgres]'"
         ) from exc
     pool = ConnectionPool(
-        dsn, min_size=1, max_size=size, kwargs={"autocommit": True}, open=False, timeout=30
+        dsn,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_WAIT},
+        open=False,
+        timeout=POOL_WAIT,
     )
     pool.open(wait=True, timeout=30)
     return pool

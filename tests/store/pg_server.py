@@ -70,24 +70,23 @@ class TempPostgres:
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
-        if not self.durable:  # tests: nothing here needs to survive a power cut
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
+        self.resume()
         self._run(
             "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.dbname
         )
         return self
+
+    def resume(self) -> None:
+        """Start the server on its cluster (again, after :meth:`halt`)."""
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        if not self.durable:  # tests: nothing here needs to survive a power cut
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        log = str(self.root / "log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-o", options, "start")
+
+    def halt(self) -> None:
+        """Stop the server, keeping its cluster (:meth:`resume` starts it again)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server and remove its folder."""

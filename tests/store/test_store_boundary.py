@@ -402,3 +402,46 @@ def test_a_sqlite_file_whose_tables_went_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match=r"o\.db"):
         store.outbox()
     store.close()
+
+
+def test_a_stopped_postgresql_is_answered_within_seconds_and_recovers() -> None:
+    """A PostgreSQL server stopped under a pooled store: each read and write is
+    StoreUnavailable within seconds (a bounded wait for a connection, not half a minute), the
+    order untouched; started again, the same store object serves the order as it was."""
+    import time
+
+    from pg_server import PostgresUnavailable, TempPostgres
+
+    from statemachine.errors import StoreUnavailable
+    from statemachine.store import PostgresStore
+    from tests.helpers import skip_or_fail
+
+    try:
+        server = TempPostgres().start()
+    except PostgresUnavailable as exc:
+        skip_or_fail(f"PostgresStore is not tested: {exc}")
+    store = None
+    try:
+        store = PostgresStore(server.dsn, pool_size=2)
+        store.add(new_order())
+        server.halt()
+        began = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.get("AE-1")
+        with pytest.raises(StoreUnavailable):
+            store.apply("AE-1", "request_cancellation", at=PAID)
+        assert time.monotonic() - began < 30  # two bounded waits, with room to spare
+        server.resume()
+        deadline = time.monotonic() + 60
+        while True:  # the pool reconnects on its own
+            try:
+                order = store.get("AE-1")
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "the store did not recover"
+                time.sleep(0.2)
+        assert (order.state, len(order.history)) == ("paid", 0)
+    finally:
+        if store is not None:
+            store.close()
+        server.stop()
