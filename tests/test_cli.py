@@ -175,6 +175,7 @@ def test_store_and_input_errors_are_one_line_with_their_status(tmp_path: Path) -
 
 EXIT_OF: dict[str, int] = {
     "InvalidInput": 3,
+    "EventTooFarAhead": 3,
     "EventRejected": 1,
     "UnknownOrder": 3,
     "OrderExists": 3,
