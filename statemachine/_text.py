@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+import re
+from typing import Final
+
+__all__ = ["UNSEEN", "printable", "seen"]
+
+UNSEEN: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+"""Characters that show nothing though Python calls them printable: Unicode's default
+ignorable code points (joiners, variation selectors, the Hangul fillers, tags), the
+direction marks and the blank braille pattern."""
+
+
+def seen(char: str) -> bool:
+    """Whether ``char`` shows as itself: printable, and not one of :data:`UNSEEN`."""
+    return char.isprintable() and not UNSEEN.match(char)
 
 
 def printable(text: str) -> str:
@@ -15,9 +32,9 @@ def printable(text: str) -> str:
     >>> print(printable("AE-\\x1b[31m1\\u202e"))
     AE-\\u001b[31m1\\u202e
     """
-    if text.isprintable():
+    if text.isprintable() and not UNSEEN.search(text):
         return text
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
+    return "".join(c if seen(c) else _escape(c) for c in text)
 
 
 def _escape(char: str) -> str:

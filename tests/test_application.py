@@ -305,3 +305,19 @@ def test_an_event_dated_past_the_skew_is_refused_before_the_store(store: SQLiteS
     assert fire(store, soon, source="test", now=now, max_skew=skew).applied.version == 2
     late = parse_event("AE-1", "confirm_delivery", {"at": "2036-03-03T09:00:00Z"})
     assert fire(store, late, source="test").applied.order.state == "delivered"  # no clock
+
+
+def test_an_order_an_older_release_kept_under_a_hidden_character_still_takes_events(
+    store: SQLiteStore,
+) -> None:
+    """R1: the parser refuses a new id with an invisible character, but an order stored under
+    one (by an older release, or a direct library call) is still addressed by it, so it can
+    take its events."""
+    from statemachine import Order
+
+    oid = "AE\u00a01"
+    with pytest.raises(InvalidInput, match="U\\+00A0"):
+        parse_new_order(_new(order_id=oid))
+    store.add(Order.create(oid, "25.00", "USD", LATER))
+    sent = parse_event(oid, "request_cancellation", {"at": "2026-05-01T11:00:00+08:00"})
+    assert fire(store, sent, source="test").applied.order.state == "cancel_requested"

@@ -685,6 +685,46 @@ def test_another_applications_file_is_left_as_it_was(tmp_path: Path, args: list[
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]  # no -wal, no -shm
 
 
+def test_stored_text_is_never_read_as_markup_or_steers_a_sweep(tmp_path: Path) -> None:
+    """R1 R12: stored text that looks like Rich markup (a hidden link, a closing tag) is shown
+    as written, never crashing `show` (it used to exit 70); `sweep` reports an order whose id
+    holds an ESC sequence with the escape written out."""
+    import datetime as dt
+
+    from statemachine import Order
+    from statemachine.store import SQLiteStore
+
+    db = tmp_path / "o.db"
+    paid = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    with SQLiteStore(db) as store:
+        store.add(Order.create("AE-1", "25.00", "USD", paid))
+        store.apply("AE-1", "dispatch", at=paid + dt.timedelta(hours=1), event_id="[/x]",
+                    tracking_number="[link=https://evil.example/]TRK-1[/link]")  # fmt: skip
+        store.add(Order.create("AE-\x1b[31mEVIL", "25.00", "USD", paid))
+    shown = run("show", "--db", str(db), "AE-1", env=_env(FORCE_COLOR="1"))
+    assert shown.returncode == 0, shown.stderr
+    assert "[link=https://evil.example/]TRK-1[/link]" in shown.stdout
+    assert "[/x]" in shown.stdout and "\x1b]8;" not in shown.stdout  # no hidden hyperlink
+    swept = run("sweep", "--db", str(db), "--now", "2026-03-20T00:00:00+08:00")
+    assert swept.returncode == 0, swept.stderr
+    assert "AE-\\u001b[31mEVIL: dispatch_deadline_expired" in swept.stdout
+    assert "\x1b" not in swept.stdout
+
+
+def test_apply_max_skew_refuses_a_payment_dated_too_far_ahead(tmp_path: Path) -> None:
+    """R16: a new order paid in 2099 would refuse every real event dated before its payment;
+    with --max-skew it is invalid, of kind time, naming paid_at, and nothing is stored."""
+    db = str(tmp_path / "o.db")
+    done = run("apply", "--db", db, "--max-skew", "300", "--json", "-",
+               stdin=jsonl(create("C-1", paid_at="2099-01-01T00:00:00+00:00")))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout.splitlines()[0])
+    assert (report["outcome"], report["error"]["kind"], report["error"]["field"]) == (
+        "invalid", "time", "paid_at"
+    )  # fmt: skip
+    assert raw(("sqlite", db), "SELECT count(*) FROM orders") == [(0,)]
+
+
 def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""

@@ -72,10 +72,20 @@ class Created:
     replay: bool
 
 
-def create(store: OrderStore, request: NewOrder, *, source: str | None) -> Created:
+def create(
+    store: OrderStore,
+    request: NewOrder,
+    *,
+    source: str | None,
+    now: dt.datetime | None = None,
+    max_skew: dt.timedelta | None = None,
+) -> Created:
     """Create the order ``request`` describes; if an order with its id is stored already with
     the same amount, currency and payment time, answer with it (``replay``: sending a create
-    twice is safe), else :class:`~statemachine.errors.OrderExists`."""
+    twice is safe), else :class:`~statemachine.errors.OrderExists`. With ``now`` and
+    ``max_skew``, a payment dated more than ``max_skew`` ahead is refused first
+    (:class:`EventTooFarAhead`)."""
+    check_not_too_far_ahead(request, now, max_skew)
     order = Order.create(request.order_id, request.amount, request.currency, request.paid_at)  # type: ignore[arg-type]
     try:
         version = store.add(order, source=source)
@@ -146,19 +156,25 @@ def fire(
 
 
 def check_not_too_far_ahead(
-    request: EventRequest, now: dt.datetime | None, max_skew: dt.timedelta | None
+    request: EventRequest | NewOrder, now: dt.datetime | None, max_skew: dt.timedelta | None
 ) -> None:
-    """Raise :class:`EventTooFarAhead` if ``request``'s event is dated more than ``max_skew``
-    after ``now`` (no check without both)."""
-    if now is None or max_skew is None or request.at - now <= max_skew:
+    """Raise :class:`EventTooFarAhead` if ``request`` (an event, or a new order's payment) is
+    dated more than ``max_skew`` after ``now`` (no check without both)."""
+    if now is None or max_skew is None:
+        return
+    if isinstance(request, NewOrder):
+        moment, field, what = request.paid_at, "paid_at", f"order {request.order_id}'s payment"
+    else:
+        moment, field, what = request.at, "at", request.event
+    if not isinstance(moment, dt.datetime) or moment - now <= max_skew:
         return
     seconds = f"{max_skew.total_seconds():g}"
     raise EventTooFarAhead(
-        f"{request.event} is dated {request.at.isoformat()}, more than {seconds} seconds after "
-        f"the receiver's clock ({now.isoformat(timespec='seconds')}): refused as most likely a "
-        "mistyped date (an event dated ahead would leave the order unable to take today's)",
-        field="at",
-        facts={"at": request.at.isoformat(), "now": now.isoformat(), "max_skew_seconds": seconds},
+        f"{what} is dated {moment.isoformat()}, more than {seconds} seconds after the "
+        f"receiver's clock ({now.isoformat(timespec='seconds')}): refused as most likely a "
+        "mistyped date (the order would refuse every event dated before it, R16)",
+        field=field,
+        facts={field: moment.isoformat(), "now": now.isoformat(), "max_skew_seconds": seconds},
     )
 
 

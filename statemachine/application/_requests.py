@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import attrs
 
+from .._text import UNSEEN, seen
 from ..declaration._table import TABLE
 from ..errors import InvalidInput
 from ..runtime._machine import MAX_ID_LENGTH, require_text
@@ -192,9 +193,9 @@ def visible(text: str, field: str) -> str:
     the plain one. Such characters make an id or a tracking number look like another on a
     terminal, in a diagram or on a page, or break where it is written; :class:`InvalidInput`
     names the first and where it is."""
-    if text.isprintable():
+    if text.isprintable() and not UNSEEN.search(text):
         return text
-    at, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+    at, char = next((i, c) for i, c in enumerate(text) if not seen(c))
     name = unicodedata.name(char, "a control character")
     raise InvalidInput(
         f"{field} holds U+{ord(char):04X} ({name}) at position {at + 1}: control, invisible "
@@ -252,13 +253,15 @@ def parse_moment(value: object, field: str) -> dt.datetime:
         ) from None
 
 
-def parse_order_id(value: object) -> str:
-    """An order id every front end can keep and address."""
+def parse_order_id(value: object, *, new: bool = True) -> str:
+    """An order id every front end can keep and address. A ``new`` one (an order to create)
+    must also read as itself (:func:`visible`); one that names a stored order need not: an
+    order an older release kept under such an id still takes its events."""
     if isinstance(value, str) and value and value != value.strip():
         raise InvalidInput(f"order_id {value[:40]!r} has spaces around it", field="order_id")
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"order_id must be text, got {_shown(value)}", field="order_id")
-    if isinstance(value, str):
+    if new and isinstance(value, str):
         visible(value, "order_id")
     text = require_text(value, "order_id", limit=MAX_ID_LENGTH)
     if "/" in text or not text.strip("."):
@@ -308,7 +311,7 @@ def parse_event(
     """A request to fire ``event`` on ``order_id`` from a JSON object holding ``at``, maybe
     ``event_id``, and the event's own data. ``event_id`` given apart (an HTTP
     ``Idempotency-Key``) must agree with the object's, if it has one."""
-    oid = parse_order_id(order_id)
+    oid = parse_order_id(order_id, new=False)
     callers = TABLE.caller_events
     if isinstance(event, str) and event in TABLE.clock_events:
         raise InvalidInput(

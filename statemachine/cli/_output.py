@@ -31,7 +31,7 @@ def make_console(*, stderr: bool = False) -> Console:
     width = None
     if not stream.isatty() and not os.environ.get("COLUMNS", "").isdigit():
         width = _PIPE_WIDTH
-    return Console(stderr=stderr, highlight=False, width=width)
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=width)
 
 
 def emit(document: object) -> None:

@@ -139,6 +139,7 @@ class SQLiteDatabase(Database):
     def __init__(self, path: str, *, timeout: float, synchronous: Synchronous) -> None:
         super().__init__(path)
         self.path = path
+        self._absolute = os.path.abspath(path)
         self._timeout = timeout
         self._grouped = False
         """Inside :meth:`together`: each write is a savepoint of the one open transaction."""
@@ -186,10 +187,12 @@ class SQLiteDatabase(Database):
             )
 
     def _identity(self) -> tuple[int, int] | None:
-        """The file's device and inode (``None`` for an in-memory database, which has none)."""
-        if self.path == ":memory:":
+        """The file's device and inode, found at the absolute path it was opened at (a later
+        change of the working folder changes nothing); ``None`` for a database in memory or
+        named by a ``file:`` URI, which this check leaves alone."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
             return None
-        found = os.stat(self.path)
+        found = os.stat(self._absolute)
         return found.st_dev, found.st_ino
 
     def check_file(self) -> None:

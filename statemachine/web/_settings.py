@@ -37,6 +37,10 @@ ENV: Final[dict[str, str]] = {
 """The environment variable of each setting."""
 
 
+_TEN_YEARS: Final = 10 * 366 * 86400.0
+"""The longest time any setting may name, in seconds: more is a typo, and past a date's range."""
+MAX_SWEEP_BATCH: Final = 10_000
+"""The most orders one sweep transaction may take (the store's own bound)."""
 MAX_TOLERANCE: Final = 3600.0
 """The most seconds a webhook signature's timestamp may be from the server's clock."""
 _TOKEN: Final = re.compile(r"[\x21-\x7e]+")
@@ -111,6 +115,20 @@ class Settings:
         for name, value in positive.items():
             if not value > 0:
                 raise InvalidInput(f"{ENV[name]} must be more than 0, got {value!r}", field=name)
+        for name, value, most in (
+            ("max_skew", self.max_skew, _TEN_YEARS),
+            ("near_hours", self.near_hours, _TEN_YEARS / 3600),
+            ("relay_backoff", self.relay_backoff, _TEN_YEARS),
+            ("relay_backoff_max", self.relay_backoff_max, _TEN_YEARS),
+            ("relay_interval", self.relay_interval, _TEN_YEARS),
+            ("relay_timeout", self.relay_timeout, _TEN_YEARS),
+            ("sweep_interval", self.sweep_interval, _TEN_YEARS),
+            ("sweep_batch", self.sweep_batch, MAX_SWEEP_BATCH),
+        ):
+            if value > most:  # past what a date or the store can count with
+                raise InvalidInput(
+                    f"{ENV[name]} must be at most {most:g}, got {value!r}", field=name
+                )
         if self.webhook_tolerance > MAX_TOLERANCE:
             raise InvalidInput(
                 f"{ENV['webhook_tolerance']} must be at most {MAX_TOLERANCE:g} seconds (an old "

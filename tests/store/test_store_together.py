@@ -359,3 +359,16 @@ async def test_the_async_store_answers_a_deleted_file_as_unavailable(tmp_path: P
             await store.add(new_order("AE-2"))
         with pytest.raises(StoreUnavailable):
             await store.ping()
+
+
+def test_a_store_opened_by_a_relative_path_survives_a_change_of_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file check follows the file the store opened, not the path as written: after the
+    process changes folder, a store opened as `orders.db` still writes (and is ready)."""
+    monkeypatch.chdir(tmp_path)
+    with SQLiteStore("orders.db") as store:
+        monkeypatch.chdir("/")
+        assert store.add(new_order("AE-1")) == 1
+        store.ping()
+    assert _rows(tmp_path / "orders.db", "SELECT order_id FROM orders") == [("AE-1",)]

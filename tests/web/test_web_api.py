@@ -329,3 +329,14 @@ def test_an_event_dated_too_far_ahead_is_422_of_kind_time(client: httpx.Client) 
     order = client.get("/orders/AE-1", headers=R).json()
     assert (order["version"], order["order"]["state"]) == (1, "paid")
     assert fire(client, "AE-1", "dispatch", at=at(days=1), tracking_number="LP1").status_code == 200
+
+
+def test_an_order_paid_too_far_ahead_is_422_of_kind_time(client: httpx.Client) -> None:
+    """R16: a new order whose payment is dated past ORDERFSM_MAX_SKEW would refuse every real
+    event dated before it: 422 of kind time naming paid_at, nothing stored."""
+    body = {"order_id": "AE-9", "amount": "25.00", "currency": "USD",
+            "paid_at": "2099-01-01T00:00:00+00:00"}  # fmt: skip
+    sent = client.post("/orders", json=body, headers=W)
+    assert sent.status_code == 422
+    assert (sent.json()["kind"], sent.json()["field"]) == ("time", "paid_at")
+    assert client.get("/orders/AE-9", headers=R).status_code == 404

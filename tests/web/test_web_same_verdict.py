@@ -92,6 +92,10 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]], str, str, Verdict]] = [
      '{"at": "' + AT + '", "tracking_number": "LP\\u200b1"}', ("refused", "tracking_number")),
     ("tracking-with-bell", [], "dispatch",
      '{"at": "' + AT + '", "tracking_number": "LP\\u00071"}', ("refused", "tracking_number")),
+    ("id-with-grapheme-joiner", [], "create", NEW.replace("AE-1", "AE\\u034f-1"),
+     ("refused", "order_id")),
+    ("id-with-hangul-filler", [], "create", NEW.replace("AE-1", "AE\\u3164-1"),
+     ("refused", "order_id")),
     ("tracking-in-another-script", [], "dispatch",
      '{"at": "' + AT + '", "tracking_number": "LP-\\u4e2d\\u56fd-1"}', ("accepted", None)),
 ]  # fmt: skip

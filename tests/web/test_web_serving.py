@@ -57,6 +57,10 @@ def test_settings_come_from_the_environment() -> None:
         ({"ORDERFSM_TOKEN": "jeton-\u00e9t\u00e9"}, "token"),
         ({"ORDERFSM_READ_TOKEN": "two words"}, "read_token"),
         ({"ORDERFSM_TOKEN": "zero\u200bwidth"}, "token"),
+        ({"ORDERFSM_MAX_SKEW": "1e15"}, "max_skew"),
+        ({"ORDERFSM_MAX_SKEW": "-1"}, "max_skew"),
+        ({"ORDERFSM_NEAR_HOURS": "1e8"}, "near_hours"),
+        ({"ORDERFSM_SWEEP_BATCH": "20000"}, "sweep_batch"),
     ],
 )
 def test_a_setting_that_does_not_read_names_its_variable(

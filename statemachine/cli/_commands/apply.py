@@ -205,7 +205,7 @@ def _apply_line(
     except InvalidInput as exc:
         return _Outcome(number, "invalid", *named(text), error=exc)
     if isinstance(request, NewOrder):
-        return _create(store, number, request)
+        return _create(store, number, request, skew)
     return _fire(store, number, request, skew)
 
 
@@ -243,10 +243,13 @@ def _fire(
     )
 
 
-def _create(store: OrderStore, number: int, request: NewOrder) -> _Outcome:
+def _create(
+    store: OrderStore, number: int, request: NewOrder, skew: dt.timedelta | None
+) -> _Outcome:
     oid = request.order_id
+    now = None if skew is None else dt.datetime.now(dt.UTC)  # the command line's own clock
     try:
-        created = create(store, request, source=SOURCE)
+        created = create(store, request, source=SOURCE, now=now, max_skew=skew)
     except (OrderExists, InvalidInput) as exc:
         return _Outcome(number, "invalid", oid, "create", error=exc)
     order = created.order

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import click
 from rich.text import Text
 
+from ..._text import printable
 from ...declaration._jsonform import to_json
 from ...testing.log import check_log
 from .._codes import ExitCode
@@ -57,7 +58,7 @@ def check_log_cmd(invocation: Invocation, file: str) -> ExitCode:
     else:
         console = invocation.console
         for finding in findings:
-            console.print(Text(str(finding), style="red"))
+            console.print(Text(printable(str(finding)), style="red"))
         n = len(findings)
         console.print(
             Text(

@@ -176,7 +176,7 @@ def _ledgers(order: Order) -> Table:
                 f"{e.amount} {order.currency}",
                 e.reason,
                 e.blame,
-                e.event_id or "-",
+                printable(e.event_id or "-"),
             )
     return ledger
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from ..._text import printable
 from ...application import sweep_all
 from ...store import MAX_LIMIT, Swept
 from .._codes import ExitCode
@@ -117,7 +118,8 @@ def _print_sweep(console: Console, swept: Swept, now: dt.datetime, as_json: bool
         tail = f" (notify {', '.join(extra)})" if extra else ""
         console.print(
             Text(
-                f"  {applied.order.order_id}: {result.event} {result.source} -> {result.dest}{tail}"
+                f"  {printable(applied.order.order_id)}: {result.event} {result.source} -> "
+                f"{result.dest}{tail}"
             )
         )
     for skipped in swept.skipped:
@@ -125,6 +127,9 @@ def _print_sweep(console: Console, swept: Swept, now: dt.datetime, as_json: bool
         if skipped.error is not None:
             why = str(skipped.error)
         console.print(
-            Text(f"  {skipped.order_id}: passed over, {skipped.reason}: {why}", style="yellow")
+            Text(
+                printable(f"  {skipped.order_id}: passed over, {skipped.reason}: {why}"),
+                style="yellow",
+            )
         )
     sys.stdout.flush()
