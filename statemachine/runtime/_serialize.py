@@ -35,10 +35,11 @@ from cattrs.v import format_exception
 from ..declaration._jsonform import CONVERTER, json_fields
 from ..declaration._policy import Policy
 from ..declaration._records import DataValue, FireResult, HistoryRecord, OrderWarning
-from ..errors import EventRejected, InvalidInput, OrderError
+from ..errors import EventRejected, InvalidInput
 
 if TYPE_CHECKING:
     from ..declaration._spec import Table
+    from ._machine import Runtime
     from ._order import Order
 
 __all__ = [
@@ -251,26 +252,39 @@ def _replay(stored: Order, cls: type[Order], version: int) -> Order:
         params, given = _request_of(stored, i, record)
         if version == 1:
             given = {**_v1_repayment(stored), **given}
-        try:
-            result = runtime.fire(order, record.event, record.at, record.event_id, params, given)
-        except EventRejected as exc:
-            field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
-            raise _fail(oid, field, f"the machine refuses it: {exc}") from None
-        except InvalidInput as exc:
-            field = f"history[{i}]"
-            if exc.field in params or exc.field in _GIVEN:
-                field = f"history[{i}].data.{exc.field}"
-            elif exc.field in ("event_id", "at"):
-                field = f"history[{i}].{exc.field}"
-            raise _fail(oid, field, exc.message) from None
-        except OrderError as exc:  # pragma: no cover - fire raises the two above
-            raise _fail(oid, f"history[{i}]", str(exc)) from None
-        if result.duplicate:
-            raise _fail(oid, f"history[{i}].event_id", f"{record.event_id!r} is used twice (R15)")
+        _fire_stored(runtime, order, oid, i, record, params, given)
     _check_warnings(stored)
     _compare(stored, order, version)
     order.warnings = stored.warnings
     return order
+
+
+def _fire_stored(
+    runtime: Runtime,
+    order: Order,
+    order_id: str,
+    i: int,
+    record: HistoryRecord | Logged,
+    params: dict[str, object],
+    given: dict[str, object],
+) -> FireResult:
+    """Fire the stored history record ``i`` on ``order`` again; what the machine refuses, or a
+    repeated event id (R15), is the corruption of that record, naming where it is."""
+    try:
+        result = runtime.fire(order, record.event, record.at, record.event_id, params, given)
+    except EventRejected as exc:
+        field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
+        raise _fail(order_id, field, f"the machine refuses it: {exc}") from None
+    except InvalidInput as exc:
+        field = f"history[{i}]"
+        if exc.field in params or exc.field in _GIVEN:
+            field = f"history[{i}].data.{exc.field}"
+        elif exc.field in ("event_id", "at"):
+            field = f"history[{i}].{exc.field}"
+        raise _fail(order_id, field, exc.message) from None
+    if result.duplicate:
+        raise _fail(order_id, f"history[{i}].event_id", f"{record.event_id!r} is used twice (R15)")
+    return result
 
 
 def _v1_repayment(stored: Order) -> dict[str, object]:
@@ -495,20 +509,7 @@ def rebuild(
     runtime = order.runtime
     for i, record in enumerate(history):
         params, given = _request_of(order, i, record)
-        try:
-            result = runtime.fire(order, record.event, record.at, record.event_id, params, given)
-        except EventRejected as exc:
-            field = f"history[{i}].at" if exc.rule == "R16" else f"history[{i}]"
-            raise _fail(order_id, field, f"the machine refuses it: {exc}") from None
-        except InvalidInput as exc:
-            field = f"history[{i}]"
-            if exc.field in params or exc.field in _GIVEN:
-                field = f"history[{i}].data.{exc.field}"
-            elif exc.field in ("event_id", "at"):
-                field = f"history[{i}].{exc.field}"
-            raise _fail(order_id, field, exc.message) from None
-        if result.duplicate:
-            raise _fail(order_id, f"history[{i}].event_id", f"{record.event_id!r} is used twice")
+        _fire_stored(runtime, order, order_id, i, record, params, given)
         made = order.history[i]
         if (
             made.event != record.event
