@@ -88,9 +88,14 @@ class AsyncStore:
         if self._closed:
             raise StoreUnavailable(self._store._db.where, "the store is closed")
 
+    async def _write(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """A short write of one order (:meth:`add`, :meth:`apply`, :meth:`run_write`): run as
+        every operation is here; :class:`AsyncSQLiteStore` commits those waiting together."""
+        return await self._run(call, *args, **kwargs)
+
     async def add(self, order: Order, *, source: str | None = "add") -> int:
         """:meth:`SQLStore.add`, awaited."""
-        return await self._run(self._store.add, order, source=source)
+        return await self._write(self._store.add, order, source=source)
 
     async def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
         """:meth:`SQLStore.add_many`, awaited (``orders`` is read in the worker thread)."""
@@ -117,7 +122,7 @@ class AsyncStore:
         **data: object,
     ) -> Applied:
         """:meth:`SQLStore.apply`, awaited: applied and committed, or nothing written."""
-        return await self._run(
+        return await self._write(
             self._store.apply,
             order_id,
             event,
@@ -215,7 +220,7 @@ class AsyncStore:
         """:meth:`run` for a short use case that writes one order (the application's
         ``create`` and ``fire``). The same here; :class:`AsyncSQLiteStore` commits several
         such writes waiting at once together."""
-        return await self._run(work, self._store, *args, **kwargs)
+        return await self._write(work, self._store, *args, **kwargs)
 
     async def rebuild(self, order_id: str) -> Loaded:
         """:meth:`SQLStore.rebuild`, awaited."""
@@ -293,40 +298,9 @@ class AsyncSQLiteStore(AsyncStore):
         super().__init__(writer, 1)
         self._together = Together(writer)
 
-    async def add(self, order: Order, *, source: str | None = "add") -> int:
-        """:meth:`SQLStore.add`, awaited, committed together with the writes waiting with it."""
-        return await self._together.run(functools.partial(self._store.add, order, source=source))
-
-    async def apply(
-        self,
-        order_id: str,
-        event: str,
-        /,
-        *,
-        at: dt.datetime,
-        event_id: str | None = None,
-        source: str | None = None,
-        expected_version: int | None = None,
-        **data: object,
-    ) -> Applied:
-        """:meth:`SQLStore.apply`, awaited: applied and committed (together with the writes
-        waiting with it), or nothing written."""
-        call = functools.partial(
-            self._store.apply,
-            order_id,
-            event,
-            at=at,
-            event_id=event_id,
-            source=source,
-            expected_version=expected_version,
-            **data,
-        )
-        return await self._together.run(call)
-
-    async def run_write(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
-        """:meth:`run` for a short use case that writes one order, committed together with the
-        writes waiting with it."""
-        return await self._together.run(functools.partial(work, self._store, *args, **kwargs))
+    async def _write(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Committed together with the writes waiting with it (see the class docstring)."""
+        return await self._together.run(functools.partial(call, *args, **kwargs))
 
     async def get(self, order_id: str) -> Order:
         """:meth:`SQLStore.get`, inline (see the class docstring)."""
