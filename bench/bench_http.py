@@ -64,14 +64,25 @@ def _at(step: int) -> str:
     return (PAID + dt.timedelta(hours=step + 1)).isoformat()
 
 
-def _open(spec: Spec) -> SQLiteStore | PostgresStore:
+def open_store(spec: Spec) -> SQLiteStore | PostgresStore:
+    """A store object of its own on the database ``spec`` names."""
     kind, target = spec
     return SQLiteStore(target) if kind == "sqlite" else PostgresStore(target)
 
 
-def _add(spec: Spec, ids: list[str]) -> None:
-    with _open(spec) as store:
+def add_orders(spec: Spec, ids: list[str]) -> None:
+    """Store new paid orders under ``ids`` (one transaction); ``[]`` creates the schema."""
+    with open_store(spec) as store:
         store.add_many(Order.create(oid, "25.00", "USD", PAID) for oid in ids)
+
+
+def server_version(dsn: str) -> str | None:
+    """The PostgreSQL server's version number, for the bench's heading."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else None
 
 
 def _together(clients: int, work: Callable[[int, Callable[[], None]], None]) -> float:
@@ -102,10 +113,10 @@ def direct(spec: Spec, clients: int, orders: int) -> float:
     """Events per second through ``store.apply``."""
     prefix = uuid.uuid4().hex[:8]
     ids = [[f"D{prefix}-{n}-{i}" for i in range(orders)] for n in range(clients)]
-    _add(spec, [oid for group in ids for oid in group])
+    add_orders(spec, [oid for group in ids for oid in group])
 
     def work(n: int, ready: Callable[[], None]) -> None:
-        with _open(spec) as store:
+        with open_store(spec) as store:
             ready()
             for oid in ids[n]:
                 for step, (event, data) in enumerate(LIFE):
@@ -122,7 +133,7 @@ def over_http(spec: Spec, url: str, clients: int, orders: int) -> float:
     """Events per second through ``POST /orders/{id}/events/{event}``."""
     prefix = uuid.uuid4().hex[:8]
     ids = [[f"H{prefix}-{n}-{i}" for i in range(orders)] for n in range(clients)]
-    _add(spec, [oid for group in ids for oid in group])
+    add_orders(spec, [oid for group in ids for oid in group])
     headers = {"Authorization": f"Bearer {WRITE}"}
 
     def work(n: int, ready: Callable[[], None]) -> None:
@@ -189,12 +200,8 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str | None,
         with databases(args.stores.split(","), folder) as specs:
             for kind, spec in specs.items():
                 if kind == "postgres":
-                    import psycopg
-
-                    with psycopg.connect(spec[1]) as conn:
-                        row = conn.execute("SHOW server_version").fetchone()
-                        pg_version = str(row[0]).split()[0] if row else None
-                _add(spec, [])  # create the schema before the server starts
+                    pg_version = server_version(spec[1])
+                add_orders(spec, [])  # create the schema before the server starts
                 where = {"db": spec[1]} if kind == "sqlite" else {"dsn": spec[1]}
                 server = ProcessServer(**where, log=folder / f"{kind}.log", env=server_env())
                 server.start()

@@ -53,20 +53,17 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "store"))
 sys.path.insert(0, str(ROOT / "tests" / "web"))
-from bench_http import Spec, databases  # noqa: E402
+from bench_http import PAID, Spec, add_orders, databases, open_store, server_version  # noqa: E402
 from report import cpu_model, write_section  # noqa: E402
 from web_helpers import READ, WRITE, ProcessServer, server_env  # noqa: E402
 
 from statemachine import Order  # noqa: E402
-from statemachine.store import PostgresStore, SQLiteStore  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk"
-PAID = dt.datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 DISPATCHED_AT = PAID + dt.timedelta(hours=1)
 """The moment wrk/dispatch.lua sends (2026-03-02T10:00:00+08:00)."""
 READ_ID = "bench-read"
@@ -85,17 +82,6 @@ class Run:
     rate: float
     requests: int
     cpu: float | None
-
-
-def _open(spec: Spec) -> SQLiteStore | PostgresStore:
-    kind, target = spec
-    return SQLiteStore(target) if kind == "sqlite" else PostgresStore(target)
-
-
-def _seed(spec: Spec, ids: list[str]) -> None:
-    """Store new paid orders under ``ids`` (one transaction), from a store object of its own."""
-    with _open(spec) as store:
-        store.add_many(Order.create(oid, "25.00", "USD", PAID) for oid in ids)
 
 
 def _cpu(pid: int) -> float | None:
@@ -154,7 +140,7 @@ def wrk(
 def direct_add(spec: Spec, seconds: float) -> float:
     """New orders per second through ``store.add(Order.create(...))`` in a loop."""
     prefix = f"A{uuid.uuid4().hex[:8]}"
-    with _open(spec) as store:
+    with open_store(spec) as store:
         done = 0
         began = time.perf_counter()
         deadline = began + seconds
@@ -167,7 +153,7 @@ def direct_add(spec: Spec, seconds: float) -> float:
 def direct_apply(spec: Spec, seconds: float, ids: list[str]) -> float:
     """Dispatches per second through ``store.apply`` on ``ids``, paid orders stored by another
     store object, in a loop."""
-    with _open(spec) as store:
+    with open_store(spec) as store:
         began = time.perf_counter()
         deadline = began + seconds
         for done, oid in enumerate(ids, 1):
@@ -182,7 +168,7 @@ def direct_apply(spec: Spec, seconds: float, ids: list[str]) -> float:
 
 def _read_order(spec: Spec) -> None:
     """The order ``GET /orders/{id}`` reads: paid, a cancellation asked and declined, dispatched."""
-    with _open(spec) as store:
+    with open_store(spec) as store:
         store.add(Order.create(READ_ID, "25.00", "USD", PAID))
         at = PAID
         for event, data in (
@@ -199,7 +185,7 @@ def measure_store(
 ) -> dict[str, list[Any]]:
     """Every run of every round on one store: lists of :class:`Run` (HTTP) and of rates
     (direct), by name."""
-    _seed(spec, [])  # create the schema before the server starts
+    add_orders(spec, [])  # create the schema before the server starts
     _read_order(spec)
     where = {"db": spec[1]} if kind == "sqlite" else {"dsn": spec[1]}
     server = ProcessServer(**where, log=folder / f"{kind}.log", env=server_env())
@@ -233,7 +219,7 @@ def measure_store(
             record("add", direct_add(spec, args.seconds))
             prefix = f"D{uuid.uuid4().hex[:8]}"
             per_thread = pool() // args.threads + 1
-            _seed(
+            add_orders(
                 spec,
                 [f"{prefix}-{t}-{n}" for t in range(1, args.threads + 1)
                  for n in range(1, per_thread + 1)],
@@ -243,7 +229,7 @@ def measure_store(
             )
             record("dispatch", dispatch)
             ids = [f"P{uuid.uuid4().hex[:8]}-{n}" for n in range(pool())]
-            _seed(spec, ids)
+            add_orders(spec, ids)
             applied = direct_apply(spec, args.seconds, ids)
             record("apply", applied)
             expected = max(expected, applied, dispatch.rate)
@@ -361,11 +347,7 @@ def measure(args: argparse.Namespace, wrk_path: str) -> tuple[dict[str, Any], st
         with databases(args.stores.split(","), folder) as specs:
             for kind, spec in specs.items():
                 if kind == "postgres":
-                    import psycopg
-
-                    with psycopg.connect(spec[1]) as conn:
-                        row = conn.execute("SHOW server_version").fetchone()
-                        pg_version = str(row[0]).split()[0] if row else None
+                    pg_version = server_version(spec[1])
                 results[kind] = measure_store(kind, spec, args, wrk_path, folder)
     return results, pg_version
 
