@@ -61,10 +61,9 @@ async def explain(
     path = request.url.path
     instance = f"{path[: path.rindex('/explain/')]}/events/{event}"  # where sending it goes
     oid = check_id(order_id)
-    skew = service.settings.max_skew
     try:
         asked = explain_request(oid, event, request.query_params.items(), now)
-        check_not_too_far_ahead(asked, now, dt.timedelta(seconds=skew) if skew else None)
+        check_not_too_far_ahead(asked, now, service.settings.skew)
     except InvalidInput as refused:  # sending it would be refused before the order is read
         try:
             when = now if at is None else parse_moment(at, "at")
@@ -102,14 +101,13 @@ def _event_route(event: str) -> None:
     ) -> Response:
         data = json_object(request.headers.get("content-type"), await request.body())
         sent = event_request(check_id(order_id), event, data, idempotency_key)
-        skew = sender.service.settings.max_skew
         fired = await sender.service.store.run_write(
             fire,
             sent,
             source=sender.source,
             expected_version=expected_version(if_match),
             now=dt.datetime.now(dt.UTC),
-            max_skew=dt.timedelta(seconds=skew) if skew else None,
+            max_skew=sender.service.settings.skew,
         )
         return event_applied(fired, event, sent.event_id)
 

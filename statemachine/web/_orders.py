@@ -50,13 +50,12 @@ async def create_order(request: Request, service: Writer) -> Response:
     Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
     the same id with other data is 409."""
     data = json_object(request.headers.get("content-type"), await request.body())
-    skew = service.settings.max_skew
     created = await service.store.run_write(
         create,
         new_order(data),
         source="api",
         now=dt.datetime.now(dt.UTC),
-        max_skew=dt.timedelta(seconds=skew) if skew else None,
+        max_skew=service.settings.skew,
     )
     order = created.order
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted

@@ -3,6 +3,7 @@ user of the machine can read a token in the process list)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -97,6 +98,11 @@ class Settings:
     """Seconds one delivery may take before it counts as failed."""
     near_hours: float = 48.0
     """The inspector lists orders whose next deadline falls within this many hours."""
+
+    @property
+    def skew(self) -> dt.timedelta | None:
+        """:attr:`max_skew` as the application's use cases take it (``None``: no check)."""
+        return dt.timedelta(seconds=self.max_skew) if self.max_skew else None
 
     def __attrs_post_init__(self) -> None:
         positive = {
