@@ -98,7 +98,7 @@ def _require_browser() -> Any:
         from playwright.sync_api import sync_playwright
     except ImportError:
         sync_playwright = None
-    if sync_playwright is None or not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+    if sync_playwright is None or not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI must run the browser tests: {HINT}")
         pytest.skip(HINT)
