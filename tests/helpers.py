@@ -6,7 +6,9 @@ import copy
 import datetime as dt
 import os
 import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -99,6 +101,33 @@ def skip_or_fail(reason: str) -> NoReturn:
     if under_ci():
         pytest.fail(f"CI must run this test: {reason}")
     pytest.skip(reason)
+
+
+_READ_ONLY_MOUNT: Final = (
+    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"'
+)
+
+
+def read_only(path: Path, argv: Sequence[str]) -> list[str]:
+    """The command ``argv`` with the file ``path`` read-only to it, as an operator meets it
+    (a file restored without write permission, a read-only volume). For a user, the file's
+    mode is made read-only. Root writes such files anyway, so as root the command runs in a
+    mount namespace of its own (``unshare -m``) where the file is a read-only bind mount of
+    itself; the test's own process can still read and check it. Skipped (failed under CI)
+    where neither can be done."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        return list(argv)
+    unshare = shutil.which("unshare")
+    if unshare is None or shutil.which("mount") is None:
+        skip_or_fail("running as root, a read-only file needs util-linux's unshare and mount")
+    probe = subprocess.run([unshare, "-m", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        skip_or_fail(
+            "running as root without the right to make a mount namespace (unshare -m): run the "
+            "tests as a normal user, for whom a file's mode makes it read-only"
+        )
+    return [unshare, "-m", "sh", "-c", _READ_ONLY_MOUNT, "sh", str(path), *argv]
 
 
 DOT_MISSING: Final = (

@@ -268,7 +268,10 @@ class AsyncSQLiteStore(AsyncStore):
     every write committed before it, this store's included. The two connections share the
     checked orders the store remembers, so an order just written is read back without being
     made again. The listings and the outbox run in the worker thread: they may scan many
-    rows."""
+    rows.
+
+    ``create=False`` opens only a file that exists, as :class:`~statemachine.store.SQLiteStore`
+    does."""
 
     def __init__(
         self,
@@ -276,13 +279,14 @@ class AsyncSQLiteStore(AsyncStore):
         *,
         timeout: float = 30.0,
         max_attempts: int = DEFAULT_ATTEMPTS,
+        create: bool = True,
     ) -> None:
         from ._sqlite import SQLiteStore
         from ._together import Together
 
-        writer = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts)
+        writer = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts, create=create)
         try:
-            reader = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts)
+            reader = SQLiteStore(path, timeout=timeout, max_attempts=max_attempts, create=False)
         except BaseException:
             writer.close()
             raise

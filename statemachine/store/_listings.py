@@ -155,9 +155,11 @@ class Listings:
         )
 
     def ping(self) -> None:
-        """Raise unless the database answers and is still the one opened (for a readiness
-        check: a SQLite file deleted or replaced under the store is not ready)."""
-        with self._lock, self._db.statements() as cur:
-            self._db.check_file()
-            cur.execute("SELECT 1 FROM schema_version")
-            cur.fetchall()
+        """Raise unless the store could write now (for a readiness check): the database
+        answers, is still the one opened (a SQLite file deleted or replaced under the store is
+        not ready), and takes a write. The write touches the one row of ``schema_version``
+        without changing it and is rolled back, so nothing is kept; it fails on a read-only
+        file, mount or server (a PostgreSQL standby) as an order's write would."""
+        with self._lock, self._db.write() as tx:  # write() checks the file first
+            tx.cur.execute("UPDATE schema_version SET version = version")
+            tx.rollback()

@@ -178,6 +178,8 @@ class PostgresDatabase(Database):
                 event=None,
                 attempts=1,
             )
+        if isinstance(exc, errors.ReadOnlySqlTransaction):  # a standby, a read-only database
+            return StoreUnavailable(self.where, "the database takes no writes (read-only)")
         if isinstance(exc, errors.OperationalError | errors.UndefinedTable):
             return StoreUnavailable(self.where, _first_line(exc))
         return None

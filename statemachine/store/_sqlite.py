@@ -21,6 +21,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Final, Generic, Literal, TypeVar
 
 import attrs
@@ -136,18 +137,28 @@ class SQLiteDatabase(Database):
     upgrades = _UPGRADES
     page_key = "rowid"
 
-    def __init__(self, path: str, *, timeout: float, synchronous: Synchronous) -> None:
+    def __init__(
+        self, path: str, *, timeout: float, synchronous: Synchronous, new_file: bool
+    ) -> None:
         super().__init__(path)
         self.path = path
         self._absolute = os.path.abspath(path)
         self._timeout = timeout
         self._grouped = False
         """Inside :meth:`together`: each write is a savepoint of the one open transaction."""
+        target, uri = path, False
+        if not new_file and path != ":memory:":
+            # read-write, never create: one call, so no file can appear between a check and it
+            target, uri = Path(self._absolute).as_uri() + "?mode=rw", True
         try:
             self._conn = sqlite3.connect(
-                path, timeout=timeout, isolation_level=None, check_same_thread=False
+                target, timeout=timeout, isolation_level=None, check_same_thread=False, uri=uri
             )
         except sqlite3.Error as exc:
+            if uri and not os.path.lexists(self._absolute):
+                raise StoreUnavailable(
+                    path, "there is no such file, and this store was opened not to create one"
+                ) from None
             raise StoreUnavailable(path, _why(exc)) from None
         self._conn.text_factory = _text
         try:
@@ -395,7 +406,10 @@ class SQLiteStore(SQLStore):
     ``timeout`` is the busy timeout in seconds (how long a writer waits for the write lock);
     ``synchronous`` is SQLite's durability setting, ``FULL`` by default: a committed event
     survives a power cut. Several processes may open the same file; each store object holds
-    one connection and may be shared by threads (it serialises them).
+    one connection and may be shared by threads (it serialises them). ``create=False`` opens
+    only a file that exists (:class:`~statemachine.errors.StoreUnavailable` otherwise), as a
+    service restarted after its file was lost must: a new empty database in its place would
+    hide that every order is gone.
     """
 
     def __init__(
@@ -405,6 +419,7 @@ class SQLiteStore(SQLStore):
         timeout: float = 30.0,
         synchronous: Synchronous = "FULL",
         max_attempts: int = DEFAULT_ATTEMPTS,
+        create: bool = True,
     ) -> None:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise InvalidInput(
@@ -414,7 +429,9 @@ class SQLiteStore(SQLStore):
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
             raise InvalidInput(f"timeout must be seconds, got {timeout!r}", field="timeout")
         self.path = _path(path)
-        db = SQLiteDatabase(self.path, timeout=timeout, synchronous=synchronous)
+        db = SQLiteDatabase(
+            self.path, timeout=timeout, synchronous=synchronous, new_file=bool(create)
+        )
         self._file = db
         try:
             super().__init__(db, max_attempts)

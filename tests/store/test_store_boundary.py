@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
-import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +29,7 @@ from statemachine.store import (
     MAX_LIMIT,
     CorruptOrder,
     OrderStore,
+    PostgresStore,
     SQLiteStore,
     StoreUnavailable,
 )
@@ -124,14 +123,43 @@ def test_opening_a_missing_directory_or_a_directory_names_the_path(
     assert str(target) in str(caught.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
-def test_opening_a_read_only_file_names_the_path(tmp_path: Path) -> None:  # pragma: no cover
-    """A read-only database file is StoreUnavailable naming the path."""
+_ADD_ONE: Final = """
+import datetime as dt, sys
+from statemachine import Order
+from statemachine.errors import StoreUnavailable
+from statemachine.store import SQLiteStore
+store = SQLiteStore(sys.argv[1])
+try:
+    store.add(Order.create("AE-2", "25.00", "USD", dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
+except StoreUnavailable as exc:
+    print(exc.where, exc.message, sep="\\n")
+    try:
+        store.ping()
+    except StoreUnavailable:
+        print("not ready")
+"""
+
+
+def test_a_read_only_file_is_store_unavailable_naming_the_path(tmp_path: Path) -> None:
+    """A read-only database file (a restore without write permission, a read-only volume):
+    a write is StoreUnavailable naming the path and saying read-only, `ping` (readiness) says
+    it is not ready, and the file is unchanged."""
+    import subprocess
+    import sys
+
+    from tests.helpers import read_only
+
     target = tmp_path / "orders.db"
-    SQLiteStore(target).close()
-    target.chmod(stat.S_IRUSR)
-    with pytest.raises(StoreUnavailable, match="read-only"):
-        SQLiteStore(target).add(new_order())
+    with SQLiteStore(target) as store:
+        store.add(new_order())
+    before = target.read_bytes()
+    argv = read_only(target, [sys.executable, "-c", _ADD_ONE, str(target)])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    where, message, ready = done.stdout.splitlines()
+    assert where == str(target) and message.endswith(": the file is read-only; a store writes")
+    assert ready == "not ready"
+    assert target.read_bytes() == before
 
 
 def test_another_applications_orders_table_is_refused(tmp_path: Path) -> None:
@@ -445,3 +473,44 @@ def test_a_stopped_postgresql_is_answered_within_seconds_and_recovers() -> None:
         if store is not None:
             store.close()
         server.stop()
+
+
+def test_a_postgresql_database_that_takes_no_writes_is_unavailable(pg_base_dsn: str) -> None:
+    """R1: `ping`, the readiness check, proves the store takes a write, not only that it
+    answers. After a failover to a database that takes no writes (a hot standby; here
+    `default_transaction_read_only` and the sessions ended), `ping` and `add` are
+    StoreUnavailable (503 with Retry-After over HTTP, status 4 on the command line), never a
+    bug, and reads still work; opening a store there says the same. Nothing is stored."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"ro_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_base_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    dsn = make_conninfo(pg_base_dsn, dbname=name)
+    try:
+        with PostgresStore(dsn) as store:
+            store.add(new_order("AE-1"))
+            store.ping()
+            with psycopg.connect(pg_base_dsn, autocommit=True) as admin:
+                admin.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+            with contextlib.suppress(StoreUnavailable):
+                store.ping()  # the session that was ended, if the store still held it
+            with pytest.raises(StoreUnavailable, match="read-only"):
+                store.ping()
+            with pytest.raises(StoreUnavailable, match="read-only"):
+                store.add(new_order("AE-2"))
+            assert store.get("AE-1").state == "paid"
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            PostgresStore(dsn)
+        rows = raw(("postgres", dsn), "SELECT order_id FROM orders")
+        assert rows == [("AE-1",)]
+    finally:
+        with psycopg.connect(pg_base_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
