@@ -29,7 +29,7 @@ from statemachine.cli._trace import find_tests, trace
 from statemachine.diagrams import journey_mermaid, lifecycle_dot, lifecycle_mermaid
 from statemachine.store import SQLiteStore
 
-from .helpers import ERRORS, skip_or_fail
+from .helpers import ERRORS, read_only, skip_or_fail
 from .store.store_helpers import raw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,8 +160,12 @@ def test_store_and_input_errors_are_one_line_with_their_status(tmp_path: Path) -
     """A missing file (3), an unknown order (3), no such database (4), a file that is not a
     store (4), a database of a newer schema (4): one line each, never a traceback."""
     db = tmp_path / "o.db"
-    assert run("import", "--db", str(db), "-", stdin=jsonl(create("AE-1"))).returncode == 0
-    assert "no-such.jsonl" in one_error_line(run("apply", "--db", str(db), "no-such.jsonl"), 3)
+    assert (
+        run("import", "--create", "--db", str(db), "-", stdin=jsonl(create("AE-1"))).returncode == 0
+    )
+    assert "no-such.jsonl" in one_error_line(
+        run("apply", "--create", "--db", str(db), "no-such.jsonl"), 3
+    )
     assert "'AE-9'" in one_error_line(run("show", "--db", str(db), "AE-9"), 3)
     assert "no such file" in one_error_line(run("show", "--db", str(tmp_path / "x.db"), "A"), 4)
     assert not (tmp_path / "x.db").exists()
@@ -204,7 +208,10 @@ def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None
     caller's input: `show` is one line naming the order, exit 4 (an unknown order is 3);
     `apply` reports the lines before it and stops at its line, exit 4."""
     assert (
-        run("import", *store_args, "-", stdin=jsonl(create("AE-1"), create("AE-2"))).returncode == 0
+        run(
+            "import", "--create", *store_args, "-", stdin=jsonl(create("AE-1"), create("AE-2"))
+        ).returncode
+        == 0
     )
     raw(("sqlite" if store_args[0] == "--db" else "postgres", store_args[1]),
         "UPDATE orders SET state = 'dispatched' WHERE order_id = 'AE-1'")  # fmt: skip
@@ -219,7 +226,7 @@ def test_a_corrupt_stored_order_exits_4_naming_it(store_args: list[str]) -> None
     cancel = {"event": "request_cancellation", "at": "2026-03-02T11:00:00+08:00"}
     events = jsonl({"order_id": "AE-2", **cancel}, {"order_id": "AE-1", **cancel},
                    {"order_id": "AE-9", **cancel})  # fmt: skip
-    done = run("apply", *store_args, "-", stdin=events)
+    done = run("apply", "--create", *store_args, "-", stdin=events)
     assert done.returncode == 4, done.stderr
     assert done.stdout.splitlines()[-1] == "applied 1, duplicate 0, rejected 0, invalid 0"
     assert "stopped at line 2" in done.stderr and "'AE-1' is corrupt" in done.stderr
@@ -390,7 +397,7 @@ def test_apply_reports_every_line_and_goes_on(store_args: list[str], tmp_path: P
     the last line counts them and the status is 1."""
     events = tmp_path / "events.jsonl"
     events.write_text(EVENTS_FILE)
-    done = run("apply", *store_args, str(events))
+    done = run("apply", "--create", *store_args, str(events))
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1] == "applied 3, duplicate 1, rejected 1, invalid 4"
@@ -401,7 +408,7 @@ def test_apply_reports_every_line_and_goes_on(store_args: list[str], tmp_path: P
     assert "line 7: AE-1 confirm_delivery invalid: at '2026-03-09 18:00' has no UTC offset" in out
     assert "line 8: AE-1 confirm_delivery invalid:" in out and "colour" in out
     assert "line 10: invalid: not JSON" in out
-    again = run("apply", *store_args, str(events))
+    again = run("apply", "--create", *store_args, str(events))
     assert again.stdout.splitlines()[-1] == "applied 0, duplicate 4, rejected 1, invalid 4"
     shown = json.loads(run("show", *store_args, "AE-1", "--json").stdout)
     assert shown["order"]["state"] == "dispatched" and shown["version"] == 3
@@ -415,7 +422,7 @@ def test_apply_json_lines_and_exit_zero_when_all_applied(store_args: list[str]) 
         {"order_id": "AE-2", "event": "dispatch", "at": "2026-03-03T11:00:00+08:00",
          "tracking_number": "LP2"},
     )  # fmt: skip
-    done = run("apply", *store_args, "-", "--json", stdin=lines)
+    done = run("apply", "--create", *store_args, "-", "--json", stdin=lines)
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o.get("outcome") for o in out[:2]] == ["applied", "applied"]
@@ -439,7 +446,7 @@ def test_apply_reads_json_numbers_as_the_decimals_written(tmp_path: Path) -> Non
         '{"kind": "create", "order_id": "N-5", "amount": 7, "currency": "JPY", '
         '"paid_at": "2026-03-02T10:00:00Z"}\n'
     )
-    done = run("apply", "--db", db, "-", "--json", stdin=lines)
+    done = run("apply", "--create", "--db", db, "-", "--json", stdin=lines)
     outcomes = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o.get("outcome") for o in outcomes[:5]] == [
         "applied", "invalid", "invalid", "invalid", "applied"
@@ -484,7 +491,7 @@ def test_random_lines_never_crash_apply_and_the_counts_add_up(
     outcome per line, its summary adds up to the lines read, and the status is 0 exactly when
     nothing was rejected or invalid."""
     db = tmp_path / f"h{abs(hash(tuple(lines)))}.db"
-    done = run("apply", "--db", str(db), "-", "--json", stdin="\n".join(lines) + "\n")
+    done = run("apply", "--create", "--db", str(db), "-", "--json", stdin="\n".join(lines) + "\n")
     assert done.returncode in (0, 1), done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     summary = out[-1]["summary"]
@@ -499,12 +506,12 @@ def test_import_creates_all_orders_or_none(store_args: list[str], tmp_path: Path
     """import: add_many in one transaction; a bad line or a taken id imports nothing (3)."""
     orders = tmp_path / "orders.jsonl"
     orders.write_text(jsonl(create("I-1"), {**create("I-2"), "kind": "create"}))
-    done = run("import", *store_args, str(orders))
+    done = run("import", "--create", *store_args, str(orders))
     assert (done.returncode, done.stdout) == (0, "imported 2 orders\n")
-    again = run("import", *store_args, str(orders))
+    again = run("import", "--create", *store_args, str(orders))
     assert "'I-1' (line 1) is already stored" in one_error_line(again, 3)
     bad = jsonl(create("I-3"), {"order_id": "I-4"}, create("I-3"))
-    done = run("import", *store_args, "-", stdin=bad)
+    done = run("import", "--create", *store_args, "-", stdin=bad)
     assert "3 bad lines" not in done.stderr and "2 bad lines" in one_error_line(done, 3)
     assert "line 2: invalid: amount is required" in done.stdout
     assert "line 3: invalid: order 'I-3' is given again (first on line 1)" in done.stdout
@@ -514,10 +521,12 @@ def test_import_creates_all_orders_or_none(store_args: list[str], tmp_path: Path
 def test_import_takes_an_orders_whole_json_form(tmp_path: Path) -> None:
     """import also takes an order's to_dict() (as show --json prints it), history and all."""
     source = tmp_path / "a.db"
-    run("apply", "--db", str(source), "-", stdin=EVENTS_FILE)
+    run("apply", "--create", "--db", str(source), "-", stdin=EVENTS_FILE)
     shown = json.loads(run("show", "--db", str(source), "AE-1", "--json").stdout)
     target = tmp_path / "b.db"
-    done = run("import", "--db", str(target), "-", stdin=json.dumps(shown["order"]) + "\n")
+    done = run(
+        "import", "--create", "--db", str(target), "-", stdin=json.dumps(shown["order"]) + "\n"
+    )
     assert done.returncode == 0, done.stderr
     copied = json.loads(run("show", "--db", str(target), "AE-1", "--json").stdout)
     assert copied["order"] == shown["order"]
@@ -531,7 +540,7 @@ def test_import_takes_an_orders_whole_json_form(tmp_path: Path) -> None:
 def test_show_gives_deadlines_ledgers_and_why_not(store_args: list[str]) -> None:
     """show: state, local-time deadlines, timeline, the events allowed at --now and, for the
     others, the refusal with its rule and kind (R2 after dispatch, R8 before delivery)."""
-    run("apply", *store_args, "-", stdin=EVENTS_FILE)
+    run("apply", "--create", *store_args, "-", stdin=EVENTS_FILE)
     done = run("show", *store_args, "AE-1", "--now", "2026-03-05T10:00:00+08:00")
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -551,7 +560,13 @@ def test_show_gives_deadlines_ledgers_and_why_not(store_args: list[str]) -> None
 def test_sweep_fires_the_clock_events_that_are_due(store_args: list[str]) -> None:
     """sweep: nothing before the R1 deadline (Spring Festival skipped); after it, R12 closes
     the order; --json gives the store's Swept.to_dict()."""
-    run("import", *store_args, "-", stdin=jsonl(create("C-1", "2026-02-13T10:00:00+08:00")))
+    run(
+        "import",
+        "--create",
+        *store_args,
+        "-",
+        stdin=jsonl(create("C-1", "2026-02-13T10:00:00+08:00")),
+    )
     before = run("sweep", *store_args, "--now", "2026-03-02T23:00:00+08:00")
     assert before.returncode == 0 and "fired 0" in before.stdout
     after = run("sweep", *store_args, "--now", "2026-03-03T00:00:01+08:00", "--json")
@@ -571,7 +586,7 @@ def test_apply_interrupted_prints_the_summary_so_far_and_where_it_stopped(
     db = tmp_path / "o.db"
     lines = jsonl(create("C-1"), create("C-2"), create("C-3"))
     proc = subprocess.Popen(
-        [ORDERFSM, "apply", "--db", str(db), "-"],
+        [ORDERFSM, "apply", "--create", "--db", str(db), "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=_env(),
     )  # fmt: skip
@@ -593,7 +608,7 @@ def test_apply_interrupted_prints_the_summary_so_far_and_where_it_stopped(
         "orderfsm apply: interrupted after line 3; the lines up to it were applied as "
         "reported, the rest were not read"
     )
-    again = run("apply", "--db", str(db), "-", stdin=lines)
+    again = run("apply", "--create", "--db", str(db), "-", stdin=lines)
     assert again.stdout.strip().splitlines()[-1] == "applied 0, duplicate 3, rejected 0, invalid 0"
 
 
@@ -627,14 +642,14 @@ def test_apply_max_skew_refuses_an_event_dated_too_far_ahead(tmp_path: Path) -> 
     db = str(tmp_path / "o.db")
     typo = {"order_id": "C-1", "event": "dispatch", "at": "2036-03-03T09:00:00+08:00",
             "tracking_number": "LP1", "event_id": "d-1"}  # fmt: skip
-    done = run("apply", "--db", db, "--max-skew", "300", "--json", "-",
+    done = run("apply", "--create", "--db", db, "--max-skew", "300", "--json", "-",
                stdin=jsonl(create("C-1"), typo))  # fmt: skip
     assert done.returncode == 1, done.stderr
     report = [json.loads(line) for line in done.stdout.splitlines()][1]
     assert report["outcome"] == "invalid"
     assert (report["error"]["kind"], report["error"]["field"]) == ("time", "at")
     assert raw(("sqlite", db), "SELECT state FROM orders") == [("paid",)]
-    again = run("apply", "--db", db, "-", stdin=jsonl(typo))
+    again = run("apply", "--create", "--db", db, "-", stdin=jsonl(typo))
     assert again.returncode == 0 and "applied 1" in again.stdout
 
 
@@ -664,13 +679,74 @@ def test_a_database_in_memory_is_refused_where_nothing_would_be_kept(
 
 @pytest.mark.parametrize(
     "args",
-    [["show", "C-1"], ["apply", "-"], ["import", "-"], ["sweep"], ["outbox"]],
+    [["apply", "-"], ["import", "-"], ["sweep"], ["serve"], ["show", "C-1"], ["outbox"],
+     ["diagram", "C-1"]],
     ids=lambda a: a[0],
-)
+)  # fmt: skip
+def test_a_missing_database_file_is_refused_and_not_made(tmp_path: Path, args: list[str]) -> None:
+    """R1: a mistyped path, or a file lost under a running service, never silently becomes a
+    new empty store (which looks like every order gone): each command refuses a SQLite file
+    that does not exist with status 4 and one line naming --create, and makes no file."""
+    missing = tmp_path / "typo.db"
+    done = run(args[0], "--db", str(missing), *args[1:], stdin=jsonl(create("C-1")),
+               cwd=tmp_path, env=_env(ORDERFSM_TOKEN="write-token"))  # fmt: skip
+    line = one_error_line(done, 4)
+    assert "no such file" in line and "--create" in line
+    assert list(tmp_path.iterdir()) == []
+    by_env = run(args[0], *args[1:], stdin=jsonl(create("C-1")), cwd=tmp_path,
+                 env=_env(ORDERFSM_DB=str(missing), ORDERFSM_TOKEN="write-token"))  # fmt: skip
+    assert "no such file" in one_error_line(by_env, 4)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_store_is_status_4_and_left_as_it_was(tmp_path: Path) -> None:
+    """R1: a store the command cannot write (a read-only file, a read-only volume) stops
+    `apply` and `import` with status 4 and a line saying so, never status 70 (a bug) or a
+    traceback; the file's bytes are unchanged, and reading it still works."""
+    import hashlib
+
+    db = tmp_path / "orders.db"
+    assert (
+        run("import", "--create", "--db", str(db), "-", stdin=jsonl(create("C-1"))).returncode == 0
+    )
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for command in ("apply", "import"):
+        argv = read_only(db, [ORDERFSM, command, "--db", str(db), "-"])
+        done = subprocess.run(argv, input=jsonl(create("C-2")), capture_output=True, text=True,
+                              env=_env(), timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 4, (done.stdout, done.stderr)
+        assert "read-only" in done.stderr and "Traceback" not in done.stderr
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    argv = read_only(db, [ORDERFSM, "show", "--db", str(db), "C-1"])
+    shown = subprocess.run(
+        argv, capture_output=True, text=True, env=_env(), timeout=60, check=False
+    )
+    assert shown.returncode == 0 and "C-1: paid" in shown.stdout
+
+
+@pytest.mark.parametrize("command", ["apply", "import"])
+def test_create_makes_a_new_store_that_later_commands_open(tmp_path: Path, command: str) -> None:
+    """R1: with --create, apply and import make the missing file a new store; show opens it
+    afterwards without --create, and a second --create on it changes nothing already stored."""
+    db = str(tmp_path / "new.db")
+    assert run(command, "--create", "--db", db, "-", stdin=jsonl(create("C-1"))).returncode == 0
+    shown = json.loads(run("show", "--db", db, "--json", "C-1").stdout)
+    assert shown["order"]["order_id"] == "C-1"
+    again = run("apply", "--create", "--db", db, "-", stdin=jsonl(create("C-2")))
+    assert again.returncode == 0
+    assert raw(("sqlite", db), "SELECT order_id FROM orders ORDER BY 1") == [("C-1",), ("C-2",)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", "C-1"], ["apply", "--create", "-"], ["import", "--create", "-"], ["sweep"],
+     ["outbox"]],
+    ids=lambda a: a[0],
+)  # fmt: skip
 def test_another_applications_file_is_left_as_it_was(tmp_path: Path, args: list[str]) -> None:
     """R1: pointed at another application's SQLite file (a CRM's), every command stops with
     status 4 and one line, before changing anything in it: no table added, not even the
-    switch to WAL mode; the file's bytes are the same afterwards."""
+    switch to WAL mode; the file's bytes are the same afterwards (--create included)."""
     import hashlib
 
     crm = tmp_path / "crm.db"
@@ -717,7 +793,7 @@ def test_apply_max_skew_refuses_a_payment_dated_too_far_ahead(tmp_path: Path) ->
     """R16: a new order paid in 2099 would refuse every real event dated before its payment;
     with --max-skew it is invalid, of kind time, naming paid_at, and nothing is stored."""
     db = str(tmp_path / "o.db")
-    done = run("apply", "--db", db, "--max-skew", "300", "--json", "-",
+    done = run("apply", "--create", "--db", db, "--max-skew", "300", "--json", "-",
                stdin=jsonl(create("C-1", paid_at="2099-01-01T00:00:00+00:00")))  # fmt: skip
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout.splitlines()[0])
@@ -731,7 +807,7 @@ def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     """sweep --every: a real SIGINT (Ctrl-C) stops it between sweeps, with status 0 and a
     last line saying how many sweeps ran; no traceback."""
     db = str(tmp_path / "o.db")
-    run("import", "--db", db, "-", stdin=jsonl(create("C-1")))
+    run("import", "--create", "--db", db, "-", stdin=jsonl(create("C-1")))
     proc = subprocess.Popen(
         [ORDERFSM, "sweep", "--db", db, "--every", "0.05", "--json"],
         stdout=subprocess.PIPE,
@@ -754,7 +830,7 @@ def test_sweep_every_stops_cleanly_on_sigint(tmp_path: Path) -> None:
 
 def test_outbox_lists_and_acknowledges(store_args: list[str]) -> None:
     """outbox: the notifications waiting, oldest first (R6, R3); --ack marks them delivered."""
-    run("apply", *store_args, "-", stdin=EVENTS_FILE)
+    run("apply", "--create", *store_args, "-", stdin=EVENTS_FILE)
     listed = json.loads(run("outbox", *store_args, "--json").stdout)
     kinds = [i["notification"]["kind"] for i in listed["items"]]
     assert kinds == ["cancellation_request_received", "cancellation_lapsed"]
@@ -773,7 +849,7 @@ def test_diagram_draws_the_lifecycle_and_a_stored_journey(tmp_path: Path) -> Non
     assert run("diagram").stdout == lifecycle_mermaid()
     assert run("diagram", "--format", "dot").stdout == lifecycle_dot()
     db = tmp_path / "o.db"
-    run("apply", "--db", str(db), "-", stdin=EVENTS_FILE)
+    run("apply", "--create", "--db", str(db), "-", stdin=EVENTS_FILE)
     out = tmp_path / "j.mmd"
     assert run("diagram", "AE-1", "--db", str(db), "-o", str(out)).returncode == 0
     store = SQLiteStore(db)
@@ -854,13 +930,23 @@ def test_orderfsm_db_names_the_store(tmp_path: Path, pg_dsn: str) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     db = str(tmp_path / "env.db")
-    assert run("import", "-", stdin=jsonl(create("E-1")), env=_env(ORDERFSM_DB=db)).returncode == 0
+    assert (
+        run(
+            "import", "--create", "-", stdin=jsonl(create("E-1")), env=_env(ORDERFSM_DB=db)
+        ).returncode
+        == 0
+    )
     assert "E-1" in run("show", "E-1", env=_env(ORDERFSM_DB=db)).stdout
     params = conninfo_to_dict(pg_dsn)
     options = str(params["options"]).replace("=", "%3D")
     url = (f"postgresql://{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
            f"?options={options}")  # fmt: skip
-    assert run("import", "-", stdin=jsonl(create("E-2")), env=_env(ORDERFSM_DB=url)).returncode == 0
+    assert (
+        run(
+            "import", "--create", "-", stdin=jsonl(create("E-2")), env=_env(ORDERFSM_DB=url)
+        ).returncode
+        == 0
+    )
     shown = run("show", "E-2", "--json", env=_env(ORDERFSM_DB=url))
     assert json.loads(shown.stdout)["order"]["order_id"] == "E-2"
 
@@ -941,7 +1027,7 @@ def test_apply_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
     events.write_text(jsonl(*(create(f"T-{i}") for i in range(200))))
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [ORDERFSM, "apply", "--db", str(tmp_path / "t.db"), str(events)],
+        [ORDERFSM, "apply", "--create", "--db", str(tmp_path / "t.db"), str(events)],
         stdin=subprocess.DEVNULL,
         stdout=follower,
         stderr=follower,

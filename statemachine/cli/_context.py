@@ -36,6 +36,8 @@ class Invocation:
     """``--db PATH`` as given: a SQLite file."""
     dsn: str | None = None
     """``--dsn URL`` as given: a PostgreSQL connection string."""
+    create: bool = False
+    """``--create`` given: a SQLite file that does not exist may be made (a new store)."""
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ, repr=False)
     """Where ``ORDERFSM_DB`` is read when neither ``--db`` nor ``--dsn`` is given."""
     _console: Console | None = attrs.field(default=None, init=False, repr=False)
@@ -57,9 +59,9 @@ class Invocation:
         return store_ref(self.db, self.dsn, self.environ)
 
     @contextlib.contextmanager
-    def open_store(self, *, create: bool) -> Iterator[OrderStore]:
-        """That store, open for the block (``create``: a new SQLite file may be made)."""
-        with opened(self.store_ref(), create=create) as store:
+    def open_store(self) -> Iterator[OrderStore]:
+        """That store, open for the block; a new SQLite file only with ``--create``."""
+        with opened(self.store_ref(), create=self.create) as store:
             yield store
 
 

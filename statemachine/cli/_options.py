@@ -1,8 +1,8 @@
-"""The options several commands share: ``--json``, ``--db``/``--dsn`` and ``--now``.
+"""The options several commands share: ``--json``, ``--db``/``--dsn``, ``--create``, ``--now``.
 
-``--json``, ``--db`` and ``--dsn`` are kept on the run's :class:`~._context.Invocation`, not
-passed to the command; ``--json`` is read first (eager), so that even an error in a later
-option is reported as JSON.
+``--json``, ``--db``, ``--dsn`` and ``--create`` are kept on the run's
+:class:`~._context.Invocation`, not passed to the command; ``--json`` is read first (eager), so
+that even an error in a later option is reported as JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..store._ref import DB_ENV
 from ._context import Invocation
 from ._lines import parse_moment
 
-__all__ = ["json_option", "now_option", "or_wall_clock", "store_options"]
+__all__ = ["create_option", "json_option", "now_option", "or_wall_clock", "store_options"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -62,6 +62,24 @@ def store_options(f: _F) -> _F:
         "a postgresql:// URL).",
     )(f)
     return f
+
+
+def _create(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.ensure_object(Invocation).create = value
+
+
+def create_option(f: _F) -> _F:
+    """``--create``: a SQLite file that does not exist is made a new, empty store; without it
+    the command refuses a missing file (exit 4), so a mistyped path or a lost file never
+    silently becomes a new store."""
+    return click.option(
+        "--create",
+        is_flag=True,
+        callback=_create,
+        expose_value=False,
+        help="Make the SQLite file if it does not exist (a new store); without it a missing "
+        "file is refused.",
+    )(f)
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:

@@ -4,8 +4,8 @@ opening it for the length of the command."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Final
 
 import click
@@ -15,7 +15,12 @@ from ..store import OrderStore, SQLiteStore
 from ..store._ref import DB_ENV, StoreRef, store_in_env
 from ._errors import missing
 
-__all__ = ["SOURCE", "opened", "store_ref"]
+__all__ = ["CREATE_HINT", "SOURCE", "in_memory", "opened", "store_ref"]
+
+CREATE_HINT: Final = (
+    "`orderfsm apply`, `import`, `sweep` or `serve` with --create starts a new store there"
+)
+"""What to do when the SQLite file a command names does not exist."""
 
 SOURCE: Final = "orderfsm"
 """The ``source`` the store logs for the events this command line sends."""
@@ -45,8 +50,9 @@ def in_memory(target: str) -> bool:
 
 @contextlib.contextmanager
 def opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
-    """The store ``ref`` names, closed afterwards. A SQLite file must exist unless the
-    command creates orders (``create``): reading never leaves an empty database behind."""
+    """The store ``ref`` names, closed afterwards. A SQLite file must exist unless ``create``
+    (``--create``, or ``orderfsm demo``, whose job is a new store): a typo in a path, or a file
+    lost under a service, never becomes a new empty store that looks like every order gone."""
     store: OrderStore
     if ref.kind == "sqlite":
         if in_memory(ref.target):
@@ -55,11 +61,9 @@ def opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
                 "ends: name a file",
                 param_hint="--db",
             )
-        if not create and not Path(ref.target).exists():
-            raise StoreUnavailable(
-                ref.target, "no such file (`orderfsm import`, `apply` or `demo` creates one)"
-            )
-        store = SQLiteStore(ref.target)
+        if not create and not os.path.lexists(ref.target):
+            raise StoreUnavailable(ref.target, f"no such file ({CREATE_HINT})")
+        store = SQLiteStore(ref.target, create=create)
     else:
         from ..store import PostgresStore
 

@@ -26,7 +26,7 @@ from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
 from .._lines import named, parse_line, read_lines
-from .._options import json_option, store_options
+from .._options import create_option, json_option, store_options
 from .._output import emit, say
 from .._store import SOURCE, opened
 
@@ -81,6 +81,7 @@ class _Outcome:
 @click.command("apply")
 @click.argument("events", metavar="EVENTS.jsonl")
 @store_options
+@create_option
 @click.option("-v", "--verbose", is_flag=True, help="Report the lines applied too.")
 @click.option(
     "--max-skew",
@@ -125,7 +126,7 @@ def apply_cmd(
     skew = None if max_skew is None else dt.timedelta(seconds=max_skew)
     with (
         opened_input(events) as (stream, size),
-        opened(ref, create=True) as store,
+        opened(ref, create=invocation.create) as store,
         stop.on_sigint(),
     ):
         try:

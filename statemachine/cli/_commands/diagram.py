@@ -50,7 +50,7 @@ def diagram(
             raise click.UsageError("--db and --dsn name the store of ORDER_ID; give one")
         mermaid, dot = lifecycle_mermaid(), lifecycle_dot()
     else:
-        with invocation.open_store(create=False) as store:
+        with invocation.open_store() as store:
             order = store.get(order_id)
         mermaid, dot = journey_mermaid(order), journey_dot(order)
     data: bytes

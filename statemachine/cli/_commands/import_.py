@@ -14,7 +14,7 @@ from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
 from .._lines import CREATE_KEYS, parse_request, read_json, read_lines
-from .._options import json_option, store_options
+from .._options import create_option, json_option, store_options
 from .._output import emit
 from .._store import SOURCE, opened
 
@@ -24,6 +24,7 @@ __all__ = ["import_cmd"]
 @click.command("import")
 @click.argument("orders", metavar="ORDERS.jsonl")
 @store_options
+@create_option
 @json_option('{"imported": N}, or the bad lines as {"line": N, "error": ...} objects.')
 @pass_invocation
 def import_cmd(invocation: Invocation, orders: str) -> ExitCode:
@@ -71,7 +72,7 @@ def import_cmd(invocation: Invocation, orders: str) -> ExitCode:
             f"{len(bad)} bad line{'s' if len(bad) != 1 else ''} in {orders}; nothing was imported",
             field="line",
         )
-    with opened(ref, create=True) as store:
+    with opened(ref, create=invocation.create) as store:
         try:
             count = store.add_many(loaded, source=SOURCE)
         except OrderExists as exc:

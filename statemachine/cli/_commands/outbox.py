@@ -32,7 +32,7 @@ def outbox(invocation: Invocation, ack: bool, limit: int) -> ExitCode:
     With --ack, the ones listed are marked delivered afterwards (a relay that has sent them
     acknowledges them so; each notification is queued exactly once).
     """
-    with invocation.open_store(create=False) as store:
+    with invocation.open_store() as store:
         items = store.outbox(limit)
         acked = store.ack([item.id for item in items]) if ack and items else 0
     if invocation.json:

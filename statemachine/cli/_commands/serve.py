@@ -3,18 +3,23 @@ the options or ``ORDERFSM_DB`` name, until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from ...errors import StoreUnavailable
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._errors import missing
-from .._options import store_options
+from .._options import create_option, store_options
+from .._store import CREATE_HINT, in_memory
 
 __all__ = ["serve"]
 
 
 @click.command("serve")
 @store_options
+@create_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
@@ -39,7 +44,8 @@ def serve(invocation: Invocation, host: str, port: int, workers: int, pool_size:
     environment only, never from options others can read in the process list:
     ORDERFSM_TOKEN (writes), ORDERFSM_READ_TOKEN (reads and the inspector),
     ORDERFSM_WEBHOOK_SECRET (signed supplier webhooks), ORDERFSM_RELAY_URL and
-    ORDERFSM_RELAY_SECRET (the outbox relay). Stops cleanly on SIGTERM or Ctrl-C.
+    ORDERFSM_RELAY_SECRET (the outbox relay). A SQLite file that does not exist is refused
+    unless --create is given. Stops cleanly on SIGTERM or Ctrl-C.
     """
     ref = invocation.store_ref()
     try:
@@ -48,8 +54,16 @@ def serve(invocation: Invocation, host: str, port: int, workers: int, pool_size:
         raise missing(
             f"serve needs the web extra: pip install 'order-statemachine[web]' ({exc})"
         ) from None
-    if ref.kind == "sqlite":
-        run_server(db=ref.target, host=host, port=port, workers=workers, pool_size=pool_size)
-    else:
-        run_server(dsn=ref.target, host=host, port=port, workers=workers, pool_size=pool_size)
+    sqlite = ref.kind == "sqlite"
+    if sqlite and not (invocation.create or in_memory(ref.target) or os.path.lexists(ref.target)):
+        raise StoreUnavailable(ref.target, f"no such file ({CREATE_HINT})")
+    run_server(
+        db=ref.target if sqlite else None,
+        dsn=None if sqlite else ref.target,
+        create=invocation.create,
+        host=host,
+        port=port,
+        workers=workers,
+        pool_size=pool_size,
+    )
     return ExitCode.OK

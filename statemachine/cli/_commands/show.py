@@ -43,7 +43,7 @@ def show(invocation: Invocation, order_id: str, now: dt.datetime | None) -> Exit
     event, the refusal says why: the rule, its kind (state, data or time) and the facts.
     """
     when = or_wall_clock(now)
-    with invocation.open_store(create=False) as store:
+    with invocation.open_store() as store:
         shown = show_order(store, order_id)
     order, log = shown.order, shown.history
     allowed = order.allowed_events(when)

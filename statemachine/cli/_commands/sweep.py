@@ -20,7 +20,7 @@ from ...application import sweep_all
 from ...store import MAX_LIMIT, Swept
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
-from .._options import json_option, now_option, or_wall_clock, store_options
+from .._options import create_option, json_option, now_option, or_wall_clock, store_options
 from .._output import emit
 
 __all__ = ["sweep"]
@@ -28,6 +28,7 @@ __all__ = ["sweep"]
 
 @click.command("sweep")
 @store_options
+@create_option
 @now_option("Sweep as of TIME (ISO 8601 with offset; default: the wall clock at each sweep).")
 @click.option(
     "--every",
@@ -68,7 +69,7 @@ def sweep(
         stop.set()
 
     with (
-        invocation.open_store(create=False) as store,
+        invocation.open_store() as store,
         _stop_on_signals(on_signal, every is not None),
     ):
         sweeps = 0
