@@ -79,7 +79,7 @@ service-doc: $(STAMP)
 
 # The service on a local SQLite file (tokens from ORDERFSM_TOKEN and ORDERFSM_READ_TOKEN).
 serve: $(STAMP)
-	$(BIN)/python -m statemachine.web --db orders.db
+	$(BIN)/python -m statemachine.web --db orders.db --create
 
 clean:
 	rm -rf $(VENV) $(PSM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

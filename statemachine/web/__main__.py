@@ -1,6 +1,6 @@
-"""``python -m statemachine.web [--db PATH | --dsn URL] [--host --port --workers]``; without
-``--db`` or ``--dsn``, the store ``ORDERFSM_DB`` names (a path or a ``postgresql://`` URL), as
-for ``orderfsm serve``."""
+"""``python -m statemachine.web [--db PATH | --dsn URL] [--create] [--host --port --workers]``;
+without ``--db`` or ``--dsn``, the store ``ORDERFSM_DB`` names (a path or a ``postgresql://``
+URL), as for ``orderfsm serve``."""
 
 from __future__ import annotations
 
@@ -28,10 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument(
         "--db",
         metavar="PATH",
-        help="a SQLite file (created if missing); default: $ORDERFSM_DB (a path or a "
-        "postgresql:// URL)",
+        help="a SQLite file; default: $ORDERFSM_DB (a path or a postgresql:// URL)",
     )
     where.add_argument("--dsn", metavar="URL", help="a PostgreSQL connection string")
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="make the SQLite file if it does not exist (a new store); refused otherwise",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
@@ -56,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(
             db=args.db,
             dsn=args.dsn,
+            create=args.create,
             host=args.host,
             port=args.port,
             workers=args.workers,

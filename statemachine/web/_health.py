@@ -1,10 +1,11 @@
-"""The service's health: the process answers (liveness), the store answers (readiness)."""
+"""The service's health: the process answers (liveness), the store can write (readiness)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
+from ..errors import OrderError
 from ._deps import ServiceDep
 from ._openapi import answer, problems
 from ._problems import LOGGER, problem
@@ -29,15 +30,20 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     operation_id="getReadiness",
-    summary="The store answers",
-    responses=answer(200, "The store answers", "Health")
-    | problems((503,), said={503: "The order store does not answer"}),
+    summary="The store can write",
+    responses=answer(200, "The store answers and takes a write", "Health")
+    | problems((503,), said={503: "The order store cannot write now"}),
 )
 async def readyz(service: ServiceDep) -> Response:
-    """200 when the order store answers a query (readiness)."""
+    """200 when the order store could write now (readiness): it answers, its SQLite file is
+    still the one opened, and it takes a write that is then rolled back. A deleted, replaced or
+    read-only file, a read-only mount or a standby server is 503 with ``Retry-After``."""
     try:
         await service.store.ping()
     except Exception as exc:  # any failure means not ready; the reason goes to the log only
-        LOGGER.warning("readyz: the store does not answer: %s", type(exc).__name__)
-        return problem(503, "the order store does not answer", name="NotReady")
+        why = exc.message if isinstance(exc, OrderError) else type(exc).__name__
+        LOGGER.warning("readyz: the store cannot write: %s", why)
+        return problem(
+            503, "the order store cannot write now", name="NotReady", headers={"Retry-After": "5"}
+        )
     return JSONResponse({"status": "ready"})

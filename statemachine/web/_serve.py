@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import re
 import signal
 import sys
 import threading
+import time
 from typing import Any, Final
 
 import anyio
 from fastapi import FastAPI
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StoreUnavailable
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
 from ..store._ref import DB_ENV, DSN_ENV, StoreRef, store_in_env
 from ._app import build
@@ -32,7 +35,7 @@ this long, and meanwhile the write lock and every answer of its group wait too. 
 millisecond takes ``POST /orders`` on SQLite about a sixth further (``bench/bench_wrk.py``)."""
 
 
-def _open(db: str | None, dsn: str | None, pool_size: int) -> AsyncStore:
+def _open(db: str | None, dsn: str | None, pool_size: int, *, create: bool) -> AsyncStore:
     if (db is None) == (dsn is None):
         raise InvalidInput("give the store as either db (a SQLite file) or dsn (PostgreSQL)")
     if db is not None:
@@ -42,7 +45,13 @@ def _open(db: str | None, dsn: str | None, pool_size: int) -> AsyncStore:
                 "stops (and each connection would see its own): name a file",
                 field="db",
             )
-        return AsyncSQLiteStore(db)
+        if not create and not os.path.lexists(db):
+            raise StoreUnavailable(
+                db,
+                "no such file: a new store is made only when asked (`orderfsm serve --create`, "
+                "or serve(create=True))",
+            )
+        return AsyncSQLiteStore(db, create=create)
     assert dsn is not None
     return AsyncPostgresStore(dsn, pool_size=pool_size)
 
@@ -74,7 +83,51 @@ def app_from_env() -> FastAPI:
     if not pool.isdigit() or int(pool) < 1:
         raise InvalidInput(f"{POOL_ENV} must be a whole number from 1, got {pool!r}")
     sys.setswitchinterval(SWITCH_INTERVAL)
-    return build(_open(db, dsn, int(pool)), settings, owns_store=True)
+    # never a new file: serve() made it, if asked to, before the workers started; a file
+    # missing now was lost, and a new empty one would hide that every order is gone
+    return build(_open(db, dsn, int(pool), create=False), settings, owns_store=True)
+
+
+async def _ready(store: AsyncStore) -> None:
+    """Refuse a store that cannot write (a read-only file or mount, a standby server) before
+    the server starts, then close it."""
+    async with store:
+        await store.ping()
+
+
+_ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+class OnceALine(logging.Filter):
+    """A library's log record as one line, and the same line at most once every ``every``
+    seconds. A PostgreSQL server that is down makes ``psycopg_pool`` report each failed
+    reconnection, on two lines, a few times a second, and each connection it drops: the
+    operator needs to read once that the server refuses connections, not a screenful. An
+    exception attached to a record is named on its line, without its traceback."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        super().__init__()
+        self.every = every
+        self._said: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text = f"{text} ({type(exc).__name__}: {exc})"
+        text = " ".join(_ADDRESS.sub("", text).split())
+        now = time.monotonic()
+        with self._lock:
+            said = self._said.get(text)
+            if said is not None and now - said < self.every:
+                return False
+            if len(self._said) >= 1000:  # bounded, whatever the libraries say
+                self._said.clear()
+            self._said[text] = now
+        record.msg, record.args = text, None
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
 
 
 def _log_config(level: str) -> dict[str, Any]:
@@ -84,6 +137,14 @@ def _log_config(level: str) -> dict[str, Any]:
     config["loggers"]["statemachine"] = {
         "handlers": ["default"],
         "level": level.upper(),
+        "propagate": False,
+    }
+    # the drivers' own lines (psycopg_pool's reconnections): one line each, repeats held back
+    config["filters"] = {"once_a_line": {"()": f"{__name__}.OnceALine"}}
+    config["handlers"]["libraries"] = {**config["handlers"]["default"], "filters": ["once_a_line"]}
+    config["loggers"]["psycopg"] = {
+        "handlers": ["libraries"],
+        "level": "WARNING",
         "propagate": False,
     }
     return config
@@ -106,6 +167,7 @@ def serve(
     *,
     db: str | os.PathLike[str] | None = None,
     dsn: str | None = None,
+    create: bool = False,
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
@@ -115,6 +177,7 @@ def serve(
     """Serve the API and the inspector under uvicorn until SIGTERM or SIGINT.
 
     The store is ``db`` (a SQLite file) or ``dsn`` (a PostgreSQL connection string), not both.
+    A SQLite file that does not exist is refused unless ``create`` (a new, empty store).
     Tokens, secrets and the other settings come from the environment (:class:`Settings`,
     ``ORDERFSM_*``), never from arguments, which other users of the machine can read in the
     process list. ``workers`` processes share the store (each with its own sweeper and relay,
@@ -139,8 +202,8 @@ def serve(
     if location is not None and StoreRef.named(location).kind != "sqlite":
         # the workers read it back from ORDERFSM_DB, where such a name is a PostgreSQL URL
         raise InvalidInput("db is a SQLite file; give a postgresql:// URL as dsn", field="db")
-    store = _open(location, dsn, 1)  # opens (and migrates) the store once, or says why not
-    anyio.run(store.aclose)
+    store = _open(location, dsn, 1, create=create)  # opens (and migrates) it once, or says why not
+    anyio.run(_ready, store)
     os.environ.pop(DB_ENV, None)
     os.environ.pop(DSN_ENV, None)
     if location is not None:

@@ -264,7 +264,7 @@ def _cli_refusal(tmp_path: Path, lines: list[dict[str, Any]]) -> dict[str, Any]:
     if found is None:
         skip_or_fail("the orderfsm console script is not installed: pip install -e '.[dev]'")
     done = subprocess.run(
-        [found, "apply", "--db", str(tmp_path / "cli.db"), "-", "--json"],
+        [found, "apply", "--create", "--db", str(tmp_path / "cli.db"), "-", "--json"],
         input="".join(json.dumps(line) + "\n" for line in lines),
         capture_output=True,
         text=True,

@@ -145,3 +145,134 @@ def test_a_database_file_deleted_under_the_service_is_503_and_loses_nothing(
 
     rows = sqlite3.connect(kept / "orders.db").execute("SELECT order_id FROM orders").fetchall()
     assert rows == [("AE-1",)]
+
+
+def test_a_read_only_store_is_not_ready_and_its_writes_are_503(tmp_path: Any) -> None:
+    """R1: a store that cannot write (a read-only file or volume). `python -m
+    statemachine.web` refuses to start on it, in one line saying so; the app factory uvicorn
+    runs (`--factory statemachine.web:app_from_env`) starts, but /readyz is 503 with
+    Retry-After and a write is 503 with Retry-After and no path (never 201, never a 500 with
+    the driver's error); reads still answer. The file is unchanged."""
+    import hashlib
+    import subprocess
+    import sys
+    import time
+
+    from web_helpers import ROOT, free_port, server_env
+
+    from statemachine.store import SQLiteStore
+    from tests.helpers import read_only
+
+    path = tmp_path / "orders.db"
+    with SQLiteStore(path) as store:
+        store.add(_order("AE-1"))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    env = server_env(ORDERFSM_SWEEP_INTERVAL="0")
+    refused = subprocess.run(
+        read_only(path, [sys.executable, "-m", "statemachine.web", "--db", str(path)]),
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "read-only" in refused.stderr
+    port = free_port()
+    factory = [sys.executable, "-m", "uvicorn", "--factory", "statemachine.web:app_from_env",
+               "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(
+        read_only(path, factory),
+        env={**env, "ORDERFSM_DB": str(path)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the factory's server did not answer")
+        ready = httpx.get(f"{url}/readyz", timeout=30)
+        assert ready.status_code == 503 and ready.headers["Retry-After"]
+        write = {"Authorization": f"Bearer {WRITE}"}
+        answer = httpx.post(f"{url}/orders", json=_body("AE-2"), headers=write, timeout=30)
+        assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
+        assert str(tmp_path) not in answer.text and "sqlite" not in answer.text.lower()
+        assert httpx.get(f"{url}/orders/AE-1", headers=R, timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(60)
+    assert "Traceback" not in (server.stderr.read().decode() if server.stderr else "")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def _body(oid: str) -> dict[str, str]:
+    return {"order_id": oid, "amount": "25.00", "currency": "USD",
+            "paid_at": "2026-03-02T09:00:00+08:00"}  # fmt: skip
+
+
+def _order(oid: str) -> Any:
+    import datetime as dt
+
+    from statemachine import Order
+
+    return Order.create(oid, "25.00", "USD", dt.datetime(2026, 3, 2, 1, tzinfo=dt.UTC))
+
+
+def test_a_stopped_postgresql_is_503_within_seconds_in_one_line_each_and_recovers(
+    tmp_path: Any,
+) -> None:
+    """R1: PostgreSQL stopped under a running service (a real server process on a real
+    PostgreSQL). Reads, writes and /readyz answer 503 with Retry-After within seconds (a short
+    wait for a connection, not half a minute), naming no DSN, host or port; the log says it in
+    single lines, without a traceback and without a line per reconnection attempt. Started
+    again, the same service serves and writes; what was answered 201 is kept, what was answered
+    503 is not."""
+    import time
+
+    from pg_server import PostgresUnavailable, TempPostgres
+    from web_helpers import ProcessServer
+
+    from tests.helpers import skip_or_fail
+
+    try:
+        database = TempPostgres().start()
+    except PostgresUnavailable as exc:
+        skip_or_fail(f"the service on PostgreSQL is not tested: {exc}")
+    log = tmp_path / "server.log"
+    server = ProcessServer(dsn=database.dsn, log=log)
+    write = {"Authorization": f"Bearer {WRITE}"}
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            assert http.post("/orders", json=_body("AE-1"), headers=write).status_code == 201
+            database.halt()
+            outage = [
+                lambda: http.get("/orders/AE-1", headers=R),
+                lambda: http.post("/orders", json=_body("AE-2"), headers=write),
+                lambda: http.get("/orders", headers=R),
+                lambda: http.get("/readyz"),
+            ]
+            for ask in outage:
+                began = time.monotonic()
+                answer = ask()
+                assert time.monotonic() - began < 15, answer.request.url
+                assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
+                assert str(database.port) not in answer.text and "127.0.0.1" not in answer.text
+            database.resume()
+            deadline = time.monotonic() + 60
+            while http.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline, "the service did not recover"
+                time.sleep(0.2)
+            assert http.post("/orders", json=_body("AE-3"), headers=write).status_code == 201
+            assert http.get("/orders/AE-1", headers=R).json()["order"]["state"] == "paid"
+            assert http.get("/orders/AE-2", headers=R).status_code == 404
+    finally:
+        server.stop()
+        database.stop()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert not [line for line in text.splitlines() if line[:1].isspace()], text
+    assert text.count("error connecting") <= 2, text

@@ -122,7 +122,7 @@ def _cli_verdict(tmp_path: Path, before: list[tuple[str, dict[str, Any]]], kind:
     lines.append(_line(kind, text))
     env = {k: v for k, v in os.environ.items() if k != "ORDERFSM_DB"}
     done = subprocess.run(
-        [_orderfsm(), "apply", "--json", "--db", str(tmp_path / "cli.db"), "-"],
+        [_orderfsm(), "apply", "--create", "--json", "--db", str(tmp_path / "cli.db"), "-"],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from web_helpers import READ, ROOT, WRITE, R, ThreadServer, W, create, pg_url, server_env
 
 from statemachine import InvalidInput
+from statemachine.errors import StoreUnavailable
 from statemachine.store import AsyncPostgresStore, AsyncSQLiteStore, PostgresStore, SQLiteStore
 from statemachine.web import Settings, app_from_env, create_app, serve
 
@@ -74,11 +75,15 @@ def test_a_setting_that_does_not_read_names_its_variable(
 
 
 def test_serve_takes_the_store_and_the_address_never_a_token() -> None:
-    """serve()'s signature, which orderfsm serve calls: keyword-only store, address, workers,
-    pool and log level; no parameter for a token or a secret."""
+    """serve()'s signature, which orderfsm serve calls: keyword-only store, whether to create
+    it, address, workers, pool and log level; no parameter for a token or a secret. A new
+    SQLite file is made only when asked (R1: a lost file never silently becomes a new store)."""
     parameters = inspect.signature(serve).parameters
-    assert list(parameters) == ["db", "dsn", "host", "port", "workers", "pool_size", "log_level"]
+    assert list(parameters) == [
+        "db", "dsn", "create", "host", "port", "workers", "pool_size", "log_level"
+    ]  # fmt: skip
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    assert parameters["create"].default is False
     assert (parameters["host"].default, parameters["port"].default) == ("127.0.0.1", 8000)
 
 
@@ -96,6 +101,7 @@ def test_app_from_env_reads_orderfsm_db_as_orderfsm_does(
             monkeypatch.setenv(name, value)
     if variable == "ORDERFSM_DB path":
         path = tmp_path / "orders.db"
+        SQLiteStore(path).close()  # serve() makes it (with create=True) before its workers
         monkeypatch.setenv("ORDERFSM_DB", str(path))
     else:
         dsn = request.getfixturevalue("pg_dsn")
@@ -111,6 +117,22 @@ def test_app_from_env_reads_orderfsm_db_as_orderfsm_does(
         assert store.get("ENV-1").state == "paid"
     finally:
         store.close()
+
+
+def test_app_from_env_never_makes_a_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1: the workers' factory opens only a SQLite file that exists: a worker restarted after
+    the file was deleted says so (StoreUnavailable naming --create) instead of starting on a new
+    empty store, where every order would look gone; no file is made."""
+    for name, value in server_env().items():
+        if name.startswith("ORDERFSM_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ORDERFSM_DSN", raising=False)
+    monkeypatch.setenv("ORDERFSM_DB", str(tmp_path / "orders.db"))
+    with pytest.raises(StoreUnavailable, match=r"no such file.*--create"):
+        app_from_env()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_app_from_env_refuses_two_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,7 +250,7 @@ def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(
     assert script, "orderfsm is installed with the package"
     port = free_port()
     if where == "--db PATH":
-        env, store_args = server_env(), ["--db", str(tmp_path / "orders.db")]
+        env, store_args = server_env(), ["--db", str(tmp_path / "orders.db"), "--create"]
     else:
         dsn = request.getfixturevalue("pg_dsn")
         env, store_args = {**server_env(), "ORDERFSM_DB": pg_url(dsn)}, []

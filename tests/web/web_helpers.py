@@ -91,7 +91,8 @@ def server_env(**settings: str) -> dict[str, str]:
 
 
 class ProcessServer:
-    """``python -m statemachine.web`` in a process of its own, its output in a file."""
+    """``python -m statemachine.web`` in a process of its own, its output in a file; a SQLite
+    file that does not exist is made (``--create``) unless ``create=False``."""
 
     def __init__(
         self,
@@ -101,10 +102,13 @@ class ProcessServer:
         log: Path,
         env: dict[str, str] | None = None,
         workers: int = 1,
+        create: bool = True,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         where = ["--db", db] if db is not None else ["--dsn", str(dsn)]
+        if create and db is not None:
+            where.append("--create")
         self.command = [
             sys.executable,
             "-m",
