@@ -276,3 +276,50 @@ def test_a_stopped_postgresql_is_503_within_seconds_in_one_line_each_and_recover
     assert "Traceback" not in text
     assert not [line for line in text.splitlines() if line[:1].isspace()], text
     assert text.count("error connecting") <= 2, text
+
+
+def test_a_service_whose_file_was_deleted_stops_writing_and_does_not_restart_on_a_new_one(
+    tmp_path: Any,
+) -> None:
+    """R1: the SQLite file deleted under a running service process (an operator's slip, a
+    cleanup job): writes answer 503 with Retry-After and /readyz 503, never 201 for a write
+    kept nowhere. Restarted without --create, the service refuses in one line and makes no new
+    empty file at the path (which would look like every order gone); every order answered 201
+    is in the file that was moved away."""
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+
+    from web_helpers import ROOT, ProcessServer, server_env
+
+    path = tmp_path / "orders.db"
+    server = ProcessServer(db=str(path), log=tmp_path / "server.log")
+    write = {"Authorization": f"Bearer {WRITE}"}
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            for oid in ("AE-1", "AE-2"):
+                assert http.post("/orders", json=_body(oid), headers=write).status_code == 201
+            for name in ("orders.db", "orders.db-wal", "orders.db-shm"):
+                if (tmp_path / name).exists():
+                    shutil.move(tmp_path / name, kept / name)
+            for oid in ("AE-3", "AE-4"):
+                answer = http.post("/orders", json=_body(oid), headers=write)
+                assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
+                assert str(tmp_path) not in answer.text
+            assert http.get("/readyz").status_code == 503
+        assert server.terminate() == 0
+    finally:
+        server.stop()
+    again = subprocess.run(
+        [sys.executable, "-m", "statemachine.web", "--db", str(path), "--port", "1"],
+        capture_output=True, text=True, env=server_env(), cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
+    assert "no such file" in again.stderr and "--create" in again.stderr
+    assert not path.exists()
+    rows = sqlite3.connect(kept / "orders.db").execute("SELECT order_id FROM orders ORDER BY 1")
+    assert rows.fetchall() == [("AE-1",), ("AE-2",)]
