@@ -15,6 +15,7 @@ import inspect
 import itertools
 import re
 import sys
+import typing
 from pathlib import Path
 from typing import Final, get_args
 
@@ -215,6 +216,8 @@ def _summary(obj: object) -> str:
 
 
 def _kind(value: object) -> str:
+    if typing.get_origin(value) is not None:  # an alias: Literal[...], a union
+        return "type"
     if inspect.isclass(value):
         return "exception" if issubclass(value, BaseException) else "class"
     if callable(value):
@@ -285,7 +288,7 @@ def render_api() -> str:
         for public in sorted(getattr(module, "__all__", ())):
             value = getattr(module, public)
             kind = _kind(value)
-            what = _summary(value) if kind != "value" else _value_doc(name, public)
+            what = _summary(value) if kind not in ("value", "type") else _value_doc(name, public)
             out.append(f"| `{public}` | {kind} | {what} |")
     out += [
         "",

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from statemachine import EventRejected, InvalidInput
 from statemachine.application import (
+    RELAY_DEFAULTS,
+    Answer,
     EventRequest,
     NewOrder,
     RelayPolicy,
@@ -251,31 +253,106 @@ def test_sweep_all_stops_between_transactions_when_asked(store: SQLiteStore) -> 
     assert fired == [f"AE-{i}" for i in range(5)]
 
 
-def test_the_relay_records_each_try_and_dead_letters_go_again(tmp_path: Path) -> None:
-    """R6: a relay pass sends what is due and records each try; a notification that failed
-    every try is a dead letter, and redeliver queues it again with its tries started over."""
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
-    async def scenario() -> tuple[dict[str, int], dict[str, int], int, int]:
+
+def _two_notifications(store: SQLiteStore, order_id: str) -> None:
+    """An order whose cancellation made two notifications (R6, then R9's completion)."""
+    create(store, _order(order_id=order_id), source="test")
+    for event in ("request_cancellation", "supplier_accepts_cancellation", "settle_refund"):
+        store.apply(order_id, event, at=LATER)
+
+
+def test_the_relay_records_every_try_and_dead_letters_go_again(tmp_path: Path) -> None:
+    """R6: a relay round sends what is due and records each try with its answer; a
+    notification that failed every try is a dead letter, kept with its tries; redeliver
+    queues it again with its count started over, its tries kept, and it is delivered."""
+    answers = [Answer(False, "HTTP 503"), Answer(False, "HTTP 502"), Answer(True, "HTTP 204")]
+    policy = RelayPolicy(attempts=2, backoff=0.01, backoff_max=0.01)
+
+    async def send(item: Any) -> Answer:
+        return answers.pop(0)
+
+    async def scenario() -> tuple[list[dict[str, int]], int, int, list[Any], Any]:
         async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
             await store.run(create, _order(), source="test")
             await store.apply("AE-1", "request_cancellation", at=LATER)
-            policy = RelayPolicy(attempts=1, backoff=0.01, backoff_max=0.01)
-
-            async def refused(item: Any) -> str:
-                return "HTTP 503"
-
-            async def taken(item: Any) -> None:
-                return None
-
-            now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
-            first = await relay_batch(store, refused, policy, limit=10, now=now)
+            rounds = [await relay_batch(store, send, policy, owner="r1", now=_now)]
+            await anyio.sleep(0.05)  # the retry's backoff
+            rounds.append(await relay_batch(store, send, policy, owner="r1", now=_now))
             dead = await store.dead_letter_count()
             again = await store.run(redeliver, None)
-            second = await relay_batch(store, taken, policy, limit=10, now=now)
-            return first, second, dead, again
+            rounds.append(await relay_batch(store, send, policy, owner="r1", now=_now))
+            (item,) = await store.delivery_states()
+            return rounds, dead, again, await store.tries(item.notification_id), item
 
-    first, second, dead, again = anyio.run(scenario)
-    assert (first["dead"], dead, again, second["sent"]) == (1, 1, 1, 1)
+    rounds, dead, again, tries, item = anyio.run(scenario)
+    assert [(r["failed"], r["dead"], r["sent"]) for r in rounds] == [
+        (1, 0, 0),
+        (0, 1, 0),
+        (0, 0, 1),
+    ]
+    assert (dead, again) == (1, 1)
+    assert [(t.answer, t.delivered) for t in tries] == [
+        ("HTTP 503", False), ("HTTP 502", False), ("HTTP 204", True)
+    ]  # fmt: skip
+    assert (item.standing, item.attempts, item.leased_until) == ("delivered", 1, None)
+
+
+def test_claims_hold_a_notification_for_one_relay_and_keep_each_orders_queue(
+    store: SQLiteStore,
+) -> None:
+    """R6 R9: a claim takes the first notification of each order that is due and held by no
+    other relay; another relay's claim meanwhile gets nothing; an order's second notification
+    waits for its first to be delivered; a lease that ran out (a relay that died) is taken
+    again."""
+    _two_notifications(store, "AE-1")
+    _two_notifications(store, "AE-2")
+    lease = dt.timedelta(minutes=1)
+    first = store.claim("r1", LATER, lease, 10)
+    assert [(i.order_id, i.position) for i in first] == [("AE-1", 0), ("AE-2", 0)]
+    assert store.claim("r2", LATER, lease, 10) == []
+    store.record_delivery(first[0].id, status="acked", error=None, next_attempt_at=None,
+                          now=LATER, answer="HTTP 200", owner="r1")  # fmt: skip
+    second = store.claim("r2", LATER, lease, 10)
+    assert [(i.order_id, i.position) for i in second] == [("AE-1", 1)]
+    later = store.claim("r3", LATER + 2 * lease, lease, 10)  # r1 and r2 died holding these
+    assert sorted((i.order_id, i.position) for i in later) == [("AE-1", 1), ("AE-2", 0)]
+    assert store.release("r3") == 2
+    assert len(store.claim("r4", LATER + 2 * lease, lease, 10)) == 2
+
+
+def test_a_receiver_that_does_not_finish_is_cut_at_the_timeout(tmp_path: Path) -> None:
+    """R6: a delivery that takes longer than the policy's timeout, all of it, is a failed try
+    saying so, retried later; the other deliveries of the round went on meanwhile."""
+    policy = RelayPolicy(attempts=5, backoff=60, backoff_max=60, timeout=0.2)
+
+    async def send(item: Any) -> Answer:
+        if item.order_id == "AE-1":
+            await anyio.sleep(30)
+        return Answer(True, "HTTP 200")
+
+    async def scenario() -> tuple[dict[str, int], list[Any]]:
+        async with AsyncSQLiteStore(tmp_path / "orders.db") as store:
+            for oid in ("AE-1", "AE-2"):
+                await store.run(create, _order(order_id=oid), source="test")
+                await store.apply(oid, "request_cancellation", at=LATER)
+            done = await relay_batch(store, send, policy, owner="r1", now=_now)
+            return done, await store.delivery_states()
+
+    done, states = anyio.run(scenario)
+    assert (done["sent"], done["failed"]) == (1, 1)
+    hung = next(s for s in states if s.order_id == "AE-1")
+    assert hung.standing == "retrying" and hung.last_answer == "no complete answer within 0.2 s"
+
+
+def test_the_default_schedule_retries_for_about_three_days() -> None:
+    """R6: the default relay policy spreads its tries over about three days (what payment
+    providers give webhooks), so a receiver down over a weekend misses nothing."""
+    span = RELAY_DEFAULTS.expected_span()
+    assert 2.5 * 86400 < span < 3.5 * 86400
+    assert RELAY_DEFAULTS.lease > dt.timedelta(seconds=RELAY_DEFAULTS.timeout)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ SQLite files and on the real PostgreSQL server (fixtures of tests/conftest.py)."
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -838,6 +839,42 @@ def test_outbox_lists_and_acknowledges(store_args: list[str]) -> None:
     text = run("outbox", *store_args, "--ack").stdout
     assert "cancellation_lapsed" in text and "acknowledged 2" in text
     assert run("outbox", *store_args).stdout == "the outbox is empty\n"
+
+
+def test_outbox_shows_dead_letters_their_tries_and_sends_them_again(store_args: list[str]) -> None:
+    """R6: `outbox --dead` lists the dead letters, `--tries ID` every try kept, `--redeliver
+    ID` sends one again (its count of tries starting over, its tries kept) and `--all-dead`
+    every one; naming one that is not a dead letter, or none stored, is reported and left as
+    it is (status 1); two of these options at once is a usage error (2)."""
+    run("apply", "--create", *store_args, "-", stdin=EVENTS_FILE)
+    kind, target = ("sqlite", store_args[1]) if store_args[0] == "--db" else ("pg", store_args[1])
+    from statemachine.store import PostgresStore
+
+    with SQLiteStore(target) if kind == "sqlite" else PostgresStore(target) as store:
+        first, second = (item.id for item in store.outbox())
+        moment = dt.datetime(2026, 6, 1, 10, tzinfo=dt.UTC)
+        for nid in (first, second):
+            store.record_delivery(nid, status="retrying", error="HTTP 500",
+                                  next_attempt_at=moment, now=moment)  # fmt: skip
+            store.record_delivery(nid, status="dead", error="HTTP 503", next_attempt_at=None,
+                                  now=moment)  # fmt: skip
+    dead = json.loads(run("outbox", *store_args, "--dead", "--json").stdout)["dead"]
+    assert sorted(d["notification_id"] for d in dead) == [first, second]
+    tries = json.loads(run("outbox", *store_args, "--tries", str(first), "--json").stdout)
+    assert [t["answer"] for t in tries["tries"]] == ["HTTP 500", "HTTP 503"]
+    assert tries["notification"]["standing"] == "dead"
+    shown = run("outbox", *store_args, "--tries", str(first)).stdout
+    assert f"#{first} AE-1: dead, 2 tries; last: HTTP 503" in shown and "failed: HTTP 500" in shown
+    again = run("outbox", *store_args, "--redeliver", str(first), "--redeliver", "9999")
+    assert again.returncode == 1
+    assert "#9999: no such notification, not a dead letter" in again.stdout
+    assert "sent again: 1 dead letter" in again.stdout
+    waiting = json.loads(run("outbox", *store_args, "--json").stdout)["items"]
+    assert [i["id"] for i in waiting] == [first]
+    rest = json.loads(run("outbox", *store_args, "--all-dead", "--json").stdout)
+    assert rest == {"redelivered": 1, "refused": []}
+    both = run("outbox", *store_args, "--dead", "--all-dead")
+    assert both.returncode == 2 and "not several" in both.stderr
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,6 +102,34 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
         {k: d.to_dict()[k] for k in ("notification_id", "attempts", "status", "last_error")}
         for d in tried.values()
     ] == expected["deliveries"]
+    _relays_as_left(store, expected)
+
+
+def _relays_as_left(store: OrderStore, expected: dict[str, Any]) -> None:
+    """R6: the old release's outbox goes on under leases: each notification stands as its
+    tries left it (a dead letter dead, a retrying one retrying, the rest waiting or
+    delivered), no lease held and no time of queuing known; a relay claims the waiting ones
+    first in their order's queue, and its tries are kept from then on."""
+    states = {s.notification_id: s for s in store.delivery_states(limit=1000)}  # type: ignore[attr-defined]
+    tried = {d["notification_id"]: d["status"] for d in expected["deliveries"]}
+    waiting = {item["id"] for item in expected["outbox"]}
+    for nid, state in states.items():
+        want = {"dead": "dead", "retrying": "retrying", "acked": "delivered"}.get(
+            tried.get(nid, ""), "waiting" if nid in waiting else "delivered"
+        )
+        assert state.standing == want, (nid, state)
+        assert (state.leased_until, state.queued_at) == (None, None)
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # past every next try the old release set
+    claimed = store.claim("compat", now, dt.timedelta(minutes=1), 1000)  # type: ignore[attr-defined]
+    firsts: dict[str, int] = {}
+    for item in expected["outbox"]:
+        firsts.setdefault(item["order_id"], item["id"])
+    assert sorted(item.id for item in claimed) == sorted(firsts.values())
+    one = claimed[0]
+    store.record_delivery(one.id, status="acked", error=None, next_attempt_at=None,  # type: ignore[attr-defined]
+                          now=now, answer="HTTP 200", owner="compat")  # fmt: skip
+    assert [t.answer for t in store.tries(one.id)] == ["HTTP 200"]  # type: ignore[attr-defined]
+    assert store.release("compat") == len(claimed) - 1  # type: ignore[attr-defined]
 
 
 def _takes_new_events(store: OrderStore, reopen: Any, expected: dict[str, Any]) -> None:

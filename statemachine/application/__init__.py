@@ -11,13 +11,16 @@ same words everywhere.
   or :class:`~statemachine.errors.InvalidInput` naming the field at fault.
 * Use cases (:mod:`~statemachine.application._cases`): :func:`create` (or confirm the same
   order), :func:`fire`, :func:`explain`, :func:`show`, :func:`list_orders`, :func:`sweep_all`
-  (until a batch comes back short), :func:`relay_batch` and :func:`redeliver`.
+  (until a batch comes back short), :func:`relay_batch` and :func:`relay_one` (the relay:
+  claim, deliver at once, record every try) and :func:`redeliver`.
 """
 
 from __future__ import annotations
 
 from ._cases import (
     MAX_PAGE,
+    RELAY_DEFAULTS,
+    Answer,
     Created,
     Explained,
     Fired,
@@ -33,6 +36,7 @@ from ._cases import (
     list_orders,
     redeliver,
     relay_batch,
+    relay_one,
     show,
     sweep_all,
 )
@@ -50,6 +54,8 @@ from ._requests import (
 __all__ = [
     "MAX_PAGE",
     "NEW_ORDER_FIELDS",
+    "RELAY_DEFAULTS",
+    "Answer",
     "Created",
     "EventRequest",
     "Explained",
@@ -72,6 +78,7 @@ __all__ = [
     "parse_order_id",
     "redeliver",
     "relay_batch",
+    "relay_one",
     "show",
     "sweep_all",
 ]

@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+import anyio
 import attrs
 
 from .._observe import LOGGER
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE",
+    "RELAY_DEFAULTS",
+    "Answer",
     "Created",
     "Explained",
     "Fired",
@@ -51,6 +54,7 @@ __all__ = [
     "list_orders",
     "redeliver",
     "relay_batch",
+    "relay_one",
     "show",
     "sweep_all",
 ]
@@ -330,12 +334,43 @@ def sweep_all(
 
 @attrs.frozen
 class RelayPolicy:
-    """How a relay retries: ``attempts`` tries before a dead letter, waiting an exponential
-    ``backoff`` (seconds, doubled each try, with jitter) of at most ``backoff_max``."""
+    """How a relay delivers and retries.
 
-    attempts: int
-    backoff: float
-    backoff_max: float
+    ``attempts`` tries before a dead letter, waiting an exponential ``backoff`` (seconds,
+    doubled each try, with jitter) of at most ``backoff_max`` between two. The defaults
+    (:data:`RELAY_DEFAULTS`) spread 24 tries over about three days, as payment providers do
+    for their webhooks, so a receiver that is down over a weekend still gets everything.
+    ``timeout`` is the most one delivery may take, all of it (connecting, sending, a receiver
+    that answers one byte at a time); ``concurrency`` how many deliveries run at once (across
+    orders: one order's notifications go out one after the other, in the order they were
+    queued). A claimed notification is held for :attr:`lease`, longer than a delivery and its
+    record take, so no other relay sends it meanwhile."""
+
+    attempts: int = 24
+    backoff: float = 60.0
+    backoff_max: float = 21600.0
+    timeout: float = 10.0
+    concurrency: int = 8
+
+    @property
+    def lease(self) -> dt.timedelta:
+        """How long a relay holds a notification it claimed: twice the delivery's timeout
+        and half a minute for recording what came of it."""
+        return dt.timedelta(seconds=2 * self.timeout + 30)
+
+    def expected_span(self) -> float:
+        """Seconds from the first try to the last, on average (jitter takes each wait to
+        between half and all of its ceiling): how long a receiver may be away before a
+        notification becomes a dead letter."""
+        return sum(
+            0.75 * min(self.backoff_max, self.backoff * 2.0 ** min(k, 62))
+            for k in range(self.attempts - 1)
+        )
+
+
+RELAY_DEFAULTS: Final = RelayPolicy()
+"""24 tries over about three days (:meth:`RelayPolicy.expected_span`), 10 s per delivery,
+8 at once."""
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -347,8 +382,17 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-Send = Callable[["OutboxItem"], Awaitable[str | None]]
-"""Deliver one notification; ``None`` if the receiver took it, else what went wrong."""
+@attrs.frozen
+class Answer:
+    """What came of one delivery: whether the receiver took the notification, and what it
+    answered (``"HTTP 204"``) or what went wrong (``"ConnectError: ..."``)."""
+
+    delivered: bool
+    said: str
+
+
+Send = Callable[["OutboxItem"], Awaitable[Answer]]
+"""Deliver one notification, and say what came of it."""
 RelayOutcome = Literal["sent", "failed", "dead", "skipped"]
 
 
@@ -357,79 +401,153 @@ async def relay_batch(
     send: Send,
     policy: RelayPolicy,
     *,
-    limit: int,
+    owner: str,
     now: Callable[[], dt.datetime],
     stopping: Callable[[], bool] = lambda: False,
 ) -> dict[RelayOutcome, int]:
-    """One pass over the head of the outbox: each notification due is sent, and what came of
-    it recorded (:meth:`record_delivery <statemachine.store.SQLStore.record_delivery>`); one
-    that failed ``policy.attempts`` times is a dead letter. How many notifications had each
-    outcome."""
+    """One round: claim up to ``policy.concurrency`` notifications due now
+    (:meth:`claim <statemachine.store.SQLStore.claim>`, held under ``owner``'s lease), deliver
+    them at once, each cut at ``policy.timeout``, and record each try
+    (:func:`relay_one`). How many notifications had each outcome."""
     counts: dict[RelayOutcome, int] = {"sent": 0, "failed": 0, "dead": 0, "skipped": 0}
-    items = await store.outbox(limit)
+    if stopping():
+        return counts
+    items = await store.claim(owner, now(), policy.lease, policy.concurrency)
     if not items:
         return counts
     known = await store.deliveries([item.id for item in items])
-    for item in items:
-        if stopping():
-            break
-        record = known.get(item.id)
-        if record is not None and await _settled(store, item, record, policy, now()):
-            counts["skipped"] += 1
-            continue
-        error = await send(item)
-        counts[await _record(store, item, record, error, policy, now())] += 1
+
+    async def one(item: OutboxItem) -> None:
+        outcome = await relay_one(store, item, known.get(item.id), send, policy, owner, now)
+        counts[outcome] += 1
+
+    async with anyio.create_task_group() as tasks:
+        for item in items:
+            tasks.start_soon(one, item)
     return counts
+
+
+async def relay_one(
+    store: AsyncStore,
+    item: OutboxItem,
+    record: Delivery | None,
+    send: Send,
+    policy: RelayPolicy,
+    owner: str,
+    now: Callable[[], dt.datetime],
+) -> RelayOutcome:
+    """Deliver one claimed notification (``record``: what was done with it before), cut at
+    ``policy.timeout``, and record the try under ``owner`` (which ends its lease). Every try
+    is logged with its answer. A store fault in recording is logged and left to the lease:
+    the notification is tried again once the lease ends."""
+    try:
+        if record is not None and await _settled(store, item, record, policy, now()):
+            return "skipped"
+        try:
+            with anyio.fail_after(policy.timeout):
+                answer = await send(item)
+        except TimeoutError:
+            answer = Answer(False, f"no complete answer within {policy.timeout:g} s")
+        return await _record(store, item, record, answer, policy, owner, now())
+    except OrderError as exc:
+        LOGGER.warning(
+            "notification %d of order %s: its try could not be recorded (%s); it is tried "
+            "again when its lease ends",
+            item.id,
+            item.order_id,
+            exc,
+        )
+        return "skipped"
 
 
 async def _settled(
     store: AsyncStore, item: OutboxItem, record: Delivery, policy: RelayPolicy, now: dt.datetime
 ) -> bool:
     """Whether ``item`` needs no try now: finished already (then ack it: a record carried over
-    from schema 2, when the relay's records lived apart from the queue), used up (a dead
-    letter), or not due yet."""
+    from schema 2, when the relay's records lived apart from the queue), or its tries used up
+    under a policy with fewer than it had (a dead letter)."""
     if record.status == "retrying" and record.attempts >= policy.attempts:
         await store.give_up(item.id, now)
+        LOGGER.warning(
+            "notification %d of order %s is a dead letter: %d tries, the most the relay makes",
+            item.id,
+            item.order_id,
+            record.attempts,
+            extra={"order_id": item.order_id, "outcome": "dead_letter"},
+        )
         record = attrs.evolve(record, status="dead")
     if record.status != "retrying":
         await store.ack([item.id])
         return True
-    return record.next_attempt_at is not None and record.next_attempt_at > now
+    return False
 
 
 async def _record(
     store: AsyncStore,
     item: OutboxItem,
     record: Delivery | None,
-    error: str | None,
+    answer: Answer,
     policy: RelayPolicy,
+    owner: str,
     now: dt.datetime,
 ) -> RelayOutcome:
-    if error is None:  # delivered: recorded, and out of the queue, in one transaction
-        await store.record_delivery(
-            item.id, status="acked", error=None, next_attempt_at=None, now=now
-        )
-        return "sent"
     attempts = (record.attempts if record is not None else 0) + 1
-    dead = attempts >= policy.attempts
-    wait = backoff(attempts, policy.backoff, policy.backoff_max)
-    await store.record_delivery(
-        item.id,
-        status="dead" if dead else "retrying",
-        error=error,
-        next_attempt_at=None if dead else now + dt.timedelta(seconds=wait),
-        now=now,
-    )
-    if dead:
-        LOGGER.warning(
-            "notification %d of order %s is a dead letter after %d tries: %s",
+    where = {"order_id": item.order_id, "notification_id": item.id, "attempt": attempts}
+    if answer.delivered:  # recorded, and out of the queue, in one transaction
+        await store.record_delivery(
+            item.id,
+            status="acked",
+            error=None,
+            next_attempt_at=None,
+            now=now,
+            answer=answer.said,
+            owner=owner,
+        )
+        LOGGER.info(
+            "notification %d of order %s delivered on try %d: %s",
             item.id,
             item.order_id,
             attempts,
-            error,
-            extra={"order_id": item.order_id, "outcome": "dead_letter"},
+            answer.said,
+            extra={**where, "outcome": "delivered"},
         )
-    return "dead" if dead else "failed"
+        return "sent"
+    dead = attempts >= policy.attempts
+    wait = backoff(attempts, policy.backoff, policy.backoff_max)
+    try:
+        next_at = None if dead else now + dt.timedelta(seconds=wait)
+    except OverflowError:
+        next_at, dead = None, True
+    await store.record_delivery(
+        item.id,
+        status="dead" if dead else "retrying",
+        error=answer.said,
+        next_attempt_at=next_at,
+        now=now,
+        owner=owner,
+    )
+    if dead:
+        LOGGER.warning(
+            "notification %d of order %s is a dead letter after %d tries; the last: %s",
+            item.id,
+            item.order_id,
+            attempts,
+            answer.said,
+            extra={**where, "outcome": "dead_letter"},
+        )
+        return "dead"
+    assert next_at is not None
+    LOGGER.warning(
+        "notification %d of order %s: try %d of %d failed: %s; next try at %s",
+        item.id,
+        item.order_id,
+        attempts,
+        policy.attempts,
+        answer.said,
+        next_at.isoformat(timespec="seconds"),
+        extra={**where, "outcome": "retrying"},
+    )
+    return "failed"
 
 
 def redeliver(store: OrderStore, notification_ids: Iterable[int] | None = None) -> int:

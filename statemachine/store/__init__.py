@@ -27,7 +27,9 @@ from ._inputs import MAX_LIMIT
 from ._records import (
     Applied,
     Delivery,
+    DeliveryState,
     DeliveryStatus,
+    DeliveryTry,
     Loaded,
     LogEntry,
     NotificationRow,
@@ -35,6 +37,7 @@ from ._records import (
     OrderStore,
     OutboxItem,
     Skipped,
+    Standing,
     Swept,
 )
 from ._rows import clock_due_at
@@ -56,7 +59,9 @@ __all__ = [
     "ConcurrentUpdate",
     "CorruptOrder",
     "Delivery",
+    "DeliveryState",
     "DeliveryStatus",
+    "DeliveryTry",
     "Loaded",
     "LogEntry",
     "NotificationRow",
@@ -69,6 +74,7 @@ __all__ = [
     "SQLiteStore",
     "SchemaVersionError",
     "Skipped",
+    "Standing",
     "StoreUnavailable",
     "Swept",
     "UnknownOrder",

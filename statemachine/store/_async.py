@@ -44,12 +44,15 @@ from ..runtime._order import Order
 from ._records import (
     Applied,
     Delivery,
+    DeliveryState,
     DeliveryStatus,
+    DeliveryTry,
     Loaded,
     LogEntry,
     NotificationRow,
     OrderRow,
     OutboxItem,
+    Standing,
     Swept,
 )
 from ._store import DEFAULT_ATTEMPTS, SQLStore
@@ -190,6 +193,8 @@ class AsyncStore:
         error: str | None,
         next_attempt_at: dt.datetime | None,
         now: dt.datetime,
+        answer: str | None = None,
+        owner: str | None = None,
     ) -> int:
         """:meth:`SQLStore.record_delivery`, awaited."""
         return await self._run(
@@ -199,7 +204,37 @@ class AsyncStore:
             error=error,
             next_attempt_at=next_attempt_at,
             now=now,
+            answer=answer,
+            owner=owner,
         )
+
+    async def claim(
+        self, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int = 10
+    ) -> list[OutboxItem]:
+        """:meth:`SQLStore.claim`, awaited."""
+        return await self._run(self._store.claim, owner, now, lease, limit)
+
+    async def release(self, owner: str) -> int:
+        """:meth:`SQLStore.release`, awaited."""
+        return await self._run(self._store.release, owner)
+
+    async def tries(self, notification_id: int) -> list[DeliveryTry]:
+        """:meth:`SQLStore.tries`, awaited."""
+        return await self._run(self._store.tries, notification_id)
+
+    async def delivery_states(
+        self, standing: Standing | None = None, *, after: int | None = None, limit: int = 100
+    ) -> list[DeliveryState]:
+        """:meth:`SQLStore.delivery_states`, awaited."""
+        return await self._run(self._store.delivery_states, standing, after=after, limit=limit)
+
+    async def delivery_state(self, notification_id: int) -> DeliveryState | None:
+        """:meth:`SQLStore.delivery_state`, awaited."""
+        return await self._run(self._store.delivery_state, notification_id)
+
+    async def oldest_pending_at(self) -> dt.datetime | None:
+        """:meth:`SQLStore.oldest_pending_at`, awaited."""
+        return await self._run(self._store.oldest_pending_at)
 
     async def give_up(self, notification_id: int, now: dt.datetime) -> None:
         """:meth:`SQLStore.give_up`, awaited."""

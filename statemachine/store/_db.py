@@ -79,6 +79,9 @@ class Database(abc.ABC):
     """Suffix of the sweep's query for due rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)."""
     create: tuple[str, ...] = ()
     """The statements that create the current schema in an empty database."""
+    now_sql: str = "CURRENT_TIMESTAMP"
+    """The database's clock in a statement, as :meth:`ts` stores a moment: when a notification
+    was queued is the database's fact (the package never reads the clock)."""
     upgrades: Mapping[int, tuple[str, ...]] = {}
     """The statements that bring a schema from version N-1 to N, by N, that need no data
     moved (the data moves are :mod:`~statemachine.store._schema`'s)."""

@@ -20,7 +20,9 @@ from ..runtime._order import Order
 __all__ = [
     "Applied",
     "Delivery",
+    "DeliveryState",
     "DeliveryStatus",
+    "DeliveryTry",
     "Loaded",
     "LogEntry",
     "NotificationRow",
@@ -28,6 +30,7 @@ __all__ = [
     "OrderStore",
     "OutboxItem",
     "Skipped",
+    "Standing",
     "Swept",
 ]
 
@@ -193,6 +196,51 @@ class Delivery:
     next_attempt_at: dt.datetime | None
     last_error: str | None
     updated_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+Standing = Literal["waiting", "retrying", "delivered", "dead"]
+"""Where a notification stands, as a listing shows it: ``waiting`` (never tried yet),
+``retrying`` (tried, due again at ``next_attempt_at``), ``delivered`` (acknowledged) or
+``dead`` (a dead letter: out of the queue until it is redelivered)."""
+
+
+@attrs.frozen
+class DeliveryTry:
+    """One try of a relay at delivering a notification: when, what the receiver answered (or
+    what went wrong: a refused connection, a timeout), and whether it took the notification."""
+
+    at: dt.datetime
+    answer: str
+    delivered: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+@attrs.frozen
+class DeliveryState:
+    """One notification's delivery, as ``GET /notifications`` lists it: where it stands
+    (:data:`Standing`), how many tries since it was (re)queued, the last answer, when the next
+    try is due and until when a relay holds it (its lease), when it was queued (``None`` for a
+    notification queued before schema 4) and last tried."""
+
+    notification_id: int
+    order_id: str
+    position: int
+    standing: Standing
+    attempts: int
+    last_answer: str | None
+    next_attempt_at: dt.datetime | None
+    leased_until: dt.datetime | None
+    queued_at: dt.datetime | None
+    updated_at: dt.datetime | None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types."""

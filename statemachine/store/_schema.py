@@ -13,6 +13,11 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
    only its place in the order and what a relay did with it (tries, last error, next try,
    dead letter), the text being the order's; the web relay's ``orderfsm_web_deliveries`` is
    folded into it.
+4. The relay delivers each notification once at a time: ``outbox`` gains a lease
+   (``lease_until``, ``lease_owner``: a relay claims a notification before sending it) and
+   ``queued_at`` (the database's time when it was queued; unknown, ``NULL``, for those queued
+   before), and ``outbox_tries`` keeps every try (when, the answer, whether it was delivered),
+   dead letters' included. Tries made before schema 4 are only counted (``attempts``).
 
 Upgrading runs in one write transaction, under a lock that keeps other processes from
 upgrading at the same time. The move to 3 reads every order as release 2 stored it (its body,
@@ -38,7 +43,7 @@ from ._rows import Rows
 
 __all__ = ["OUR_TABLES", "SCHEMA_VERSION", "UNREAD_TABLE", "migrate"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The schema this release writes and reads (see the module docstring for each version)."""
 
 OUR_TABLES: Final = frozenset({"orders", "order_log", "outbox"})

@@ -82,6 +82,22 @@ _CREATE: Final = (
 )
 """Schema 3 (:mod:`~statemachine.store._schema`), in an empty file."""
 
+_FOUR: Final = (
+    "ALTER TABLE outbox ADD COLUMN queued_at TEXT",
+    "ALTER TABLE outbox ADD COLUMN lease_until TEXT",
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT",
+    "CREATE INDEX outbox_order_pending ON outbox (order_id, id) WHERE NOT acked",
+    """CREATE TABLE outbox_tries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notification_id INTEGER NOT NULL REFERENCES outbox (id),
+        at TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        delivered INTEGER NOT NULL
+    )""",
+    "CREATE INDEX outbox_tries_notification ON outbox_tries (notification_id, id)",
+)
+"""Schema 3 to 4: the relay's leases, when each notification was queued, and every try."""
+
 _RETIRE_2: Final = (
     "DROP TRIGGER IF EXISTS order_log_no_update",
     "DROP TRIGGER IF EXISTS order_log_no_delete",
@@ -97,6 +113,7 @@ _RETIRE_2: Final = (
 _UPGRADES: Final = {
     2: ("CREATE INDEX orders_state ON orders (state, order_id)",),
     3: (*_RETIRE_2, *_CREATE),
+    4: _FOUR,
 }
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -133,7 +150,8 @@ class SQLiteDatabase(Database):
     """One SQLite file through one connection (the store serialises its threads)."""
 
     kind = "SQLite file"
-    create = _CREATE
+    create = (*_CREATE, *_FOUR)
+    now_sql = "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'"
     upgrades = _UPGRADES
     page_key = "rowid"
 

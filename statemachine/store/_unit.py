@@ -45,7 +45,7 @@ _APPEND: Final = (
     "from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _QUEUE: Final = (
-    "INSERT INTO outbox (order_id, position) VALUES (?, ?) "
+    "INSERT INTO outbox (order_id, position, queued_at) VALUES (?, ?, {now}) "
     "ON CONFLICT (order_id, position) DO NOTHING"
 )
 """A notification is queued once: a row already there (put there by hand) keeps its place."""
@@ -290,7 +290,7 @@ class UnitOfWork:
             db,
         )
         tx.run(
-            _QUEUE,
+            _QUEUE.format(now=db.now_sql),
             [
                 (change.order.order_id, position)
                 for change in changes

@@ -22,6 +22,7 @@ from ._docs import router as docs
 from ._events import router as events
 from ._health import router as health
 from ._inspect import router as inspector
+from ._notifications import router as notifications
 from ._openapi import install as install_openapi
 from ._openapi import webhooks
 from ._orders import router as orders
@@ -32,10 +33,10 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_ROUTERS: Final = (health, orders, events, diagrams, docs, inspector)
-"""One router per resource: the service's health, orders, events, diagrams, the documentation
-page and the inspector. Requests are matched against them in this order: the probes, which
-come most often and cost least, first."""
+_ROUTERS: Final = (health, orders, events, notifications, diagrams, docs, inspector)
+"""One router per resource: the service's health, orders, events, notifications, diagrams,
+the documentation page and the inspector. Requests are matched against them in this order:
+the probes, which come most often and cost least, first."""
 
 
 def create_app(store: AsyncStore, *, settings: Settings) -> FastAPI:

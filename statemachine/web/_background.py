@@ -2,10 +2,12 @@
 
 Both are safe with many instances. The sweeper calls the store's ``sweep``, which on
 PostgreSQL takes due orders with ``FOR UPDATE SKIP LOCKED`` (two sweepers never fire the same
-clock event) and on SQLite runs under the file's write lock. The relay delivers at least once:
-two instances may send the same notification, and a crash between a receiver's 2xx and the
-``ack`` sends it again, so every request carries the notification's id as its
-``Idempotency-Key`` for the receiver to deduplicate.
+clock event) and on SQLite runs under the file's write lock. The relay claims each
+notification before sending it, with a lease in the store, so two workers or instances never
+send the same one at the same time. It still delivers at least once: a crash between a
+receiver's 2xx and the record of it sends the notification again once the lease ends, so every
+request carries the notification's id as its ``Idempotency-Key`` for the receiver to
+deduplicate.
 
 Stopping (SIGTERM) sets an event; each loop finishes the item it is on (a sweep's transaction,
 one delivery and its ``ack``) and then returns. Nothing is cut in the middle, so nothing is
@@ -16,23 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Final
+import os
+import socket
+import uuid
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from ..application import RelayPolicy, backoff, relay_batch, sweep_all
+from ..application import Answer, RelayPolicy, backoff, relay_one, sweep_all
 from ..errors import CorruptOrder
-from ..store import OutboxItem
+from ..store import Delivery, OutboxItem
 from ._problems import LOGGER
 from ._security import SIGNATURE_HEADER, signature_header
 from ._service import Service
 
-__all__ = ["RELAY_BATCH", "Relay", "Sweeper", "backoff"]
-
-RELAY_BATCH: Final = 100
-"""Notifications the relay reads from the outbox at a time."""
+__all__ = ["Relay", "Sweeper", "backoff"]
 
 
 def _now() -> dt.datetime:
@@ -79,10 +80,16 @@ class Sweeper:
 
 class Relay:
     """POSTs each notification of the outbox to ``relay_url``, signed, and acknowledges it on
-    a 2xx; retries with backoff; after ``relay_attempts`` tries it is a dead letter (the store
-    keeps every notification's tries, last error and status, :meth:`record_delivery
-    <statemachine.store.SQLStore.record_delivery>`; a dead letter leaves the queue and is
-    shown by the inspector)."""
+    a 2xx; retries on a schedule over days; after ``relay_attempts`` tries it is a dead letter
+    (every try is kept, :meth:`tries <statemachine.store.SQLStore.tries>`; a dead letter leaves
+    the queue until it is redelivered).
+
+    Up to ``relay_concurrency`` deliveries run at once, each in a slot of its own: the relay
+    claims notifications for the free slots only (:meth:`claim
+    <statemachine.store.SQLStore.claim>`, a lease in the store), so a receiver that hangs or
+    answers one byte at a time holds its slot until ``relay_timeout`` cuts it, and nothing
+    else. Any number of workers and servers share the outbox: a claimed notification is
+    nobody else's until its try is recorded or its lease runs out."""
 
     def __init__(self, service: Service, stopping: anyio.Event) -> None:
         self.service = service
@@ -93,40 +100,65 @@ class Relay:
         self.url = settings.relay_url
         self.secret = settings.relay_secret
         self.path = urlsplit(self.url).path or "/"
+        self.policy = RelayPolicy(
+            settings.relay_attempts,
+            settings.relay_backoff,
+            settings.relay_backoff_max,
+            settings.relay_timeout,
+            settings.relay_concurrency,
+        )
+        self.owner = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """Who holds this relay's leases: the host, the process and this relay."""
 
     async def run(self) -> None:
-        """Relay until stopped."""
+        """Relay until stopped: claim for the free slots, deliver, again; wait
+        ``relay_interval`` when nothing is due. On stopping, the deliveries in flight finish
+        and are recorded; nothing new is claimed."""
         settings = self.service.settings
-        async with httpx.AsyncClient(timeout=settings.relay_timeout) as client:
-            while not self.stopping.is_set():
+        store = self.service.store
+        slots = anyio.Semaphore(self.policy.concurrency)
+        freed = anyio.Event()
+        timeout = httpx.Timeout(settings.relay_timeout)
+        async with (
+            httpx.AsyncClient(timeout=timeout) as client,
+            anyio.create_task_group() as tasks,
+        ):
+
+            async def deliver(item: OutboxItem, record: Delivery | None) -> None:
+                nonlocal freed
                 try:
-                    sent = await self.relay(client)
+                    await relay_one(
+                        store,
+                        item,
+                        record,
+                        lambda it: self.deliver(client, it),
+                        self.policy,
+                        self.owner,
+                        _now,
+                    )
+                finally:
+                    slots.release()
+                    freed.set()
+
+            while not self.stopping.is_set():
+                free = slots.value
+                if free == 0:
+                    freed = anyio.Event()
+                    with anyio.move_on_after(settings.relay_interval):
+                        await freed.wait()
+                    continue
+                try:
+                    items = await store.claim(self.owner, _now(), self.policy.lease, free)
+                    known = await store.deliveries([item.id for item in items]) if items else {}
                 except Exception:
-                    LOGGER.exception("the outbox relay failed; trying again")
-                    sent = 0
-                if not sent:
+                    LOGGER.exception("the outbox relay could not claim; trying again")
+                    items, known = [], {}
+                if not items:
                     await _pause(self.stopping, settings.relay_interval)
-
-    async def relay(self, client: httpx.AsyncClient) -> int:
-        """One pass over the head of the outbox (:func:`statemachine.application.relay_batch`);
-        how many deliveries were tried."""
-        settings = self.service.settings
-        policy = RelayPolicy(
-            settings.relay_attempts, settings.relay_backoff, settings.relay_backoff_max
-        )
-
-        async def send(item: OutboxItem) -> str | None:
-            return await self.deliver(client, item)
-
-        done = await relay_batch(
-            self.service.store,
-            send,
-            policy,
-            limit=RELAY_BATCH,
-            now=_now,
-            stopping=self.stopping.is_set,
-        )
-        return done["sent"] + done["failed"] + done["dead"]
+                    continue
+                for item in items:
+                    await slots.acquire()
+                    tasks.start_soon(deliver, item, known.get(item.id))
 
     def request(self, item: OutboxItem) -> tuple[bytes, dict[str, str]]:
         """The body and headers of the request that delivers ``item``."""
@@ -140,14 +172,13 @@ class Relay:
         }
         return body, headers
 
-    async def deliver(self, client: httpx.AsyncClient, item: OutboxItem) -> str | None:
-        """One try of one notification: ``None`` if the receiver took it (a 2xx), else what
-        went wrong (the relay use case records it)."""
+    async def deliver(self, client: httpx.AsyncClient, item: OutboxItem) -> Answer:
+        """One try of one notification: delivered on a 2xx; what the receiver answered, or
+        what went wrong. The relay use case cuts it at ``relay_timeout``, all of it."""
         body, headers = self.request(item)
         try:
             response = await client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {str(exc)[:200]}"
-        if not 200 <= response.status_code < 300:
-            return f"HTTP {response.status_code}"
-        return None
+            return Answer(False, f"{type(exc).__name__}: {str(exc)[:200]}")
+        said = f"HTTP {response.status_code}"
+        return Answer(200 <= response.status_code < 300, said)

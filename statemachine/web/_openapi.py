@@ -28,7 +28,7 @@ from starlette.responses import Response
 from ..declaration._records import CLAIM_REASONS, FireResult
 from ..declaration._table import EVENTS, STATES
 from ..schema import AMOUNT_PATTERN, event_schema, order_schema, record_schema
-from ..store import LogEntry, OrderRow, OutboxItem
+from ..store import DeliveryState, DeliveryTry, LogEntry, OrderRow, OutboxItem
 from ._problems import PROBLEM_JSON
 from ._security import SIGNATURE_HEADER
 
@@ -235,6 +235,17 @@ _ANSWERS: Final[dict[str, dict[str, Any]]] = {
         orders={"type": "array", "items": ref("OrderRow")},
         next_cursor={"type": ["string", "null"]},
     ),
+    "NotificationPage": _object(
+        "A page of notifications by id (the order they were queued), with where each one's "
+        "delivery stands; give next_after as after for the next page (null on the last)",
+        notifications={"type": "array", "items": ref("DeliveryState")},
+        next_after={"type": ["integer", "null"]},
+    ),
+    "NotificationTries": _object(
+        "A notification's delivery and every try kept of it, oldest first",
+        notification=ref("DeliveryState"),
+        tries={"type": "array", "items": ref("DeliveryTry")},
+    ),
     "History": _object(
         "The order's append-only log, oldest first",
         order_id={"type": "string"},
@@ -331,7 +342,7 @@ def components() -> dict[str, Any]:
     for event in EVENTS:
         _put(schemas, f"{event}_payload", event_schema(event))
     _put(schemas, "Order", order_schema())
-    for record in (FireResult, LogEntry, OrderRow, OutboxItem):
+    for record in (FireResult, LogEntry, OrderRow, OutboxItem, DeliveryState, DeliveryTry):
         _put(schemas, record.__name__, record_schema(record))
     schemas["NewOrder"] = copy.deepcopy(_NEW_ORDER)
     schemas["Problem"] = copy.deepcopy(_PROBLEM)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ..application import RELAY_DEFAULTS
 from ..errors import InvalidInput
 
 __all__ = ["ENV", "Settings"]
@@ -33,6 +34,7 @@ ENV: Final[dict[str, str]] = {
     "relay_backoff_max": "ORDERFSM_RELAY_BACKOFF_MAX",
     "relay_interval": "ORDERFSM_RELAY_INTERVAL",
     "relay_timeout": "ORDERFSM_RELAY_TIMEOUT",
+    "relay_concurrency": "ORDERFSM_RELAY_CONCURRENCY",
     "near_hours": "ORDERFSM_NEAR_HOURS",
 }
 """The environment variable of each setting."""
@@ -41,6 +43,10 @@ ENV: Final[dict[str, str]] = {
 _TEN_YEARS: Final = 10 * 366 * 86400.0
 """The longest time any setting may name, in seconds: more is a typo, and past a date's range."""
 MAX_SWEEP_BATCH: Final = 10_000
+MAX_RELAY_ATTEMPTS: Final = 1_000
+"""Past this many tries a notification would outlive any receiver's memory of it."""
+MAX_RELAY_CONCURRENCY: Final = 256
+"""Deliveries at once, per process: each holds a connection to the receiver."""
 """The most orders one sweep transaction may take (the store's own bound)."""
 MAX_TOLERANCE: Final = 3600.0
 """The most seconds a webhook signature's timestamp may be from the server's clock."""
@@ -86,16 +92,21 @@ class Settings:
     """Where the outbox relay POSTs notifications; unset: no relay."""
     relay_secret: str | None = attrs.field(default=None, repr=False, converter=_secret)
     """HMAC-SHA256 key that signs the relay's requests (required with ``relay_url``)."""
-    relay_attempts: int = 8
-    """Deliveries tried per notification before it becomes a dead letter."""
-    relay_backoff: float = 1.0
+    relay_attempts: int = RELAY_DEFAULTS.attempts
+    """Deliveries tried per notification before it becomes a dead letter (24: with the
+    default backoff, about three days of tries)."""
+    relay_backoff: float = RELAY_DEFAULTS.backoff
     """The first retry's delay in seconds; each further retry doubles it (with jitter)."""
-    relay_backoff_max: float = 300.0
-    """The longest delay between two tries of one notification, in seconds."""
+    relay_backoff_max: float = RELAY_DEFAULTS.backoff_max
+    """The longest delay between two tries of one notification, in seconds (6 hours)."""
     relay_interval: float = 2.0
     """Seconds the relay waits when the outbox has nothing it may send now."""
-    relay_timeout: float = 10.0
-    """Seconds one delivery may take before it counts as failed."""
+    relay_timeout: float = RELAY_DEFAULTS.timeout
+    """Seconds one delivery may take, all of it (a receiver that trickles its answer is cut
+    there), before it counts as failed."""
+    relay_concurrency: int = RELAY_DEFAULTS.concurrency
+    """Deliveries the relay of one process runs at once (one order's notifications still go
+    one after the other, in the order they were queued)."""
     near_hours: float = 48.0
     """The inspector lists orders whose next deadline falls within this many hours."""
 
@@ -130,6 +141,8 @@ class Settings:
             ("relay_timeout", self.relay_timeout, _TEN_YEARS),
             ("sweep_interval", self.sweep_interval, _TEN_YEARS),
             ("sweep_batch", self.sweep_batch, MAX_SWEEP_BATCH),
+            ("relay_attempts", self.relay_attempts, MAX_RELAY_ATTEMPTS),
+            ("relay_concurrency", self.relay_concurrency, MAX_RELAY_CONCURRENCY),
         ):
             if value > most:  # past what a date or the store can count with
                 raise InvalidInput(
@@ -157,6 +170,7 @@ class Settings:
             ("max_body", self.max_body),
             ("sweep_batch", self.sweep_batch),
             ("relay_attempts", self.relay_attempts),
+            ("relay_concurrency", self.relay_concurrency),
         ):
             if value < 1:
                 raise InvalidInput(f"{ENV[name]} must be at least 1, got {value!r}", field=name)

@@ -76,6 +76,9 @@ def test_operation_ids_are_stable_and_one_per_caller_event(doc: dict[str, Any]) 
         ("get", "/lifecycle.svg"): "getLifecycleSvg",
         ("get", "/healthz"): "getHealth",
         ("get", "/readyz"): "getReadiness",
+        ("get", "/notifications"): "listNotifications",
+        ("get", "/notifications/{notification_id}"): "getNotification",
+        ("post", "/notifications/{notification_id}/redeliver"): "redeliverNotification",
     }
     expected |= {
         ("post", f"/orders/{{order_id}}/events/{e}"): f"fire{camel(e)}" for e in TABLE.caller_events

@@ -34,12 +34,15 @@ def test_settings_come_from_the_environment() -> None:
             "ORDERFSM_RELAY_URL": "https://hooks.example/orders",
             "ORDERFSM_RELAY_SECRET": "r",
             "ORDERFSM_RELAY_ATTEMPTS": "3",
+            "ORDERFSM_RELAY_CONCURRENCY": "2",
         }
     )
     assert (settings.token, settings.read_token, settings.webhook_secret) == ("w", None, "s")
     assert (settings.webhook_tolerance, settings.max_body, settings.sweep_interval) == (60, 1024, 0)
     assert (settings.relay_url, settings.relay_attempts) == ("https://hooks.example/orders", 3)
-    assert settings.relay_backoff == 1.0 and settings.sweep_batch == 100
+    assert settings.relay_concurrency == 2
+    assert (settings.relay_backoff, settings.relay_backoff_max) == (60, 21600)  # about 3 days
+    assert settings.sweep_batch == 100
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,9 @@ def test_settings_come_from_the_environment() -> None:
         ({"ORDERFSM_MAX_SKEW": "-1"}, "max_skew"),
         ({"ORDERFSM_NEAR_HOURS": "1e8"}, "near_hours"),
         ({"ORDERFSM_SWEEP_BATCH": "20000"}, "sweep_batch"),
+        ({"ORDERFSM_RELAY_CONCURRENCY": "0"}, "relay_concurrency"),
+        ({"ORDERFSM_RELAY_CONCURRENCY": "257"}, "relay_concurrency"),
+        ({"ORDERFSM_RELAY_ATTEMPTS": "100000"}, "relay_attempts"),
     ],
 )
 def test_a_setting_that_does_not_read_names_its_variable(
