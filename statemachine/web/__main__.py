@@ -1,4 +1,5 @@
-"""``python -m statemachine.web [--db PATH | --dsn URL] [--create] [--host --port --workers]``;
+"""``python -m statemachine.web [--db PATH | --dsn URL] [--create] [--host --port --workers]
+[--log-level LEVEL] [--log-format text|json]``;
 without ``--db`` or ``--dsn``, the store ``ORDERFSM_DB`` names (a path or a ``postgresql://``
 URL), as for ``orderfsm serve``."""
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import OrderError
 from ..store._ref import store_in_env
+from ._logs import LOG_FORMATS, LOG_LEVELS
 from ._serve import serve
 from ._settings import ENV
 
@@ -42,10 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pool-size", type=int, default=10, help="PostgreSQL connections per worker"
     )
+    parser.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=("critical", "error", "warning", "info", "debug"),
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="text lines, or one JSON object per line (time, level, logger, message, "
+        "request_id...)",
     )
     args = parser.parse_args(argv)
     if args.db is None and args.dsn is None:
@@ -66,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             pool_size=args.pool_size,
             log_level=args.log_level,
+            log_format=args.log_format,
         )
     except OrderError as exc:
         print(f"python -m statemachine.web: {exc}", file=sys.stderr)

@@ -22,6 +22,8 @@ from ._docs import router as docs
 from ._events import router as events
 from ._health import router as health
 from ._inspect import router as inspector
+from ._metrics import observe
+from ._metrics import router as metrics
 from ._notifications import router as notifications
 from ._openapi import install as install_openapi
 from ._openapi import webhooks
@@ -33,10 +35,10 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_ROUTERS: Final = (health, orders, events, notifications, diagrams, docs, inspector)
+_ROUTERS: Final = (health, orders, events, notifications, diagrams, docs, inspector, metrics)
 """One router per resource: the service's health, orders, events, notifications, diagrams,
-the documentation page and the inspector. Requests are matched against them in this order:
-the probes, which come most often and cost least, first."""
+the documentation page, the inspector and the metrics. Requests are matched against them in
+this order: the probes, which come most often and cost least, first."""
 
 
 def create_app(store: AsyncStore, *, settings: Settings) -> FastAPI:
@@ -101,6 +103,7 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
     app.webhooks.include_router(webhooks)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     _handlers(app)
+    observe(app)  # request ids, latency and the access log, around everything above
     install_openapi(app)
     if settings.token is None and settings.read_token is None:
         LOGGER.warning(

@@ -16,6 +16,7 @@ from ..declaration._table import EVENTS, TABLE
 from ..errors import InvalidInput
 from ._answers import event_applied, explanation
 from ._deps import WRITE, Reader, SenderDep
+from ._metrics import event_fired, event_refused
 from ._openapi import JSON, answer, problems, ref
 from ._parsing import check_id, event_request, expected_version, explain_request, json_object
 from ._problems import problem
@@ -99,16 +100,21 @@ def _event_route(event: str) -> None:
             ),
         ] = None,
     ) -> Response:
-        data = json_object(request.headers.get("content-type"), await request.body())
-        sent = event_request(check_id(order_id), event, data, idempotency_key)
-        fired = await sender.service.store.run_write(
-            fire,
-            sent,
-            source=sender.source,
-            expected_version=expected_version(if_match),
-            now=dt.datetime.now(dt.UTC),
-            max_skew=sender.service.settings.skew,
-        )
+        try:
+            data = json_object(request.headers.get("content-type"), await request.body())
+            sent = event_request(check_id(order_id), event, data, idempotency_key)
+            fired = await sender.service.store.run_write(
+                fire,
+                sent,
+                source=sender.source,
+                expected_version=expected_version(if_match),
+                now=dt.datetime.now(dt.UTC),
+                max_skew=sender.service.settings.skew,
+            )
+        except Exception as refused:  # counted by why, then answered by the app's handlers
+            event_refused(event, refused)
+            raise
+        event_fired(event, duplicate=fired.applied.duplicate)
         return event_applied(fired, event, sent.event_id)
 
     endpoint.__name__ = f"fire_{event}"

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Final
@@ -20,13 +21,14 @@ from ..errors import InvalidInput, StoreUnavailable
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
 from ..store._ref import DB_ENV, DSN_ENV, StoreRef, store_in_env
 from ._app import build
+from ._logs import LOG_FORMATS, LOG_LEVELS, LogFormat, log_config
+from ._metrics import MULTIPROC_ENV
 from ._settings import Settings
 
 __all__ = ["DB_ENV", "DSN_ENV", "POOL_ENV", "app_from_env", "serve"]
 
 POOL_ENV: Final = "ORDERFSM_POOL_SIZE"
 """Connections per process to PostgreSQL (default 10)."""
-_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 SWITCH_INTERVAL: Final = 0.0005
 """Seconds a thread of the service's process holds the interpreter before handing it on
 (Python's default is 0.005). The event loop thread and the store's worker thread take turns:
@@ -130,24 +132,11 @@ class OnceALine(logging.Filter):
         return True
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["statemachine"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
-    # the drivers' own lines (psycopg_pool's reconnections): one line each, repeats held back
-    config["filters"] = {"once_a_line": {"()": f"{__name__}.OnceALine"}}
-    config["handlers"]["libraries"] = {**config["handlers"]["default"], "filters": ["once_a_line"]}
-    config["loggers"]["psycopg"] = {
-        "handlers": ["libraries"],
-        "level": "WARNING",
-        "propagate": False,
-    }
-    return config
+def _log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
+    """uvicorn's logging as :func:`._logs.log_config` sets it: time, level and request id on
+    every line, as text or JSON lines; the drivers' own lines (psycopg_pool's reconnections)
+    through :class:`OnceALine`."""
+    return log_config(level, log_format)
 
 
 def _stop_quietly() -> None:
@@ -173,6 +162,7 @@ def serve(
     workers: int = 1,
     pool_size: int = 10,
     log_level: str = "info",
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve the API and the inspector under uvicorn until SIGTERM or SIGINT.
 
@@ -188,11 +178,21 @@ def serve(
     :class:`~statemachine.errors.StoreUnavailable` say what is wrong. On SIGTERM the server
     stops taking connections, finishes the requests in flight, lets the sweeper and the relay
     finish their current item, and closes the store.
+
+    The log goes to standard error at ``log_level``, each line with its time (UTC), level and
+    request id, as ``log_format`` says: ``text``, or ``json`` (one object per line). With
+    ``workers`` over 1 the workers count their metrics (``GET /metrics``) in a directory made
+    for this run (``PROMETHEUS_MULTIPROC_DIR``, under the system's temporary directory), which
+    is removed when the server stops.
     """
     import uvicorn
 
-    if log_level not in _LEVELS:
-        raise InvalidInput(f"log_level must be one of {', '.join(_LEVELS)}", field="log_level")
+    if log_level not in LOG_LEVELS:
+        raise InvalidInput(f"log_level must be one of {', '.join(LOG_LEVELS)}", field="log_level")
+    if log_format not in LOG_FORMATS:
+        raise InvalidInput(
+            f"log_format must be one of {', '.join(LOG_FORMATS)}", field="log_format"
+        )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidInput(f"workers must be a whole number from 1, got {workers!r}")
     if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -212,15 +212,25 @@ def serve(
         assert dsn is not None
         os.environ[DSN_ENV] = dsn
     os.environ[POOL_ENV] = str(pool_size)
+    # one worker counts in its memory; several count in files of their own, summed at a scrape
+    counts = tempfile.mkdtemp(prefix="orderfsm-metrics-") if workers > 1 else None
+    if counts is not None:
+        os.environ[MULTIPROC_ENV] = counts
     _stop_quietly()
-    uvicorn.run(
-        "statemachine.web:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        log_config=_log_config(log_level),
-        server_header=False,
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        uvicorn.run(
+            "statemachine.web:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=_log_config(log_level, log_format),
+            access_log=False,  # ours, with the request id (statemachine.web.access)
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if counts is not None:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(counts, ignore_errors=True)

@@ -4,6 +4,7 @@ the options or ``ORDERFSM_DB`` name, until SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import os
+from typing import Final, Literal
 
 import click
 
@@ -15,6 +16,10 @@ from .._options import create_option, store_options
 from .._store import CREATE_HINT, in_memory
 
 __all__ = ["serve"]
+
+_LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+"""statemachine.web's LOG_LEVELS (serve() checks them again), written here because the
+command line loads without the web extra."""
 
 
 @click.command("serve")
@@ -36,8 +41,30 @@ __all__ = ["serve"]
     type=click.IntRange(1, 1000),
     help="PostgreSQL connections per process.",
 )
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(_LOG_LEVELS, case_sensitive=False),
+    help="The least a log line must matter to be written (to standard error).",
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(("text", "json")),
+    help="Text lines, or one JSON object per line (time, level, logger, message, request_id).",
+)
 @pass_invocation
-def serve(invocation: Invocation, host: str, port: int, workers: int, pool_size: int) -> ExitCode:
+def serve(
+    invocation: Invocation,
+    host: str,
+    port: int,
+    workers: int,
+    pool_size: int,
+    log_level: str,
+    log_format: Literal["text", "json"],
+) -> ExitCode:
     """Serve the orders over HTTP, with the inspector under /inspect/ (docs/service.md).
 
     Needs `pip install 'order-statemachine[web]'`. Tokens and secrets come from the
@@ -45,7 +72,8 @@ def serve(invocation: Invocation, host: str, port: int, workers: int, pool_size:
     ORDERFSM_TOKEN (writes), ORDERFSM_READ_TOKEN (reads and the inspector),
     ORDERFSM_WEBHOOK_SECRET (signed supplier webhooks), ORDERFSM_RELAY_URL and
     ORDERFSM_RELAY_SECRET (the outbox relay). A SQLite file that does not exist is refused
-    unless --create is given. Stops cleanly on SIGTERM or Ctrl-C.
+    unless --create is given. Stops cleanly on SIGTERM or Ctrl-C. GET /metrics gives
+    Prometheus its metrics (docs/operations.md says what to watch).
     """
     ref = invocation.store_ref()
     try:
@@ -65,5 +93,7 @@ def serve(invocation: Invocation, host: str, port: int, workers: int, pool_size:
         port=port,
         workers=workers,
         pool_size=pool_size,
+        log_level=log_level,
+        log_format=log_format,
     )
     return ExitCode.OK
