@@ -24,7 +24,7 @@ from .declaration import _calendar as calendar_module
 from .declaration._policy import Policy
 from .declaration._records import IncidentKind, NotificationKind
 from .declaration._rules import RULES
-from .declaration._spec import TransitionSpec
+from .declaration._spec import PARTIES, TransitionSpec
 from .declaration._table import EVENTS, PROHIBITIONS, STATES, TABLE, TRANSITIONS
 
 __all__ = ["PUBLIC_MODULES", "main", "render_api", "render_rules"]
@@ -64,6 +64,17 @@ def _row_data(row: TransitionSpec) -> str:
     params = [p.name if p.required else f"{p.name}?" for p in spec.params]
     return ", ".join(params) if params else ""
 
+
+_SENT_BY: Final = {
+    "customer": "customer",
+    "supplier": "supplier",
+    "carrier": "carrier (from tracking; a merchant may confirm on its behalf)",
+    "merchant": "merchant",
+    "funder": "whoever funds the pending refund (R9: supplier or merchant)",
+    "clock": "clock",
+    "caller": "caller",
+}
+"""How the rules document names each party (:data:`~statemachine.declaration.Party`)."""
 
 _ROLE = re.compile(r":(?:class|meth|func|data|mod):`~?([^`]+)`")
 
@@ -130,9 +141,26 @@ def render_rules() -> str:
         guards = ", ".join(f"{g.rule} `{g.name}`" for g in row.guards)
         effects = ", ".join(f"{e.rule or ''} `{e.name}`".strip() for e in row.effects)
         out.append(
-            f"| `{row.event}` | {_row_data(row)} | {'clock' if spec.clock else 'caller'} | "
+            f"| `{row.event}` | {_row_data(row)} | {_SENT_BY[spec.party or 'caller']} | "
             f"{_code(row.sources)} | {dest} | {when} | {guards} | {effects} |"
         )
+
+    out += [
+        "",
+        "### Who sends each event",
+        "",
+        "Each event comes from one party, who may act through the shop's systems; a service",
+        "that gives callers roles checks them against this table (the service's `supplier`",
+        "role may send the supplier's events, and `settle_refund` when the supplier funds the",
+        "pending refund).",
+        "",
+        "| party | events |",
+        "|---|---|",
+        *(
+            f"| {_SENT_BY[party]} | {_code(n for n, e in EVENTS.items() if e.party == party)} |"
+            for party in PARTIES
+        ),
+    ]
 
     out += [
         "",

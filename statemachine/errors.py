@@ -8,7 +8,9 @@
     │   ├── EventRejected           the request is understood and a rule refuses it
     │   ├── UnknownOrder            a store holds no order with this id
     │   ├── OrderExists             a store already holds an order with this id
-    │   └── VersionConflict         the order moved on from the version the caller expected
+    │   ├── VersionConflict         the order moved on from the version the caller expected
+    │   └── NotPermitted            the caller's role may not do this (a supplier's key, a
+    │                               merchant's event)
     ├── StoreFault                  the operator must act (HTTP 5xx)
     │   ├── StoreUnavailable        a store cannot be opened or used where it was pointed
     │   ├── ConcurrentUpdate        other writers won every compare-and-swap; nothing written
@@ -50,6 +52,7 @@ __all__ = [
     "EventTooFarAhead",
     "GraphvizMissing",
     "InvalidInput",
+    "NotPermitted",
     "OrderError",
     "OrderExists",
     "RefusalKind",
@@ -190,6 +193,20 @@ class OrderExists(RequestError):
             f"order {self.order_id!r} is already stored; add() stores new orders only, "
             "change a stored one with apply()"
         )
+
+
+@attrs.define(auto_exc=True, str=False)
+class NotPermitted(RequestError):
+    """The caller's role does not let them do this (HTTP 403): a ``supplier`` credential
+    firing a merchant's event, a ``read`` one creating an order. ``role`` is the caller's,
+    ``event`` what they asked to fire (if an event), ``party`` who sends that event
+    (``RULES.md``, "Who sends each event"). Nothing was written."""
+
+    message: str
+    role: str
+    event: str | None = None
+    party: str | None = None
+    order_id: str | None = None
 
 
 @attrs.define(auto_exc=True, str=False)

@@ -22,6 +22,7 @@ from statemachine.errors import (
     EventTooFarAhead,
     GraphvizMissing,
     InvalidInput,
+    NotPermitted,
     OrderError,
     OrderExists,
     SchemaVersionError,
@@ -182,6 +183,12 @@ ERRORS: Final[tuple[OrderError, ...]] = (
     UnknownOrder("AE-9"),
     OrderExists("AE-1"),
     VersionConflict("AE-1", 1, 2, "dispatch"),
+    NotPermitted(
+        "the supplier role may not send reimburse_customer, the merchant's event",
+        role="supplier",
+        event="reimburse_customer",
+        party="merchant",
+    ),
     StoreUnavailable("/srv/orders.db", "the file is not a SQLite database"),
     ConcurrentUpdate(
         "could not take the write lock of /srv/orders.db within 5s", None, None, attempts=1

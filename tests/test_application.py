@@ -297,7 +297,7 @@ def test_the_relay_records_every_try_and_dead_letters_go_again(tmp_path: Path) -
     assert [(t.answer, t.delivered) for t in tries] == [
         ("HTTP 503", False), ("HTTP 502", False), ("HTTP 204", True)
     ]  # fmt: skip
-    assert (item.standing, item.attempts, item.leased_until) == ("delivered", 1, None)
+    assert (item.standing, item.attempts, item.leased_until) == ("sent", 1, None)
 
 
 def test_claims_hold_a_notification_for_one_relay_and_keep_each_orders_queue(
@@ -398,3 +398,87 @@ def test_an_order_an_older_release_kept_under_a_hidden_character_still_takes_eve
     store.add(Order.create(oid, "25.00", "USD", LATER))
     sent = parse_event(oid, "request_cancellation", {"at": "2026-05-01T11:00:00+08:00"})
     assert fire(store, sent, source="test").applied.order.state == "cancel_requested"
+
+
+# ------------------------------------------------------------------------------------------------
+# Who may send what
+
+
+def _roles_store(store: SQLiteStore, order_id: str, blame: str) -> None:
+    """A delivered order whose claim left a refund pending, funded by ``blame`` (R9)."""
+    create(store, _order(order_id=order_id), source="test")
+    store.apply(order_id, "dispatch", at=LATER, tracking_number="LP1")
+    store.apply(order_id, "confirm_delivery", at=LATER + dt.timedelta(days=1))
+    store.apply(order_id, "open_claim", at=LATER + dt.timedelta(days=2),
+                reason="not_as_described", amount="5.00",
+                listing_altered=blame == "merchant")  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["read", "support", "write", "supplier"])
+def test_each_role_sends_the_events_of_its_parties_only(store: SQLiteStore, role: str) -> None:
+    """R9 and "Who sends each event": a supplier's credential fires the supplier's events
+    and settle_refund only of a refund the supplier funds (R9's blame), never the merchant's
+    reimburse_customer; support and write fire any caller's event; read fires nothing. A
+    refused one is NotPermitted (nothing written), and the log names who sent each event
+    applied, with the note."""
+    from statemachine.application import Actor
+    from statemachine.declaration import TABLE
+    from statemachine.errors import NotPermitted
+
+    actor = Actor(f"{role}-1", role)  # type: ignore[arg-type]
+    _roles_store(store, "AE-S", "supplier")
+    _roles_store(store, "AE-M", "merchant")
+    _roles_store(store, "AE-D", "supplier")
+    at = (LATER + dt.timedelta(days=3)).isoformat()
+    tried = {
+        ("AE-S", "settle_refund"): {},
+        ("AE-M", "settle_refund"): {},
+        ("AE-M", "reimburse_customer"): {"amount": "1.00"},
+        ("AE-D", "decline_claim"): {},
+    }
+    allowed = {
+        "read": set(),
+        "support": set(tried),
+        "write": set(tried),
+        "supplier": {("AE-S", "settle_refund")},
+    }[role]
+    for (order_id, event), data in tried.items():
+        before = store.load(order_id).version
+        request = parse_event(order_id, event, {"at": at, "note": "asked by phone", **data})
+        if (order_id, event) in allowed:
+            fired = fire(store, request, source="api", actor=actor)
+            last = store.history(order_id)[-1]
+            assert (last.event, last.actor, last.note) == (event, actor.name, "asked by phone")
+            assert fired.applied.version == before + 1
+        else:
+            with pytest.raises(NotPermitted) as refused:
+                fire(store, request, source="api", actor=actor)
+            assert refused.value.role == role and store.load(order_id).version == before
+    for event in TABLE.caller_events:
+        party = TABLE.events[event].party
+        assert party in ("customer", "supplier", "carrier", "merchant", "funder"), event
+
+
+def test_only_the_write_role_creates_orders(store: SQLiteStore) -> None:
+    """Roles: create is the write role's; support, read and supplier are NotPermitted and
+    nothing is stored."""
+    from statemachine.application import Actor
+    from statemachine.errors import NotPermitted
+
+    for role in ("read", "support", "supplier"):
+        with pytest.raises(NotPermitted):
+            create(store, _order(order_id="AE-R"), source="api", actor=Actor("x", role))  # type: ignore[arg-type]
+    assert store.orders(limit=10) == []
+    made = create(store, _order(order_id="AE-R"), source="api", actor=Actor("w", "write"))
+    assert made.version == 1
+
+
+def test_a_note_is_one_line_of_visible_text() -> None:
+    """The note an event may carry goes to the log: a line break (which could forge a log
+    line) or an invisible character is InvalidInput naming `note`, so is one too long."""
+    base = {"at": "2026-05-01T10:00:00+08:00"}
+    assert parse_event("AE-1", "confirm_delivery", {**base, "note": "called the customer"}).note
+    for bad in ("two\nlines", "hidden\u202eturn", "x" * 2001, 42):
+        with pytest.raises(InvalidInput) as caught:
+            parse_event("AE-1", "confirm_delivery", {**base, "note": bad})
+        assert caught.value.field == "note"

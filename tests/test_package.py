@@ -266,6 +266,7 @@ def test_every_error_descends_from_order_error_and_lives_in_errors() -> None:
         errors.SchemaVersionError("db", 2, 1),
         errors.VersionConflict("AE-1", 1, 2, "dispatch"),
         errors.StoreUnavailable("orders.db", "the file is not a SQLite database"),
+        errors.NotPermitted("the supplier role may not", role="supplier", event="e", party="p"),
     ]
     branches = {errors.OrderError, errors.RequestError, errors.StoreFault}  # never raised bare
     assert {type(e) for e in samples} == {c for c in defined if c not in branches}

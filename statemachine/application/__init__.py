@@ -9,6 +9,9 @@ same words everywhere.
   (decimals as written, a key given twice refused); :func:`parse_new_order` and
   :func:`parse_event` turn a JSON object into a :class:`NewOrder` or an :class:`EventRequest`,
   or :class:`~statemachine.errors.InvalidInput` naming the field at fault.
+* Who may do what (:mod:`~statemachine.application._access`): an :class:`Actor` (a
+  credential's name and :data:`Role`), checked by the use cases against the party the table
+  declares for each event (:func:`check_may_fire`).
 * Use cases (:mod:`~statemachine.application._cases`): :func:`create` (or confirm the same
   order), :func:`fire`, :func:`explain`, :func:`show`, :func:`list_orders`, :func:`sweep_all`
   (until a batch comes back short), :func:`relay_batch` and :func:`relay_one` (the relay:
@@ -17,6 +20,7 @@ same words everywhere.
 
 from __future__ import annotations
 
+from ._access import ROLES, Actor, Role, check_may, check_may_fire
 from ._cases import (
     MAX_PAGE,
     RELAY_DEFAULTS,
@@ -55,6 +59,8 @@ __all__ = [
     "MAX_PAGE",
     "NEW_ORDER_FIELDS",
     "RELAY_DEFAULTS",
+    "ROLES",
+    "Actor",
     "Answer",
     "Created",
     "EventRequest",
@@ -63,8 +69,11 @@ __all__ = [
     "NewOrder",
     "Page",
     "RelayPolicy",
+    "Role",
     "Shown",
     "backoff",
+    "check_may",
+    "check_may_fire",
     "check_not_too_far_ahead",
     "create",
     "explain",

@@ -25,11 +25,20 @@ import attrs
 
 from .._observe import LOGGER
 from ..declaration._records import FireResult
-from ..errors import EventRejected, EventTooFarAhead, InvalidInput, OrderError, OrderExists
+from ..errors import (
+    ConcurrentUpdate,
+    EventRejected,
+    EventTooFarAhead,
+    InvalidInput,
+    OrderError,
+    OrderExists,
+    VersionConflict,
+)
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
 from ..runtime._serialize import replay
 from ..store import Applied, Delivery, LogEntry, NotificationRow, OrderRow, OrderStore, Swept
+from ._access import Actor, check_may, check_may_fire, needs_order
 from ._requests import EventRequest, NewOrder
 
 if TYPE_CHECKING:
@@ -83,12 +92,16 @@ def create(
     source: str | None,
     now: dt.datetime | None = None,
     max_skew: dt.timedelta | None = None,
+    actor: Actor | None = None,
 ) -> Created:
     """Create the order ``request`` describes; if an order with its id is stored already with
     the same amount, currency and payment time, answer with it (``replay``: sending a create
     twice is safe), else :class:`~statemachine.errors.OrderExists`. With ``now`` and
     ``max_skew``, a payment dated more than ``max_skew`` ahead is refused first
-    (:class:`EventTooFarAhead`)."""
+    (:class:`EventTooFarAhead`). With ``actor``, only the ``write`` role may create
+    (:class:`~statemachine.errors.NotPermitted`)."""
+    if actor is not None:
+        check_may(actor, "create")
     check_not_too_far_ahead(request, now, max_skew)
     order = Order.create(request.order_id, request.amount, request.currency, request.paid_at)  # type: ignore[arg-type]
     try:
@@ -137,26 +150,64 @@ def fire(
     expected_version: int | None = None,
     now: dt.datetime | None = None,
     max_skew: dt.timedelta | None = None,
+    actor: Actor | None = None,
 ) -> Fired:
     """Fire ``request``'s event on its stored order, in one transaction (``store.apply``).
 
     With ``now`` (the receiver's clock) and ``max_skew``, an event dated more than
     ``max_skew`` after ``now`` is refused first (:class:`EventTooFarAhead`), nothing read or
-    written."""
+    written. With ``actor``, their role must let them send the event
+    (:func:`~statemachine.application.check_may_fire`: a ``supplier`` sends only the
+    supplier's events), else :class:`~statemachine.errors.NotPermitted`; the log keeps the
+    actor's name and the request's note with the event."""
     check_not_too_far_ahead(request, now, max_skew)
-    applied = store.apply(
-        request.order_id,
-        request.event,
-        at=request.at,
-        event_id=request.event_id,
-        source=source,
-        expected_version=expected_version,
-        **request.data,
-    )
+    if actor is not None and not needs_order(actor, request.event):
+        check_may_fire(actor, request.event)
+    for _ in range(_JUDGED_TRIES):
+        version = expected_version
+        if actor is not None and needs_order(actor, request.event):
+            loaded = store.load(request.order_id)  # who sends it depends on the order (R9)
+            if not _already_applied(loaded.order, request.event_id):  # a replay: as it was
+                check_may_fire(actor, request.event, loaded.order)
+            version = loaded.version if expected_version is None else expected_version
+        try:
+            applied = store.apply(
+                request.order_id,
+                request.event,
+                at=request.at,
+                event_id=request.event_id,
+                source=source,
+                expected_version=version,
+                actor=None if actor is None else actor.name,
+                note=request.note,
+                **request.data,
+            )
+        except VersionConflict:
+            if version is expected_version:
+                raise
+            continue  # the order moved on since it was judged: judge it again
+        break
+    else:
+        raise ConcurrentUpdate(
+            f"{request.event} on order {request.order_id} was judged {_JUDGED_TRIES} times and "
+            "each time the order had moved on; nothing was written, it is safe to send it again",
+            order_id=request.order_id,
+            event=request.event,
+            attempts=_JUDGED_TRIES,
+        )
     result = applied.result
     if applied.duplicate:
         result = first_result(applied.order, applied.seq) or result
     return Fired(applied, result)
+
+
+_JUDGED_TRIES: Final = 3
+"""How often :func:`fire` judges an order again when it moved on between the judgement of
+who may send the event and the write."""
+
+
+def _already_applied(order: Order, event_id: str | None) -> bool:
+    return event_id is not None and any(r.event_id == event_id for r in order.history)
 
 
 def check_not_too_far_ahead(
@@ -509,7 +560,7 @@ async def _record(
             item.order_id,
             attempts,
             answer.said,
-            extra={**where, "outcome": "delivered"},
+            extra={**where, "outcome": "sent"},
         )
         return "sent"
     dead = attempts >= policy.attempts

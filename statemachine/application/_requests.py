@@ -46,8 +46,10 @@ __all__ = [
 
 NEW_ORDER_FIELDS: Final = ("order_id", "amount", "currency", "paid_at")
 """The fields of a new order, all required."""
-_EVENT_FIELDS: Final = ("at", "event_id")
+_EVENT_FIELDS: Final = ("at", "event_id", "note")
 """What every event request takes beside its event's own data."""
+MAX_NOTE: Final = 2000
+"""The longest note an event request may carry (what a person writes with it, for the log)."""
 _MAX_MOMENT: Final = 64
 """The longest time text read (an ISO 8601 time is at most 32 characters)."""
 
@@ -72,6 +74,8 @@ class EventRequest:
     at: dt.datetime
     event_id: str | None = None
     data: Mapping[str, object] = attrs.field(factory=dict)
+    note: str | None = None
+    """What the sender wrote with the event (a support agent's reason), for the log."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -327,7 +331,7 @@ def parse_event(
     params = TABLE.events[event].param_names
     unknown = sorted(k for k in body if k not in params and k not in _EVENT_FIELDS)
     if unknown:
-        takes = ", ".join(["at", "event_id", *sorted(params)])
+        takes = ", ".join(["at", "event_id", "note", *sorted(params)])
         raise InvalidInput(
             f"{event} does not take {unknown[0]!r}; it takes {takes}", field=unknown[0]
         )
@@ -348,4 +352,17 @@ def parse_event(
         for key, value in body.items()
         if key not in _EVENT_FIELDS
     }
-    return EventRequest(oid, event, at, event_id if event_id is not None else given, rest)
+    note = _note(body.get("note"))
+    return EventRequest(oid, event, at, event_id if event_id is not None else given, rest, note)
+
+
+def _note(value: object) -> str | None:
+    """A note to log with an event: one line of visible text (a line break would let a note
+    forge lines of a log or a terminal) of at most :data:`MAX_NOTE` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"note must be text, got {_shown(value)}", field="note")
+    if len(value) > MAX_NOTE:
+        raise InvalidInput(f"note is {len(value)} characters; at most {MAX_NOTE}", field="note")
+    return require_text(visible(value, "note"), "note", limit=MAX_NOTE)

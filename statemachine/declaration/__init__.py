@@ -28,6 +28,7 @@ from ._records import (
 )
 from ._rules import RULES, Rule
 from ._spec import (
+    PARTIES,
     Context,
     Deadline,
     Effect,
@@ -35,6 +36,7 @@ from ._spec import (
     Guard,
     Objection,
     Param,
+    Party,
     Prohibition,
     StateSpec,
     Table,
@@ -63,6 +65,7 @@ __all__ = [
     "INITIAL_STATE",
     "MAX_BUSINESS_DAYS",
     "MAX_CLAIM_WINDOW_DAYS",
+    "PARTIES",
     "PROHIBITIONS",
     "RULES",
     "STATES",
@@ -83,6 +86,7 @@ __all__ = [
     "Objection",
     "OrderWarning",
     "Param",
+    "Party",
     "PendingRefund",
     "Policy",
     "Prohibition",

@@ -117,6 +117,12 @@ def check_table(
     for rid in engine_rules:
         if rid not in rules:
             problems.append(f"engine rule {rid} is not a rule")
+    for spec in events.values():
+        if spec.party is None:
+            problems.append(
+                f"event {spec.name!r} declares no party (who sends it: customer, supplier, "
+                "carrier, merchant, funder or clock); roles are checked against it"
+            )
 
     # Reachability from the initial state, and a way out to a final state from everywhere.
     edges = graph(rows)

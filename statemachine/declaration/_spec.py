@@ -19,9 +19,10 @@ same question the same way.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ._policy import Policy
 
 __all__ = [
+    "PARTIES",
     "Context",
     "Deadline",
     "Effect",
@@ -41,6 +43,7 @@ __all__ = [
     "Guard",
     "Objection",
     "Param",
+    "Party",
     "Prohibition",
     "StateSpec",
     "Table",
@@ -97,23 +100,52 @@ class Param:
     default: object = None
 
 
+Party = Literal["customer", "supplier", "carrier", "merchant", "funder", "clock"]
+"""Who sends an event (RULES.md, "Who sends each event"): the ``customer``, the ``supplier``,
+the ``carrier`` (from tracking), the ``merchant``, the ``funder`` of the pending refund (R9's
+blame: the supplier or the merchant, whoever pays it back) or the ``clock``. A service that
+gives its callers roles checks them against it (:meth:`EventSpec.sender`)."""
+
+PARTIES: Final[tuple[Party, ...]] = typing.get_args(Party)
+"""Every party, in the order of the rules document."""
+
+
 @attrs.frozen
 class EventSpec:
     """An event's name, its keyword data, who sends it and its doc.
 
     A clock event (``due`` set) is sent by ``Order.tick`` and the stores' sweep once the
-    :class:`Deadline` ``due`` has passed; every other event comes from a caller.
+    :class:`Deadline` ``due`` has passed; every other event comes from a caller, its
+    ``party`` (:data:`Party`; a clock event's party is ``"clock"``).
     """
 
     name: str
     doc: str
     params: tuple[Param, ...] = ()
     due: Deadline | None = None
+    party: Party | None = None
     param_names: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     @param_names.default
     def _param_names(self) -> frozenset[str]:
         return frozenset(p.name for p in self.params)
+
+    def __attrs_post_init__(self) -> None:
+        if self.due is not None and self.party not in (None, "clock"):
+            raise ValueError(f"{self.name} is a clock event; its party is the clock")
+        if self.due is not None and self.party is None:
+            object.__setattr__(self, "party", "clock")
+        if self.party is not None and self.party not in PARTIES:
+            raise ValueError(f"{self.name}: {self.party!r} is not a party ({', '.join(PARTIES)})")
+
+    def sender(self, order: Order) -> Party | None:
+        """Who sends this event to ``order`` now: its party, and for the ``funder`` of the
+        pending refund whoever R9 blamed (the ``supplier`` or the ``merchant``); ``None``
+        for the funder when no refund is pending."""
+        if self.party != "funder":
+            return self.party
+        pending = order.pending_refund
+        return None if pending is None else pending.blame
 
     @property
     def clock(self) -> bool:

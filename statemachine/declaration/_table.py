@@ -101,28 +101,55 @@ _TRACKING = Param("tracking_number", "text")
 EVENTS: Final[dict[str, EventSpec]] = {
     e.name: e
     for e in (
-        EventSpec("request_cancellation", "The customer asks to cancel; the supplier decides."),
-        EventSpec("withdraw_cancellation", "The customer takes the cancellation request back."),
-        EventSpec("supplier_declines_cancellation", "The supplier refuses to cancel."),
-        EventSpec("supplier_accepts_cancellation", "The supplier agrees to cancel and repay."),
-        EventSpec("dispatch", "The supplier reports the parcel shipped.", (_TRACKING,)),
+        EventSpec(
+            "request_cancellation",
+            "The customer asks to cancel; the supplier decides.",
+            party="customer",
+        ),
+        EventSpec(
+            "withdraw_cancellation",
+            "The customer takes the cancellation request back.",
+            party="customer",
+        ),
+        EventSpec(
+            "supplier_declines_cancellation", "The supplier refuses to cancel.", party="supplier"
+        ),
+        EventSpec(
+            "supplier_accepts_cancellation",
+            "The supplier agrees to cancel and repay.",
+            party="supplier",
+        ),
+        EventSpec(
+            "dispatch", "The supplier reports the parcel shipped.", (_TRACKING,), party="supplier"
+        ),
         EventSpec(
             "dispatch_deadline_expired",
             "Clock: the R1 deadline passed without a dispatch.",
             due=DISPATCH_DEADLINE,
         ),
-        EventSpec("confirm_delivery", "The parcel reached the customer."),
+        EventSpec("confirm_delivery", "The parcel reached the customer.", party="carrier"),
         EventSpec(
             "open_claim",
             "The customer claims after delivery.",
             (Param("reason", "text"), _AMOUNT, Param("listing_altered", "flag", False, False)),
+            party="customer",
         ),
-        EventSpec("offer_goodwill_refund", "The merchant offers a partial refund.", (_AMOUNT,)),
-        EventSpec("decline_claim", "The claim is declined; the order is delivered again."),
+        EventSpec(
+            "offer_goodwill_refund",
+            "The merchant offers a partial refund.",
+            (_AMOUNT,),
+            party="merchant",
+        ),
+        EventSpec(
+            "decline_claim",
+            "The claim is declined; the order is delivered again.",
+            party="merchant",
+        ),
         EventSpec(
             "settle_refund",
             "The pending refund is paid (default: the pending amount).",
             (Param("amount", "amount", required=False),),
+            party="funder",
         ),
         EventSpec(
             "repayment_overdue",
@@ -130,7 +157,10 @@ EVENTS: Final[dict[str, EventSpec]] = {
             due=REPAYMENT_DEADLINE,
         ),
         EventSpec(
-            "reimburse_customer", "The merchant pays money back to the customer.", (_AMOUNT,)
+            "reimburse_customer",
+            "The merchant pays money back to the customer.",
+            (_AMOUNT,),
+            party="merchant",
         ),
     )
 }

@@ -13,11 +13,13 @@ from ..runtime._machine import MAX_ID_LENGTH, require_aware, require_text
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_NOTE_LENGTH",
     "MAX_ROW_ID",
     "valid_event",
     "valid_ids",
     "valid_limit",
     "valid_moment",
+    "valid_note",
     "valid_order_id",
     "valid_state",
     "valid_text_or_none",
@@ -44,6 +46,15 @@ def valid_order_id(value: object) -> str:
 def valid_text_or_none(value: object, field: str) -> str | None:
     """An id or a source: ``None``, or text a store can keep of at most ``MAX_ID_LENGTH``."""
     return None if value is None else require_text(value, field, limit=MAX_ID_LENGTH)
+
+
+MAX_NOTE_LENGTH: Final = 2000
+"""The longest note a logged event keeps (what a person wrote with it)."""
+
+
+def valid_note(value: object) -> str | None:
+    """A note to log with an event: ``None``, or text of at most :data:`MAX_NOTE_LENGTH`."""
+    return None if value is None else require_text(value, "note", limit=MAX_NOTE_LENGTH)
 
 
 def valid_event(value: object) -> str:

@@ -135,6 +135,11 @@ class Listings:
         db, unit = self._db, self._unit
         with span("history", order_id=order_id), self._lock, db.statements() as cur:
             row, log = unit.whole(cur, order_id)
+            cur.execute(
+                db.q("SELECT seq, actor, note FROM order_log WHERE order_id = ? AND seq <= ?"),
+                (order_id, len(log)),
+            )
+            who = {seq: (actor, note) for seq, actor, note in cur.fetchall()}
         order = unit.remember(row, log).order  # the log read now, checked: never a cached copy
         if len(log) != len(order.history):  # pragma: no cover - remember() made it from log
             raise CorruptOrder(order_id, "its log changed while it was read", field="order_log")
@@ -150,6 +155,8 @@ class Listings:
                 record.event_id,
                 rows.source(order_id, seq - 1, entry[5]),
                 dict(record.data),
+                rows.text(order_id, seq - 1, "actor", who.get(seq, (None, None))[0]),
+                rows.text(order_id, seq - 1, "note", who.get(seq, (None, None))[1]),
             )
             for seq, (record, entry) in enumerate(zip(order.history, log, strict=True), start=1)
         )

@@ -41,7 +41,7 @@ _STATE: Final = (
 _STANDING: Final[dict[str, str]] = {
     "waiting": "NOT acked AND status IS NULL",
     "retrying": "NOT acked AND status = 'retrying'",
-    "delivered": "acked AND (status IS NULL OR status = 'acked')",
+    "sent": "acked AND (status IS NULL OR status = 'acked')",
     "dead": "status = 'dead'",
 }
 """Which rows stand so (:data:`~statemachine.store.Standing`)."""
@@ -351,7 +351,7 @@ class Outbox:
     ) -> list[DeliveryState]:
         """Notifications with where their delivery stands, by id (the order they were
         queued): all of them, or those ``standing`` so (``waiting``, ``retrying``,
-        ``delivered``, ``dead``); after the id ``after`` (the last of the previous page)."""
+        ``sent``, ``dead``); after the id ``after`` (the last of the previous page)."""
         if standing is not None and standing not in _STANDING:
             raise InvalidInput(
                 f"status must be one of {', '.join(_STANDING)}, got {standing!r}", field="status"
@@ -435,7 +435,7 @@ class Outbox:
         if status == "dead":
             standing = "dead"
         elif acked:
-            standing = "delivered"
+            standing = "sent"
         elif status == "retrying":
             standing = "retrying"
         else:

@@ -90,8 +90,20 @@ _FOUR: Final = (
         delivered BOOLEAN NOT NULL
     )""",
     "CREATE INDEX outbox_tries_notification ON outbox_tries (notification_id, id)",
+    "ALTER TABLE order_log ADD COLUMN actor TEXT",
+    "ALTER TABLE order_log ADD COLUMN note TEXT",
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        credential TEXT NOT NULL,
+        secret_print TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    )""",
+    "CREATE INDEX sessions_expiry ON sessions (expires_at)",
 )
-"""Schema 3 to 4: the relay's leases, when each notification was queued, and every try."""
+"""Schema 3 to 4: the relay's leases, when each notification was queued, and every try; who
+sent each event (the credential's name) and the note they gave; the inspector's sessions."""
 
 _RETIRE_2: Final = (
     "ALTER TRIGGER order_log_append_only ON order_log RENAME TO order_log_v2_append_only",

@@ -143,8 +143,11 @@ class Swept(list["Applied"]):
 class LogEntry:
     """One row of the append-only log: the ``seq``-th event applied to the order.
 
-    ``source`` is who sent it, as given to ``apply`` (``"sweep"`` for the clock, ``"add"`` for
-    history an order brought when it was added, ``None`` if not given).
+    ``source`` is where it came from, as given to ``apply`` (``"api"``, ``"webhook"``,
+    ``"sweep"`` for the clock, ``"add"`` for history an order brought when it was added,
+    ``None`` if not given); ``actor`` who sent it (the name of the credential or the person;
+    ``None`` if not given, and for events logged before store schema 4); ``note`` what they
+    wrote with it.
     """
 
     order_id: str
@@ -156,6 +159,8 @@ class LogEntry:
     event_id: str | None
     source: str | None
     data: dict[str, str | bool]
+    actor: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``at`` with the offset the event was sent with."""
@@ -203,9 +208,9 @@ class Delivery:
         return data
 
 
-Standing = Literal["waiting", "retrying", "delivered", "dead"]
+Standing = Literal["waiting", "retrying", "sent", "dead"]
 """Where a notification stands, as a listing shows it: ``waiting`` (never tried yet),
-``retrying`` (tried, due again at ``next_attempt_at``), ``delivered`` (acknowledged) or
+``retrying`` (tried, due again at ``next_attempt_at``), ``sent`` (delivered) or
 ``dead`` (a dead letter: out of the queue until it is redelivered)."""
 
 
@@ -252,11 +257,13 @@ class DeliveryState:
 class OrderStore(Protocol):
     """A durable home for orders, shared safely by concurrent writers."""
 
-    def add(self, order: Order, *, source: str | None = "add") -> int:
+    def add(self, order: Order, *, source: str | None = "add", actor: str | None = None) -> int:
         """Store a new order; its version (1). :class:`OrderExists` if the id is taken."""
         ...
 
-    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+    def add_many(
+        self, orders: Iterable[Order], *, source: str | None = "add", actor: str | None = None
+    ) -> int:
         """Store new orders in one transaction, all of them or none; how many were stored."""
         ...
 
@@ -278,6 +285,8 @@ class OrderStore(Protocol):
         event_id: str | None = None,
         source: str | None = None,
         expected_version: int | None = None,
+        actor: str | None = None,
+        note: str | None = None,
         **data: object,
     ) -> Applied:
         """Fire ``event`` on the stored order in one transaction (see :class:`SQLStore`)."""

@@ -208,9 +208,13 @@ class Rows:
         raise CorruptOrder(order_id, problem, field=f"{where}.data")
 
     def source(self, order_id: str, position: int, value: object) -> str | None:
-        """A log row's ``source``: who sent the event (text, or ``None``)."""
+        """A log row's ``source``: where the event came from (text, or ``None``)."""
+        return self.text(order_id, position, "source", value)
+
+    def text(self, order_id: str, position: int, column: str, value: object) -> str | None:
+        """A log row's text column (``source``, ``actor``, ``note``): text, or ``None``."""
         if value is not None and not isinstance(value, str):
-            where = f"order_log[{position + 1}].source"
+            where = f"order_log[{position + 1}].{column}"
             raise CorruptOrder(order_id, f"{where} is {value!r}, not text", field=where)
         return value
 

@@ -18,6 +18,10 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
    ``queued_at`` (the database's time when it was queued; unknown, ``NULL``, for those queued
    before), and ``outbox_tries`` keeps every try (when, the answer, whether it was delivered),
    dead letters' included. Tries made before schema 4 are only counted (``attempts``).
+   ``order_log`` gains ``actor`` (the name of the credential that sent the event) and ``note``
+   (what they wrote with it), unknown (``NULL``) for events logged before; ``sessions`` keeps
+   the inspector's sign-ins (a hash of the session's id, the credential, a print of its
+   secret so that rotating it ends the session, the form token, the expiry).
 
 Upgrading runs in one write transaction, under a lock that keeps other processes from
 upgrading at the same time. The move to 3 reads every order as release 2 stored it (its body,

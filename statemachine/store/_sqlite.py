@@ -95,8 +95,20 @@ _FOUR: Final = (
         delivered INTEGER NOT NULL
     )""",
     "CREATE INDEX outbox_tries_notification ON outbox_tries (notification_id, id)",
+    "ALTER TABLE order_log ADD COLUMN actor TEXT",
+    "ALTER TABLE order_log ADD COLUMN note TEXT",
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        credential TEXT NOT NULL,
+        secret_print TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX sessions_expiry ON sessions (expires_at)",
 )
-"""Schema 3 to 4: the relay's leases, when each notification was queued, and every try."""
+"""Schema 3 to 4: the relay's leases, when each notification was queued, and every try; who
+sent each event (the credential's name) and the note they gave; the inspector's sessions."""
 
 _RETIRE_2: Final = (
     "DROP TRIGGER IF EXISTS order_log_no_update",

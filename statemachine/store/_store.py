@@ -35,6 +35,7 @@ from ._inputs import (
     valid_event,
     valid_limit,
     valid_moment,
+    valid_note,
     valid_order_id,
     valid_text_or_none,
     valid_version,
@@ -123,17 +124,19 @@ class SQLStore(Listings, Outbox):
 
     # -- adding -----------------------------------------------------------------------------
 
-    def add(self, order: Order, *, source: str | None = "add") -> int:
+    def add(self, order: Order, *, source: str | None = "add", actor: str | None = None) -> int:
         """Store a new order and return its version (1).
 
-        History the order already carries goes to the log (with ``source``) and its
-        notifications to the outbox. :class:`OrderExists` if the id is taken. The same as
+        History the order already carries goes to the log (with ``source`` and ``actor``) and
+        its notifications to the outbox. :class:`OrderExists` if the id is taken. The same as
         ``add_many([order])``.
         """
-        self.add_many([order], source=source)
+        self.add_many([order], source=source, actor=actor)
         return 1
 
-    def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+    def add_many(
+        self, orders: Iterable[Order], *, source: str | None = "add", actor: str | None = None
+    ) -> int:
         """Store new orders in one transaction, all of them or none; how many were stored.
 
         Each order is stored as :meth:`add` stores one (version 1, its history logged with
@@ -145,6 +148,7 @@ class SQLStore(Listings, Outbox):
         ``orders`` may be any iterable; a generator is read once, one batch at a time.
         """
         source = valid_text_or_none(source, "source")
+        actor = valid_text_or_none(actor, "actor")
         positions: dict[str, int] = {}
         written: list[tuple[list[Change], list[Any]]] = []
         clash: list[str] = []
@@ -152,7 +156,7 @@ class SQLStore(Listings, Outbox):
         with self._lock:
             with self._db.write() as tx:
                 for batch in _batches(orders, self._ADD_BATCH):
-                    changes = [self._new(o, positions, source) for o in batch]
+                    changes = [self._new(o, positions, source, actor) for o in batch]
                     heads = unit.write_back(tx, changes)
                     if heads is None:  # an id is stored already: keep nothing
                         tx.rollback()
@@ -177,7 +181,9 @@ class SQLStore(Listings, Outbox):
         return len(positions)
 
     @staticmethod
-    def _new(order: object, positions: dict[str, int], source: str | None) -> Change:
+    def _new(
+        order: object, positions: dict[str, int], source: str | None, actor: str | None
+    ) -> Change:
         """The change that adds ``order``, the next of an import; its id must be new to it,
         and it must be an order the machine could have produced."""
         position = len(positions)
@@ -199,7 +205,7 @@ class SQLStore(Listings, Outbox):
                 field="order_id",
             )
         reads_back(order)
-        return Change(order, 0, source)
+        return Change(order, 0, source, actor=actor)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -235,9 +241,15 @@ class SQLStore(Listings, Outbox):
         event_id: str | None = None,
         source: str | None = None,
         expected_version: int | None = None,
+        actor: str | None = None,
+        note: str | None = None,
         **data: object,
     ) -> Applied:
         """Fire ``event`` on the stored order in one transaction (see the class docstring).
+
+        ``source`` (the front end: ``"api"``, ``"webhook"``), ``actor`` (who: the name of
+        the credential or the person) and ``note`` (what they wrote with it, up to
+        2000 characters) go to the event's log row.
 
         Everything is checked before the store is touched: the ids (at most
         :data:`~statemachine.runtime.MAX_ID_LENGTH` characters, no NUL), the event's name, the
@@ -252,10 +264,14 @@ class SQLStore(Listings, Outbox):
             event_id = valid_text_or_none(event_id, "event_id")
             at = valid_moment(at, "at")
             source = valid_text_or_none(source, "source")
+            actor = valid_text_or_none(actor, "actor")
+            note = valid_note(note)
             if expected_version is not None:
                 valid_version(expected_version)
             with span("apply", order_id=order_id, event=event, event_id=event_id), self._lock:
-                applied = self._apply(order_id, event, at, event_id, source, expected_version, data)
+                applied = self._apply(
+                    order_id, event, at, event_id, source, expected_version, data, actor, note
+                )
         except EventRejected as exc:
             event_handled(
                 "refused",
@@ -300,10 +316,12 @@ class SQLStore(Listings, Outbox):
         source: str | None,
         expected_version: int | None,
         data: Mapping[str, object],
+        actor: str | None = None,
+        note: str | None = None,
     ) -> Applied:
         for _ in range(self._max_attempts):
             attempt = self._unit.try_apply(
-                order_id, event, at, event_id, source, expected_version, data
+                order_id, event, at, event_id, source, expected_version, data, actor, note
             )
             if isinstance(attempt, Applied):
                 return attempt

@@ -42,7 +42,7 @@ _SWAP_WITH_HEAD: Final = (
 )
 _APPEND: Final = (
     "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
-    "from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "from_state, to_state, actor, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _QUEUE: Final = (
     "INSERT INTO outbox (order_id, position, queued_at) VALUES (?, ?, {now}) "
@@ -69,7 +69,8 @@ class Change:
     ``history_from`` and ``notes_from`` are where its new history records and notifications
     start; ``source`` is who sent its events, for the log; ``head`` is the head column as it
     was read and ``warnings`` the calendar warnings the order was read with: the head is
-    written again only if they changed.
+    written again only if they changed. ``actor`` (the credential's name) and ``note`` go to
+    the log with each new event too.
     """
 
     order: Order
@@ -79,9 +80,13 @@ class Change:
     notes_from: int = 0
     head: Any = None
     warnings: tuple[OrderWarning, ...] | None = None
+    actor: str | None = None
+    note: str | None = None
 
     @classmethod
-    def starting(cls, read: Read, source: str | None) -> Change:
+    def starting(
+        cls, read: Read, source: str | None, actor: str | None = None, note: str | None = None
+    ) -> Change:
         """The change the order ``read`` goes through from now on: take it before firing
         events on the order."""
         order = read.order
@@ -93,6 +98,8 @@ class Change:
             len(order.notifications),
             read.head,
             order.warnings,
+            actor,
+            note,
         )
 
 
@@ -281,7 +288,11 @@ class UnitOfWork:
         tx.run(
             _APPEND,
             [
-                rows.log_row(change.order.order_id, seq, record, change.source)
+                (
+                    *rows.log_row(change.order.order_id, seq, record, change.source),
+                    change.actor,
+                    change.note,
+                )
                 for change in changes
                 for seq, record in enumerate(
                     change.order.history[change.history_from :], start=change.history_from + 1
@@ -314,13 +325,15 @@ class UnitOfWork:
         source: str | None,
         expected_version: int | None,
         data: Mapping[str, object],
+        actor: str | None = None,
+        note: str | None = None,
     ) -> Applied | LostSwap:
         """One try of ``apply``, in one transaction: the event applied and committed, a
         duplicate delivery (nothing written), or :class:`LostSwap` (rolled back; try again)."""
         with self.db.write() as tx:
             read = self.load(tx.cur, order_id)
             order, version = read.order, read.version
-            change = Change.starting(read, source)
+            change = Change.starting(read, source, actor, note)
             result = order.fire(event, at=at, event_id=event_id, **data)
             if result.duplicate:  # R15: nothing to write
                 tx.rollback()
@@ -334,10 +347,13 @@ class UnitOfWork:
         self.committed([change], heads)
         return Applied(order, result, version + 1, len(order.history))
 
-    def add(self, tx: Transaction, orders: Sequence[Order], source: str | None) -> list[Any] | None:
-        """Insert new orders (their history logged with ``source``, their notifications
-        queued) in ``tx``; their heads, or ``None`` if an id is stored already (roll back)."""
-        return self.write_back(tx, [Change(order, 0, source) for order in orders])
+    def add(
+        self, tx: Transaction, orders: Sequence[Order], source: str | None, actor: str | None = None
+    ) -> list[Any] | None:
+        """Insert new orders (their history logged with ``source`` and ``actor``, their
+        notifications queued) in ``tx``; their heads, or ``None`` if an id is stored already
+        (roll back)."""
+        return self.write_back(tx, [Change(order, 0, source, actor=actor) for order in orders])
 
     def first_stored(self, order_ids: Sequence[str]) -> str | None:
         """The first of ``order_ids`` that is stored; ``None`` if none is."""

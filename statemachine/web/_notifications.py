@@ -34,7 +34,7 @@ MAX_ID: Final = 2**63 - 1
 async def list_notifications(
     service: Reader,
     status: Annotated[
-        Literal["waiting", "retrying", "delivered", "dead"] | None,
+        Literal["waiting", "retrying", "sent", "dead"] | None,
         Query(description="Only notifications standing so"),
     ] = None,
     after: Annotated[
@@ -44,7 +44,7 @@ async def list_notifications(
 ) -> Response:
     """Notifications by id, the order they were queued, with where each delivery stands:
     ``waiting`` (never tried), ``retrying`` (tried, due again at ``next_attempt_at``),
-    ``delivered``, or ``dead`` (a dead letter, out of the queue until it is redelivered); how
+    ``sent``, or ``dead`` (a dead letter, out of the queue until it is redelivered); how
     many tries, the last answer, and the lease a relay holds on it while it sends."""
     found = await service.store.delivery_states(status, after=after or None, limit=limit)
     last = found[-1].notification_id if len(found) == limit else None

@@ -13,6 +13,7 @@ error                                             status
 ``UnknownOrder``                                  404
 ``OrderExists``                                   409
 ``VersionConflict`` (``If-Match``)                412, ``ETag``
+``NotPermitted`` (the caller's role)              403
 ================================================  ======
 
 A :class:`~statemachine.errors.StoreFault` is for the operator: its full message (a path, a
@@ -45,6 +46,7 @@ from ..errors import (
     EventRejected,
     GraphvizMissing,
     InvalidInput,
+    NotPermitted,
     OrderError,
     OrderExists,
     RequestError,
@@ -90,6 +92,7 @@ _REQUEST_STATUS: Final[tuple[tuple[type[RequestError], int], ...]] = (
     (UnknownOrder, 404),
     (OrderExists, 409),
     (VersionConflict, 412),
+    (NotPermitted, 403),
 )
 """The status of each request error but a refusal, whose status depends on its kind."""
 

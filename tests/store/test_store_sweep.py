@@ -162,7 +162,7 @@ def test_sweep_fires_what_tick_fires_and_nothing_else(
 @contextmanager
 def _empty_store(spec: StoreSpec) -> Iterator[OrderStore]:
     """A store on ``spec``'s database with every table dropped and made again."""
-    for table in ("outbox_tries", "order_log", "outbox", "orders", "schema_version"):
+    for table in ("outbox_tries", "sessions", "order_log", "outbox", "orders", "schema_version"):
         raw(spec, f"DROP TABLE IF EXISTS {table}" + ("" if spec[0] == "sqlite" else " CASCADE"))
     if spec[0] == "postgres":
         raw(spec, "DROP FUNCTION IF EXISTS order_log_append_only() CASCADE")

@@ -25,6 +25,7 @@ STATUS: dict[str, tuple[int, dict[str, str]]] = {
     "UnknownOrder": (404, {}),
     "OrderExists": (409, {}),
     "VersionConflict": (412, {"etag": '"2"'}),
+    "NotPermitted": (403, {}),
     "StoreUnavailable": (503, {"retry-after": "5"}),
     "ConcurrentUpdate": (503, {"retry-after": "1"}),
     "CorruptOrder": (500, {}),

@@ -114,7 +114,7 @@ def _queue(url: str, count: int) -> None:
 
 def _delivered_once(got: Receiver, store: Any, count: int) -> None:
     def all_delivered() -> bool:
-        return len(store.delivery_states("delivered", limit=1000)) == count
+        return len(store.delivery_states("sent", limit=1000)) == count
 
     wait_until(all_delivered, f"{count} notifications delivered")
     time.sleep(0.5)  # a second send, were there one, would have come by now
@@ -193,7 +193,7 @@ def test_a_receiver_that_trickles_is_cut_at_the_timeout_and_holds_nothing_else(
                 others = [s for oid, s in states.items() if oid != "AE-0"]
                 return (
                     states["AE-0"].standing == "retrying"
-                    and all(s.standing == "delivered" for s in others)
+                    and all(s.standing == "sent" for s in others)
                     and len(others) == 6
                 )
 
@@ -253,7 +253,7 @@ def test_a_dead_letter_is_listed_shown_and_sent_again_over_http(
             wait_until(
                 lambda: (
                     http.get(f"/notifications/{nid}", headers=R).json()["notification"]["standing"]
-                    == "delivered"
+                    == "sent"
                 ),
                 "the redelivered letter delivered",
             )

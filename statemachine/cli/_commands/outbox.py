@@ -120,7 +120,7 @@ def _tries(invocation: Invocation, store: OrderStore, notification_id: int) -> E
     console = invocation.console
     say(console, _standing(state), style="bold")
     for number, one in enumerate(kept, start=1):
-        mark = "delivered" if one.delivered else "failed"
+        mark = "sent" if one.delivered else "failed"
         when = f"{one.at:%Y-%m-%d %H:%M:%S%z}"
         console.print(Text(f"  {number:>3}  {when}  {mark}: {printable(one.answer)}"))
     if not kept:
