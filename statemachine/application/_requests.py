@@ -31,7 +31,7 @@ import attrs
 from .._text import UNSEEN, seen
 from ..declaration._table import TABLE
 from ..errors import InvalidInput
-from ..runtime._machine import MAX_ID_LENGTH, require_text
+from ..runtime._machine import MAX_ID_LENGTH, require_keepable, require_text
 
 __all__ = [
     "NEW_ORDER_FIELDS",
@@ -250,11 +250,12 @@ def parse_moment(value: object, field: str) -> dt.datetime:
             field=field,
         )
     try:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"{field} {value!r} is not a date and time that exists", field=field
         ) from None
+    return require_keepable(moment, field)
 
 
 def parse_order_id(value: object, *, new: bool = True) -> str:

@@ -251,6 +251,27 @@ def _within_time(moment: dt.datetime, field: str) -> dt.datetime:
     return moment
 
 
+def require_keepable(value: object, field: str) -> dt.datetime:
+    """``value`` as :func:`require_aware` takes it, and a moment of the years 2 to 9998 both
+    as written and in UTC, else :class:`InvalidInput` naming ``field``. What a store keeps
+    or a service is sent must be this: a moment of the years 1 or 9999 may fall outside what
+    a datetime holds once it is shown in another time zone (the supplier's) or a deadline is
+    counted from it, so an order holding one could no longer be shown or swept."""
+    moment = require_aware(value, field)
+    try:
+        in_utc = moment.astimezone(dt.UTC)
+    except OverflowError:  # pragma: no cover - require_aware refuses it first
+        in_utc = None
+    if 1 < moment.year < 9999 and in_utc is not None and 1 < in_utc.year < 9999:
+        return moment
+    raise InvalidInput(
+        f"{field} {moment.isoformat()} is at an end of time: give a moment of the years 2 to "
+        "9998 (one of the years 1 or 9999 could not be shown in another time zone, or have a "
+        "deadline counted from it)",
+        field=field,
+    )
+
+
 MAX_ID_LENGTH: Final = 200
 """The longest order id or event id accepted, in characters."""
 MAX_TEXT_LENGTH: Final = 1000

@@ -9,7 +9,7 @@ from typing import Final
 
 from ..declaration._table import EVENTS, STATES
 from ..errors import InvalidInput
-from ..runtime._machine import MAX_ID_LENGTH, require_aware, require_text
+from ..runtime._machine import MAX_ID_LENGTH, require_keepable, require_text
 
 __all__ = [
     "MAX_LIMIT",
@@ -72,8 +72,9 @@ def valid_state(value: object) -> str:
 
 
 def valid_moment(value: object, field: str) -> dt.datetime:
-    """An aware datetime, as an instant (R16)."""
-    return require_aware(value, field)
+    """An aware datetime, as an instant (R16), of the years 2 to 9998: one a store can keep
+    and show in any time zone (:func:`~statemachine.runtime._machine.require_keepable`)."""
+    return require_keepable(value, field)
 
 
 def valid_limit(value: object) -> int:

@@ -68,6 +68,8 @@ class Listings:
             order_by = "due_at, order_id"
         else:
             if after is not None:
+                if after[0] is not None:
+                    valid_moment(after[0], "after")  # a cursor is checked whole, used or not
                 where.append("order_id > ?")
                 params.append(valid_order_id(after[1]))
             order_by = "order_id"

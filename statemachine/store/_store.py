@@ -205,6 +205,9 @@ class SQLStore(Listings, Outbox):
                 field="order_id",
             )
         reads_back(order)
+        valid_moment(order.paid_at, "paid_at")  # every moment it holds is one a store keeps
+        for number, record in enumerate(order.history):
+            valid_moment(record.at, f"history[{number}].at")
         return Change(order, 0, source, actor=actor)
 
     # -- reading ----------------------------------------------------------------------------
