@@ -276,3 +276,17 @@ def test_layout_1_is_read_and_written_back_as_layout_2() -> None:
     assert restored.refunds[0].blame == "supplier"
     assert restored.to_dict()["format_version"] == FORMAT_VERSION
     assert Order.from_dict(restored.to_dict()) == restored
+
+
+@pytest.mark.parametrize("altered", [None, False, True])
+def test_an_order_fired_by_name_round_trips_to_the_same_text(altered: bool | None) -> None:
+    """R9: a claim fired through `fire` with or without `listing_altered` (so with the
+    default) gives history data whose keys come in the order a replay gives them: to_dict,
+    from_dict, to_dict is the same JSON text, key order included."""
+    order = Order.create("AE-1", "100.00", "USD", t(0))
+    order.fire("dispatch", tracking_number="LP1", at=t(1))
+    order.fire("confirm_delivery", at=t(2))
+    extra = {} if altered is None else {"listing_altered": altered}
+    order.fire("open_claim", reason="not_as_described", amount="40.00", at=t(3), **extra)
+    text = json.dumps(order.to_dict())
+    assert json.dumps(Order.from_dict(json.loads(text)).to_dict()) == text

@@ -161,8 +161,8 @@ def open_claim_refund(order: Order, ctx: Context) -> None:
     reason: Reason = ctx.data["reason"]
     altered: bool = ctx.data["listing_altered"]
     blame: Blame = "merchant" if reason == "not_as_described" and altered else "supplier"
+    ctx.recorded["listing_altered"] = altered  # in the place a replay's data gives it
     _open_refund(order, ctx, reason, ctx.data["amount"], blame)
-    ctx.recorded["listing_altered"] = altered
 
 
 @effect("R9")
