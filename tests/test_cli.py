@@ -186,6 +186,7 @@ EXIT_OF: dict[str, int] = {
     "UnknownOrder": 3,
     "OrderExists": 3,
     "VersionConflict": 3,
+    "NotPermitted": 3,
     "StoreUnavailable": 4,
     "ConcurrentUpdate": 4,
     "CorruptOrder": 4,
@@ -661,19 +662,34 @@ def test_apply_max_skew_refuses_an_event_dated_too_far_ahead(tmp_path: Path) -> 
         (["import", "--db", ":memory:", "-"], 2),
         (["show", "--db", ":memory:", "C-1"], 2),
         (["sweep", "--db", ":memory:"], 2),
-        (["serve", "--db", ":memory:"], 3),
+        (["serve", "--db", ":memory:"], 2),
+        (["apply", "--create", "--db", "file::memory:", "-"], 2),
+        (["import", "--create", "--db", "file:kept.db?mode=memory", "-"], 2),
+        (["sweep", "--create", "--db", "FILE:x.db"], 2),
+        (["serve", "--create", "--db", "file::memory:"], 2),
     ],
-    ids=["apply", "import", "show", "sweep", "serve"],
+    ids=[
+        "apply",
+        "import",
+        "show",
+        "sweep",
+        "serve",
+        "apply-uri",
+        "import-uri",
+        "sweep-uri",
+        "serve-uri",
+    ],
 )
 def test_a_database_in_memory_is_refused_where_nothing_would_be_kept(
     tmp_path: Path, args: list[str], code: int
 ) -> None:
-    """R1: `--db :memory:` would report `applied 1` and keep nothing: every command that keeps
-    orders refuses it in one line naming why, before reading anything."""
+    """R1: `--db :memory:` (or a SQLite URI such as `file::memory:`) would report `applied 1`
+    and keep nothing: every command that keeps orders refuses it in one line naming why,
+    status 2, before reading anything or making any file."""
     done = run(*args, stdin=jsonl(create("C-1")), cwd=tmp_path,
                env=_env(ORDERFSM_TOKEN="write-token"))  # fmt: skip
     line = one_error_line(done, code)
-    assert ":memory:" in line and "keeps nothing" in line
+    assert "in memory or a URI" in line and "keeps nothing" in line
     assert done.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
@@ -744,8 +760,12 @@ def test_create_makes_a_new_store_that_later_commands_open(tmp_path: Path, comma
      ["outbox"]],
     ids=lambda a: a[0],
 )  # fmt: skip
-def test_another_applications_file_is_left_as_it_was(tmp_path: Path, args: list[str]) -> None:
-    """R1: pointed at another application's SQLite file (a CRM's), every command stops with
+@pytest.mark.parametrize("versioned", [False, True], ids=["crm", "with-its-own-schema_version"])
+def test_another_applications_file_is_left_as_it_was(
+    tmp_path: Path, args: list[str], versioned: bool
+) -> None:
+    """R1: pointed at another application's SQLite file (a CRM's; one whose migration tool
+    keeps a table of its own named schema_version, as Flyway does), every command stops with
     status 4 and one line, before changing anything in it: no table added, not even the
     switch to WAL mode; the file's bytes are the same afterwards (--create included)."""
     import hashlib
@@ -754,12 +774,15 @@ def test_another_applications_file_is_left_as_it_was(tmp_path: Path, args: list[
     conn = sqlite3.connect(crm)
     conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
     conn.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    if versioned:
+        conn.execute("CREATE TABLE schema_version (installed_rank INT, version TEXT, script TEXT)")
+        conn.execute("INSERT INTO schema_version VALUES (1, '1', 'V1__init.sql')")
     conn.commit()
     conn.close()
     before = hashlib.sha256(crm.read_bytes()).hexdigest()
     done = run(args[0], "--db", str(crm), *args[1:], stdin=jsonl(create("C-1")), cwd=tmp_path)
     line = one_error_line(done, 4)
-    assert "another application's tables (customers)" in line
+    assert "another application's tables (customers" in line
     assert hashlib.sha256(crm.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]  # no -wal, no -shm
 

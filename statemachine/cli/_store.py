@@ -15,7 +15,7 @@ from ..store import OrderStore, SQLiteStore
 from ..store._ref import DB_ENV, StoreRef, store_in_env
 from ._errors import missing
 
-__all__ = ["CREATE_HINT", "SOURCE", "in_memory", "opened", "store_ref"]
+__all__ = ["CREATE_HINT", "SOURCE", "in_memory", "opened", "refuse_in_memory", "store_ref"]
 
 CREATE_HINT: Final = (
     "`orderfsm apply`, `import`, `sweep` or `serve` with --create starts a new store there"
@@ -44,8 +44,21 @@ def store_ref(db: str | None, dsn: str | None, environ: Mapping[str, str]) -> St
 
 
 def in_memory(target: str) -> bool:
-    """Whether a SQLite name is a database in memory (``:memory:``, an empty name)."""
-    return not target.strip() or target.strip() == ":memory:"
+    """Whether a SQLite name keeps nothing in a file of its own: a database in memory
+    (``:memory:``, an empty name) or a ``file:`` URI (``file::memory:``, ``?mode=memory``;
+    SQLite reads such a name as a URI, and this store takes paths)."""
+    name = target.strip()
+    return not name or name == ":memory:" or name.lower().startswith("file:")
+
+
+def refuse_in_memory(target: str) -> None:
+    """``--db`` naming no file of its own (:func:`in_memory`) as a usage error (status 2)."""
+    if in_memory(target):
+        raise click.BadParameter(
+            f"{target!r} is a database in memory or a URI, which keeps nothing in a file once "
+            "the command ends: name a file by its path",
+            param_hint="--db",
+        )
 
 
 @contextlib.contextmanager
@@ -55,12 +68,7 @@ def opened(ref: StoreRef, *, create: bool) -> Iterator[OrderStore]:
     lost under a service, never becomes a new empty store that looks like every order gone."""
     store: OrderStore
     if ref.kind == "sqlite":
-        if in_memory(ref.target):
-            raise click.BadParameter(
-                f"{ref.target!r} is a database in memory, which keeps nothing once the command "
-                "ends: name a file",
-                param_hint="--db",
-            )
+        refuse_in_memory(ref.target)
         if not create and not os.path.lexists(ref.target):
             raise StoreUnavailable(ref.target, f"no such file ({CREATE_HINT})")
         store = SQLiteStore(ref.target, create=create)

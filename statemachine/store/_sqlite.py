@@ -128,14 +128,23 @@ _UPGRADES: Final = {
     4: _FOUR,
 }
 
+_STORE_TABLES: Final = frozenset({"orders", "order_log", "outbox", "orders_v2", "inbox"})
+"""The tables of which a store's file holds at least one, whatever its schema version."""
+
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
 def _path(path: object) -> str:
-    """``path`` as text, if it can name a file."""
+    """``path`` as text, if it can name a file: not a ``file:`` URI, which SQLite would read
+    as one (``file::memory:`` keeps nothing; ``file:x.db`` is another name for ``x.db``)."""
     if isinstance(path, str | os.PathLike):
         text = os.fspath(path)
         if isinstance(text, str) and text.strip() and "\x00" not in text:
+            if text.strip().lower().startswith("file:"):
+                raise InvalidInput(
+                    f"path {text!r} is a SQLite URI; a store takes the path of its file",
+                    field="path",
+                )
             return text
     raise InvalidInput(f"path must name a file, got {path!r}", field="path")
 
@@ -210,28 +219,38 @@ class SQLiteDatabase(Database):
             raise StoreUnavailable(path, f"the file cannot be examined ({exc.strerror})") from None
 
     def _refuse_another_applications(self) -> None:
-        """Refuse a file that holds tables but no store's ``schema_version`` (another
-        application's database, a CRM, a cache) before anything is written to it: not even the
-        switch to WAL mode, which changes the file for its own application."""
+        """Refuse a file that holds tables but no order store (another application's
+        database, a CRM, a cache) before anything is written to it: not even the switch to WAL
+        mode, which changes the file for its own application. A store's file has its
+        ``schema_version`` table, of the one column ``version``, beside its order tables;
+        another application's table of that name (Flyway's) does not make the file a store."""
         found = {
             row[0]
             for row in self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         }
-        if found and "schema_version" not in found:  # every order store since release 1 has it
-            names = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
-            raise StoreUnavailable(
-                self.path,
-                f"it holds another application's tables ({names}) and no order store; nothing "
-                "was changed in it: give the order store a file of its own",
-            )
+        if not found:
+            return  # a new, empty database: the store creates its tables
+        columns = (
+            [row[1] for row in self._conn.execute("PRAGMA table_info(schema_version)")]
+            if "schema_version" in found
+            else []
+        )
+        if columns == ["version"] and found & _STORE_TABLES:
+            return
+        names = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
+        raise StoreUnavailable(
+            self.path,
+            f"it holds another application's tables ({names}) and no order store; nothing "
+            "was changed in it: give the order store a file of its own",
+        )
 
     def _identity(self) -> tuple[int, int] | None:
         """The file's device and inode, found at the absolute path it was opened at (a later
-        change of the working folder changes nothing); ``None`` for a database in memory or
-        named by a ``file:`` URI, which this check leaves alone."""
-        if self.path == ":memory:" or self.path.startswith("file:"):
+        change of the working folder changes nothing); ``None`` for a database in memory,
+        which this check leaves alone."""
+        if self.path == ":memory:":
             return None
         found = os.stat(self._absolute)
         return found.st_dev, found.st_ino

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..errors import OrderError
+from ..errors import OrderError, StoreFault
 from ..store._ref import store_in_env
 from ._logs import LOG_FORMATS, LOG_LEVELS
 from ._serve import serve
@@ -18,8 +18,8 @@ from ._settings import ENV
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and serve; 2 with a message when the settings or the store are
-    not usable."""
+    """Parse the command line and serve; with a message, 2 when the settings or the arguments
+    are not usable, 4 when the store is not (as ``orderfsm serve`` says it)."""
     parser = argparse.ArgumentParser(
         prog="python -m statemachine.web",
         description="Serve the order API and the inspector under uvicorn.",
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except OrderError as exc:
         print(f"python -m statemachine.web: {exc}", file=sys.stderr)
-        return 2
+        return 4 if isinstance(exc, StoreFault) else 2
     return 0
 
 

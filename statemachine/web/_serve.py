@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 import re
 import shutil
@@ -27,6 +28,10 @@ from ._settings import Settings
 
 __all__ = ["DB_ENV", "DSN_ENV", "POOL_ENV", "app_from_env", "serve"]
 
+LOCK_WAIT: Final = 5.0
+"""Seconds the service's SQLite store waits for the file's write lock (another process
+writing) before a write is ConcurrentUpdate, 503 with ``Retry-After``: within seconds, not
+the half minute a script's store waits."""
 POOL_ENV: Final = "ORDERFSM_POOL_SIZE"
 """Connections per process to PostgreSQL (default 10)."""
 SWITCH_INTERVAL: Final = 0.0005
@@ -41,10 +46,11 @@ def _open(db: str | None, dsn: str | None, pool_size: int, *, create: bool) -> A
     if (db is None) == (dsn is None):
         raise InvalidInput("give the store as either db (a SQLite file) or dsn (PostgreSQL)")
     if db is not None:
-        if not db.strip() or db.strip() == ":memory:":
+        if not db.strip() or db.strip() == ":memory:" or db.strip().lower().startswith("file:"):
             raise InvalidInput(
-                f"db {db!r} is a database in memory, which keeps nothing once the service "
-                "stops (and each connection would see its own): name a file",
+                f"db {db!r} is a database in memory or a URI, which keeps nothing in a file "
+                "once the service stops (and each connection would see its own): name a file "
+                "by its path",
                 field="db",
             )
         if not create and not os.path.lexists(db):
@@ -53,7 +59,7 @@ def _open(db: str | None, dsn: str | None, pool_size: int, *, create: bool) -> A
                 "no such file: a new store is made only when asked (`orderfsm serve --create`, "
                 "or serve(create=True))",
             )
-        return AsyncSQLiteStore(db, create=create)
+        return AsyncSQLiteStore(db, create=create, timeout=LOCK_WAIT)
     assert dsn is not None
     return AsyncPostgresStore(dsn, pool_size=pool_size)
 
@@ -202,6 +208,7 @@ def serve(
     if location is not None and StoreRef.named(location).kind != "sqlite":
         # the workers read it back from ORDERFSM_DB, where such a name is a PostgreSQL URL
         raise InvalidInput("db is a SQLite file; give a postgresql:// URL as dsn", field="db")
+    logging.config.dictConfig(_log_config(log_level, log_format))  # the drivers' lines too
     store = _open(location, dsn, 1, create=create)  # opens (and migrates) it once, or says why not
     anyio.run(_ready, store)
     os.environ.pop(DB_ENV, None)

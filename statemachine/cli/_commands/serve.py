@@ -13,7 +13,7 @@ from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._errors import missing
 from .._options import create_option, store_options
-from .._store import CREATE_HINT, in_memory
+from .._store import CREATE_HINT, refuse_in_memory
 
 __all__ = ["serve"]
 
@@ -83,7 +83,9 @@ def serve(
             f"serve needs the web extra: pip install 'order-statemachine[web]' ({exc})"
         ) from None
     sqlite = ref.kind == "sqlite"
-    if sqlite and not (invocation.create or in_memory(ref.target) or os.path.lexists(ref.target)):
+    if sqlite:
+        refuse_in_memory(ref.target)  # status 2, as every command says it
+    if sqlite and not (invocation.create or os.path.lexists(ref.target)):
         raise StoreUnavailable(ref.target, f"no such file ({CREATE_HINT})")
     run_server(
         db=ref.target if sqlite else None,
