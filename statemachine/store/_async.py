@@ -34,7 +34,7 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -61,15 +61,22 @@ __all__ = ["AsyncPostgresStore", "AsyncSQLiteStore", "AsyncStore"]
 
 _T = TypeVar("_T")
 
+READ_WAIT: Final = 10.0
+"""Seconds an :class:`AsyncPostgresStore` read may go unanswered before it is
+:class:`StoreUnavailable` (a server that froze keeps its connections open and silent)."""
+
 
 class AsyncStore:
     """The operations of a synchronous store as coroutines, each in a worker thread, at most
     ``limit`` at once. Use :class:`AsyncSQLiteStore` or :class:`AsyncPostgresStore`."""
 
-    def __init__(self, store: SQLStore, limit: int) -> None:
+    def __init__(self, store: SQLStore, limit: int, read_wait: float | None = None) -> None:
         self._store = store
         self._limiter = anyio.CapacityLimiter(limit)
         self._closed = False
+        self._read_wait = read_wait
+        """The longest a read may go unanswered before it is :class:`StoreUnavailable`
+        (``None``: no bound)."""
 
     @property
     def sync(self) -> SQLStore:
@@ -87,6 +94,29 @@ class AsyncStore:
 
         return await anyio.to_thread.run_sync(guarded, limiter=self._limiter)
 
+    async def _read(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """A read (or the readiness check's rolled-back write): as :meth:`_run`, but a
+        database that does not answer within ``read_wait`` seconds (a server frozen, a
+        network gone silent) is :class:`StoreUnavailable` then, not a request left hanging.
+        The worker thread is left to finish on its own: a read changes nothing."""
+        if self._read_wait is None:
+            return await self._run(call, *args, **kwargs)
+        self._refuse_if_closed()
+        bound = functools.partial(call, *args, **kwargs)
+
+        def guarded() -> _T:
+            self._refuse_if_closed()
+            return bound()
+
+        with anyio.move_on_after(self._read_wait):
+            return await anyio.to_thread.run_sync(
+                guarded, limiter=self._limiter, abandon_on_cancel=True
+            )
+        raise StoreUnavailable(
+            self._store._db.where,
+            f"the database did not answer a read within {self._read_wait:g} s",
+        )
+
     def _refuse_if_closed(self) -> None:
         if self._closed:
             raise StoreUnavailable(self._store._db.where, "the store is closed")
@@ -96,21 +126,25 @@ class AsyncStore:
         every operation is here; :class:`AsyncSQLiteStore` commits those waiting together."""
         return await self._run(call, *args, **kwargs)
 
-    async def add(self, order: Order, *, source: str | None = "add") -> int:
+    async def add(
+        self, order: Order, *, source: str | None = "add", actor: str | None = None
+    ) -> int:
         """:meth:`SQLStore.add`, awaited."""
-        return await self._write(self._store.add, order, source=source)
+        return await self._write(self._store.add, order, source=source, actor=actor)
 
-    async def add_many(self, orders: Iterable[Order], *, source: str | None = "add") -> int:
+    async def add_many(
+        self, orders: Iterable[Order], *, source: str | None = "add", actor: str | None = None
+    ) -> int:
         """:meth:`SQLStore.add_many`, awaited (``orders`` is read in the worker thread)."""
-        return await self._run(self._store.add_many, list(orders), source=source)
+        return await self._run(self._store.add_many, list(orders), source=source, actor=actor)
 
     async def get(self, order_id: str) -> Order:
         """:meth:`SQLStore.get`, awaited."""
-        return await self._run(self._store.get, order_id)
+        return await self._read(self._store.get, order_id)
 
     async def load(self, order_id: str) -> Loaded:
         """:meth:`SQLStore.load`, awaited."""
-        return await self._run(self._store.load, order_id)
+        return await self._read(self._store.load, order_id)
 
     async def apply(
         self,
@@ -122,6 +156,8 @@ class AsyncStore:
         event_id: str | None = None,
         source: str | None = None,
         expected_version: int | None = None,
+        actor: str | None = None,
+        note: str | None = None,
         **data: object,
     ) -> Applied:
         """:meth:`SQLStore.apply`, awaited: applied and committed, or nothing written."""
@@ -133,12 +169,14 @@ class AsyncStore:
             event_id=event_id,
             source=source,
             expected_version=expected_version,
+            actor=actor,
+            note=note,
             **data,
         )
 
     async def history(self, order_id: str) -> tuple[LogEntry, ...]:
         """:meth:`SQLStore.history`, awaited."""
-        return await self._run(self._store.history, order_id)
+        return await self._read(self._store.history, order_id)
 
     async def sweep(self, now: dt.datetime, limit: int = 100) -> Swept:
         """:meth:`SQLStore.sweep`, awaited."""
@@ -146,7 +184,7 @@ class AsyncStore:
 
     async def outbox(self, limit: int = 100) -> list[OutboxItem]:
         """:meth:`SQLStore.outbox`, awaited."""
-        return await self._run(self._store.outbox, limit)
+        return await self._read(self._store.outbox, limit)
 
     async def ack(self, notification_ids: Iterable[int]) -> int:
         """:meth:`SQLStore.ack`, awaited."""
@@ -161,29 +199,29 @@ class AsyncStore:
         limit: int = 100,
     ) -> list[OrderRow]:
         """:meth:`SQLStore.orders`, awaited."""
-        return await self._run(
+        return await self._read(
             self._store.orders, state=state, due_before=due_before, after=after, limit=limit
         )
 
     async def state_counts(self) -> dict[str, int]:
         """:meth:`SQLStore.state_counts`, awaited."""
-        return await self._run(self._store.state_counts)
+        return await self._read(self._store.state_counts)
 
     async def notifications(self, order_id: str) -> list[NotificationRow]:
         """:meth:`SQLStore.notifications`, awaited."""
-        return await self._run(self._store.notifications, order_id)
+        return await self._read(self._store.notifications, order_id)
 
     async def deliveries(self, notification_ids: Iterable[int]) -> dict[int, Delivery]:
         """:meth:`SQLStore.deliveries`, awaited."""
-        return await self._run(self._store.deliveries, list(notification_ids))
+        return await self._read(self._store.deliveries, list(notification_ids))
 
     async def dead_letters(self, limit: int = 100) -> list[Delivery]:
         """:meth:`SQLStore.dead_letters`, awaited."""
-        return await self._run(self._store.dead_letters, limit)
+        return await self._read(self._store.dead_letters, limit)
 
     async def dead_letter_count(self) -> int:
         """:meth:`SQLStore.dead_letter_count`, awaited."""
-        return await self._run(self._store.dead_letter_count)
+        return await self._read(self._store.dead_letter_count)
 
     async def record_delivery(
         self,
@@ -220,21 +258,25 @@ class AsyncStore:
 
     async def tries(self, notification_id: int) -> list[DeliveryTry]:
         """:meth:`SQLStore.tries`, awaited."""
-        return await self._run(self._store.tries, notification_id)
+        return await self._read(self._store.tries, notification_id)
 
     async def delivery_states(
         self, standing: Standing | None = None, *, after: int | None = None, limit: int = 100
     ) -> list[DeliveryState]:
         """:meth:`SQLStore.delivery_states`, awaited."""
-        return await self._run(self._store.delivery_states, standing, after=after, limit=limit)
+        return await self._read(self._store.delivery_states, standing, after=after, limit=limit)
 
     async def delivery_state(self, notification_id: int) -> DeliveryState | None:
         """:meth:`SQLStore.delivery_state`, awaited."""
-        return await self._run(self._store.delivery_state, notification_id)
+        return await self._read(self._store.delivery_state, notification_id)
+
+    async def outbox_depth(self) -> int:
+        """:meth:`SQLStore.outbox_depth`, awaited."""
+        return await self._read(self._store.outbox_depth)
 
     async def oldest_pending_at(self) -> dt.datetime | None:
         """:meth:`SQLStore.oldest_pending_at`, awaited."""
-        return await self._run(self._store.oldest_pending_at)
+        return await self._read(self._store.oldest_pending_at)
 
     async def give_up(self, notification_id: int, now: dt.datetime) -> None:
         """:meth:`SQLStore.give_up`, awaited."""
@@ -263,7 +305,7 @@ class AsyncStore:
 
     async def ping(self) -> None:
         """:meth:`SQLStore.ping`, awaited."""
-        await self._run(self._store.ping)
+        await self._read(self._store.ping)
 
     async def aclose(self) -> None:
         """Take no more operations (each then is :class:`StoreUnavailable`), wait for those
@@ -351,7 +393,7 @@ class AsyncSQLiteStore(AsyncStore):
         try:
             return self._reader.load(order_id)
         except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread
-            return await self._run(self._store.load, order_id)
+            return await self._read(self._store.load, order_id)
 
     async def history(self, order_id: str) -> tuple[LogEntry, ...]:
         """:meth:`SQLStore.history`, inline (see the class docstring)."""
@@ -359,7 +401,7 @@ class AsyncSQLiteStore(AsyncStore):
         try:
             return self._reader.history(order_id)
         except ConcurrentUpdate:  # the file is locked even for readers: wait in the thread
-            return await self._run(self._store.history, order_id)
+            return await self._read(self._store.history, order_id)
 
     async def aclose(self) -> None:
         """Wait for the writes waiting and running, then close both connections."""
@@ -380,4 +422,4 @@ class AsyncPostgresStore(AsyncStore):
         from ._postgres import PostgresStore
 
         store = PostgresStore(dsn, max_attempts=max_attempts, pool_size=pool_size)
-        super().__init__(store, pool_size)
+        super().__init__(store, pool_size, read_wait=READ_WAIT)

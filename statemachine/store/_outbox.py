@@ -383,6 +383,12 @@ class Outbox:
             row = cur.fetchone()
         return None if row is None else self._state(row)
 
+    def outbox_depth(self) -> int:
+        """How many notifications wait for delivery (not delivered, not dead letters)."""
+        with self._lock, self._db.statements() as cur:
+            cur.execute("SELECT COUNT(*) FROM outbox WHERE NOT acked")
+            return int(cur.fetchone()[0])
+
     def oldest_pending_at(self) -> dt.datetime | None:
         """When the notification waiting longest for delivery was queued (``None``: none
         waits, or only ones queued before schema 4, whose time is unknown)."""

@@ -167,12 +167,18 @@ class PostgresDatabase(Database):
         self._pool: Any = None
         self._dsn = dsn
         self.threadsafe_pool = pool_size is not None
+        self._options = _connect_options(dsn)
         try:
-            if pool_size is None:
-                self._conn = pg.connect(dsn, autocommit=True, connect_timeout=CONNECT_WAIT)
-            else:
-                self._pool = _pool(dsn, pool_size)
+            # one connection first, even for a pool: a server that cannot be reached is said
+            # at once, in the driver's words, not after the pool's own wait for its first one
+            self._conn = pg.connect(dsn, **self._options)
+            if pool_size is not None:
+                self._conn.close()
+                self._conn = None
+                self._pool = _pool(dsn, pool_size, self._options)
         except pg.Error as exc:
+            if self._conn is not None:
+                self._conn.close()
             raise StoreUnavailable(self.where, _first_line(exc)) from None
 
     def close(self) -> None:
@@ -187,9 +193,7 @@ class PostgresDatabase(Database):
             if self._pool is None:
                 assert self._conn is not None
                 if self._conn.closed or self._conn.broken:  # the server went away: again
-                    self._conn = _psycopg().connect(
-                        self._dsn, autocommit=True, connect_timeout=CONNECT_WAIT
-                    )
+                    self._conn = _psycopg().connect(self._dsn, **self._options)
                 yield self._conn
             else:
                 with self._pool.connection() as conn:
@@ -325,7 +329,32 @@ CONNECT_WAIT: Final = 5
 """Seconds a new connection may take to open."""
 
 
-def _pool(dsn: str, size: int) -> Any:
+_SILENCE: Final = {
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "3",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "15000",
+}
+"""How a connection notices a server gone silent (a network cut, a host down) within about
+20 seconds instead of the system's two hours: TCP keepalives, and a bound on data left
+unacknowledged. A DSN that sets any of them keeps its own."""
+
+
+def _connect_options(dsn: str) -> dict[str, Any]:
+    """The keyword arguments of every connection: autocommit, the connect timeout, and
+    :data:`_SILENCE` where the DSN does not say otherwise."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = conninfo_to_dict(dsn)
+    options: dict[str, Any] = {"autocommit": True}
+    if "connect_timeout" not in given:
+        options["connect_timeout"] = CONNECT_WAIT
+    options.update({k: v for k, v in _SILENCE.items() if k not in given})
+    return options
+
+
+def _pool(dsn: str, size: int, options: dict[str, Any]) -> Any:
     try:
         from psycopg_pool import ConnectionPool
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -336,11 +365,11 @@ def _pool(dsn: str, size: int) -> Any:
         dsn,
         min_size=1,
         max_size=size,
-        kwargs={"autocommit": True, "connect_timeout": CONNECT_WAIT},
+        kwargs=options,
         open=False,
         timeout=POOL_WAIT,
     )
-    pool.open(wait=True, timeout=30)
+    pool.open(wait=True, timeout=POOL_WAIT + CONNECT_WAIT)
     return pool
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
@@ -60,7 +61,8 @@ class _Write(Generic[_T]):
     __slots__ = ("call", "done", "outcome", "soon", "taken")
 
     def __init__(self, call: Callable[[], _T]) -> None:
-        self.call = call
+        context = contextvars.copy_context()  # the caller's: a request id, a span
+        self.call: Callable[[], _T] = lambda: context.run(call)
         self.done = anyio.Event()
         self.soon = _soon()
         self.outcome: Outcome[_T] | None = None
