@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["UNSEEN", "printable", "seen"]
+__all__ = ["UNSEEN", "printable", "printable_lines", "seen"]
 
 UNSEEN: Final = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
@@ -35,6 +35,12 @@ def printable(text: str) -> str:
     if text.isprintable() and not UNSEEN.search(text):
         return text
     return "".join(c if seen(c) else _escape(c) for c in text)
+
+
+def printable_lines(text: str) -> str:
+    """:func:`printable` for text of several lines: each line written out, the line breaks
+    kept (a message that lists its problems one per line)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def _escape(char: str) -> str:

@@ -20,14 +20,16 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 import uuid
+from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from ..application import Answer, RelayPolicy, backoff, relay_one, sweep_all
-from ..errors import CorruptOrder
+from ..errors import CorruptOrder, OrderError
 from ..store import Delivery, OutboxItem
 from ._problems import LOGGER
 from ._security import SIGNATURE_HEADER, signature_header
@@ -46,6 +48,35 @@ async def _pause(stopping: anyio.Event, seconds: float) -> None:
         await stopping.wait()
 
 
+class Trouble:
+    """How a loop of the service reports that its store fails: one line when it starts
+    failing (the store's reason, no traceback: the store is not broken code), the same
+    reason again at most once a minute while it lasts, and one line when it works again.
+    Anything but a store's error is a bug, logged with its traceback."""
+
+    EVERY: Final = 60.0
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._said: str | None = None
+        self._when = 0.0
+
+    def failed(self, exc: Exception, retry: float) -> None:
+        if not isinstance(exc, OrderError):
+            LOGGER.error("%s failed; trying again in %g s", self.what, retry, exc_info=exc)
+            return
+        why = str(exc)
+        now = time.monotonic()
+        if why != self._said or now - self._when >= self.EVERY:
+            LOGGER.warning("%s failed: %s; trying again in %g s", self.what, why, retry)
+            self._said, self._when = why, now
+
+    def worked(self) -> None:
+        if self._said is not None:
+            LOGGER.warning("%s works again", self.what)
+            self._said = None
+
+
 class Sweeper:
     """Fires the due clock events (R12 auto-close, R4 overdue) every ``sweep_interval``."""
 
@@ -56,11 +87,14 @@ class Sweeper:
     async def run(self) -> None:
         """Sweep until stopped; a failed sweep is logged and tried again next time."""
         interval = self.service.settings.sweep_interval
+        trouble = Trouble("the sweep")
         while not self.stopping.is_set():
             try:
                 await self.sweep()
-            except Exception:
-                LOGGER.exception("the sweep failed; trying again in %g s", interval)
+            except Exception as exc:
+                trouble.failed(exc, interval)
+            else:
+                trouble.worked()
             await _pause(self.stopping, interval)
 
     async def sweep(self) -> int:
@@ -118,6 +152,7 @@ class Relay:
         store = self.service.store
         slots = anyio.Semaphore(self.policy.concurrency)
         freed = anyio.Event()
+        trouble = Trouble("the outbox relay's claim")
         timeout = httpx.Timeout(settings.relay_timeout)
         async with (
             httpx.AsyncClient(timeout=timeout) as client,
@@ -150,9 +185,11 @@ class Relay:
                 try:
                     items = await store.claim(self.owner, _now(), self.policy.lease, free)
                     known = await store.deliveries([item.id for item in items]) if items else {}
-                except Exception:
-                    LOGGER.exception("the outbox relay could not claim; trying again")
+                except Exception as exc:
+                    trouble.failed(exc, settings.relay_interval)
                     items, known = [], {}
+                else:
+                    trouble.worked()
                 if not items:
                     await _pause(self.stopping, settings.relay_interval)
                     continue

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from .._text import printable_lines
 from ..application import list_orders as list_page
 from ..declaration._table import STATES, TABLE
 from ..diagrams import journey_dot, journey_mermaid, render
@@ -33,12 +34,23 @@ __all__ = ["router", "templates"]
 
 router = APIRouter(prefix="/inspect", include_in_schema=False, route_class=DirectRoute)
 
+
+def _shown(value: Any) -> Any:
+    """What a page shows of a value: text with every control, invisible or direction-changing
+    character written as its escape (an id holding ESC or a right-to-left override cannot
+    pass for another on the page); markup the service made itself (an SVG), as it is."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return printable_lines(value)
+
+
 templates: Final = jinja2.Environment(
     loader=jinja2.PackageLoader("statemachine.web", "templates"),
     autoescape=jinja2.select_autoescape(default=True),
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
 
 _PAGE: Final = 50
@@ -106,7 +118,10 @@ async def login_form(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request, service: ServiceDep) -> Response:
     """Check the token; keep an HMAC of it in a cookie; back to the inspector's home."""
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    try:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=20)
+    except ValueError:  # more fields than any form of ours sends
+        form = {}
     token = (form.get("token") or [""])[0]
     if not token or service.token_access(token) is None:
         return _login_page(request, "That is not a token of this service.")

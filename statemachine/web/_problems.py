@@ -40,6 +40,7 @@ from typing import Any, Final
 
 from starlette.responses import JSONResponse
 
+from .._text import printable, printable_lines
 from ..errors import (
     ConcurrentUpdate,
     CorruptOrder,
@@ -160,11 +161,13 @@ def document(
         "type": _type_uri(name) if name else "about:blank",
         "title": _TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": printable_lines(detail),
     }
     if instance is not None:
-        body["instance"] = instance
-    body.update(extra)
+        body["instance"] = printable(instance)
+    # what a caller sent comes back written out: no ESC or direction override reaches the
+    # terminal or page that shows the problem
+    body.update({k: printable(v) if isinstance(v, str) else v for k, v in extra.items()})
     return body
 
 

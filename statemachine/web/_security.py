@@ -27,6 +27,9 @@ import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
+from urllib.parse import quote
+
+from ._problems import PROBLEM_JSON, document
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -178,7 +181,7 @@ class BodyLimit:
                 except ValueError:
                     announced = -1
                 if announced < 0 or announced > self.limit:
-                    await _too_large(send, self.limit)
+                    await _too_large(scope, send, self.limit)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -189,7 +192,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _too_large(send, self.limit)
+                await _too_large(scope, send, self.limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -207,23 +210,40 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"the request body is over this service's limit of {limit} bytes",
-        }
-    ).encode()
+_CREDENTIALS: Final = (b"authorization", SIGNATURE_HEADER.lower().encode())
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    """413 for a body over the limit; but 401 first when the request carries no credentials
+    at all (no bearer token, no signature, no session cookie): who asks is checked before
+    anything else, the size of what they send included."""
+    headers = dict(scope.get("headers", ()))
+    anonymous = not any(name in headers for name in _CREDENTIALS) and (
+        b"orderfsm_inspector=" not in headers.get(b"cookie", b"")
+    )
+    path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "")), safe="/")
+    extra: list[tuple[bytes, bytes]] = []
+    if anonymous:
+        status, problem = 401, document(401, "this request needs a bearer token", instance=path)
+        extra = [(b"www-authenticate", b'Bearer realm="orderfsm"')]
+    else:
+        status = 413
+        problem = document(
+            413,
+            f"the request body is over this service's limit of {limit} bytes",
+            name="TooLarge",
+            instance=path,
+        )
+    body = json.dumps(problem, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *extra,
             ],
         }
     )

@@ -43,6 +43,8 @@ ENV: Final[dict[str, str]] = {
 _TEN_YEARS: Final = 10 * 366 * 86400.0
 """The longest time any setting may name, in seconds: more is a typo, and past a date's range."""
 MAX_SWEEP_BATCH: Final = 10_000
+MAX_BODY_LIMIT: Final = 100 * 1024 * 1024
+"""The largest ``ORDERFSM_MAX_BODY``: a request body is held in memory whole."""
 MAX_RELAY_ATTEMPTS: Final = 1_000
 """Past this many tries a notification would outlive any receiver's memory of it."""
 MAX_RELAY_CONCURRENCY: Final = 256
@@ -142,6 +144,7 @@ class Settings:
             ("sweep_interval", self.sweep_interval, _TEN_YEARS),
             ("sweep_batch", self.sweep_batch, MAX_SWEEP_BATCH),
             ("relay_attempts", self.relay_attempts, MAX_RELAY_ATTEMPTS),
+            ("max_body", self.max_body, MAX_BODY_LIMIT),
             ("relay_concurrency", self.relay_concurrency, MAX_RELAY_CONCURRENCY),
         ):
             if value > most:  # past what a date or the store can count with

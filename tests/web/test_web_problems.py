@@ -173,7 +173,7 @@ def test_a_read_only_store_is_not_ready_and_its_writes_are_503(tmp_path: Any) ->
         read_only(path, [sys.executable, "-m", "statemachine.web", "--db", str(path)]),
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
-    assert refused.returncode == 2, refused.stderr
+    assert refused.returncode == 4, refused.stderr
     assert refused.stderr.count("\n") == 1 and "read-only" in refused.stderr
     port = free_port()
     factory = [sys.executable, "-m", "uvicorn", "--factory", "statemachine.web:app_from_env",
@@ -319,8 +319,123 @@ def test_a_service_whose_file_was_deleted_stops_writing_and_does_not_restart_on_
         [sys.executable, "-m", "statemachine.web", "--db", str(path), "--port", "1"],
         capture_output=True, text=True, env=server_env(), cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
-    assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
+    assert again.returncode == 4 and again.stderr.count("\n") == 1, again.stderr
     assert "no such file" in again.stderr and "--create" in again.stderr
     assert not path.exists()
     rows = sqlite3.connect(kept / "orders.db").execute("SELECT order_id FROM orders ORDER BY 1")
     assert rows.fetchall() == [("AE-1",), ("AE-2",)]
+
+
+def test_a_write_lock_held_elsewhere_is_503_within_seconds(tmp_path: Any) -> None:
+    """R1: another process holds the SQLite file's write lock: a write and /readyz answer 503
+    with Retry-After within seconds (the service waits 5 s for the lock, not half a minute),
+    naming no path; once the lock is let go, the same write is 201."""
+    import sqlite3
+    import time
+
+    from web_helpers import ProcessServer
+
+    path = tmp_path / "orders.db"
+    server = ProcessServer(db=str(path), log=tmp_path / "server.log")
+    write = {"Authorization": f"Bearer {WRITE}"}
+    try:
+        server.start()
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for ask in (
+                lambda: http.post("/orders", json=_body("AE-1"), headers=write),
+                lambda: http.get("/readyz"),
+            ):
+                began = time.monotonic()
+                answer = ask()
+                assert time.monotonic() - began < 15
+                assert answer.status_code == 503 and answer.headers["Retry-After"], answer.text
+                assert str(tmp_path) not in answer.text
+            holder.execute("ROLLBACK")
+            holder.close()
+            assert http.post("/orders", json=_body("AE-1"), headers=write).status_code == 201
+    finally:
+        server.stop()
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+def test_a_frozen_postgresql_is_503_within_seconds_and_recovers(tmp_path: Any) -> None:
+    """R1: a PostgreSQL server that stops answering without closing its connections (frozen:
+    SIGSTOP): a read answers 503 with Retry-After within seconds instead of hanging; thawed,
+    the service reads and writes again."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from pg_server import PostgresUnavailable, TempPostgres
+    from web_helpers import ProcessServer
+
+    from tests.helpers import skip_or_fail
+
+    try:
+        database = TempPostgres().start()
+    except PostgresUnavailable as exc:
+        skip_or_fail(f"the service on PostgreSQL is not tested: {exc}")
+    server = ProcessServer(dsn=database.dsn, log=tmp_path / "server.log")
+    write = {"Authorization": f"Bearer {WRITE}"}
+    frozen: list[int] = []
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=120) as http:
+            assert http.post("/orders", json=_body("AE-1"), headers=write).status_code == 201
+            postmaster = int((database.data / "postmaster.pid").read_text().split()[0])
+            children = subprocess.run(
+                ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+            ).stdout.split()
+            frozen = [postmaster, *map(int, children)]
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            began = time.monotonic()
+            answer = http.get("/orders/AE-1", headers=R)
+            assert time.monotonic() - began < 30, "a read hung on the frozen server"
+            assert answer.status_code == 503 and answer.headers["Retry-After"]
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+            frozen = []
+            deadline = time.monotonic() + 60
+            while http.get("/orders/AE-1", headers=R).status_code != 200:
+                assert time.monotonic() < deadline, "the service did not recover"
+                time.sleep(0.2)
+            assert http.post("/orders", json=_body("AE-2"), headers=write).status_code == 201
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        server.stop()
+        database.stop()
+
+
+def test_a_sweeper_whose_store_fails_says_so_in_one_line_not_a_traceback_a_turn(
+    tmp_path: Any,
+) -> None:
+    """R12: the sweeper of a service whose SQLite file went away: it logs the store's reason
+    on one line when the sweeps start failing, not a traceback at every turn."""
+    import shutil
+    import time
+
+    from web_helpers import ProcessServer, server_env
+
+    path = tmp_path / "orders.db"
+    log = tmp_path / "server.log"
+    env = server_env(ORDERFSM_SWEEP_INTERVAL="0.1")
+    server = ProcessServer(db=str(path), log=log, env=env)
+    try:
+        server.start()
+        (tmp_path / "kept").mkdir()
+        for name in ("orders.db", "orders.db-wal", "orders.db-shm"):
+            if (tmp_path / name).exists():
+                shutil.move(tmp_path / name, tmp_path / "kept" / name)
+        time.sleep(2)  # some twenty sweeps
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text
+    failed = [line for line in text.splitlines() if "the sweep failed" in line]
+    assert 1 <= len(failed) <= 2, text
+    assert "deleted or moved" in failed[0]

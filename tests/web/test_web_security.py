@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -247,3 +248,45 @@ def test_verify_signature_explains_without_revealing() -> None:
     assert verify_signature(
         None, header, method="POST", path="/p", key="k", body=body, tolerance=300, now=now
     )
+
+
+def test_a_large_body_without_credentials_is_401_first(client: httpx.Client) -> None:
+    """Authorization before anything else: an oversized body sent with no credentials at all
+    is 401 (with the bearer challenge), not 413; with a token it is 413, a problem document
+    naming where, as every other."""
+    huge = b'{"order_id": "' + b"x" * 70_000 + b'"}'
+    anonymous = client.post("/orders", content=huge, headers={"Content-Type": "application/json"})
+    assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["www-authenticate"]
+    signed_in = client.post(
+        "/orders", content=huge, headers={**W, "Content-Type": "application/json"}
+    )
+    assert signed_in.status_code == 413
+    assert signed_in.json()["instance"] == "/orders"
+    assert signed_in.json()["type"].endswith(":TooLarge")
+
+
+def test_the_login_form_with_fields_past_any_form_of_ours_is_refused_not_a_500(
+    client: httpx.Client,
+) -> None:
+    """The inspector's sign-in reads at most the fields a form of ours sends; more (or a
+    stream of ampersands) is the sign-in page again with 401, never a 500."""
+    for body in ("token=x&" + "&".join(f"f{i}=1" for i in range(40)), "&" * 200):
+        page = client.post(
+            "/inspect/login",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert page.status_code == 401 and "Sign in" in page.text
+
+
+def test_text_sent_back_cannot_steer_a_terminal_or_a_page(client: httpx.Client) -> None:
+    """An order id holding ESC and a right-to-left override, looked up over HTTP and in the
+    inspector's search: the problem document and the page write those characters out as
+    escapes (\\u001b, \\u202e), never raw, wherever the text comes back."""
+    sneaky = "AE-\x1b[31m\u202eX"
+    answer = client.get(f"/orders/{quote(sneaky, safe='')}", headers=R)
+    assert answer.status_code in (404, 422)
+    assert "\x1b" not in answer.text and "\u202e" not in answer.text
+    page = client.get("/inspect/find", params={"order_id": sneaky}, headers=R)
+    assert "\x1b" not in page.text and "\u202e" not in page.text
+    assert "\\u202e" in page.text

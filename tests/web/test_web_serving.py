@@ -68,6 +68,7 @@ def test_settings_come_from_the_environment() -> None:
         ({"ORDERFSM_RELAY_CONCURRENCY": "0"}, "relay_concurrency"),
         ({"ORDERFSM_RELAY_CONCURRENCY": "257"}, "relay_concurrency"),
         ({"ORDERFSM_RELAY_ATTEMPTS": "100000"}, "relay_attempts"),
+        ({"ORDERFSM_MAX_BODY": "99999999999999999999999"}, "max_body"),
     ],
 )
 def test_a_setting_that_does_not_read_names_its_variable(
@@ -86,7 +87,7 @@ def test_serve_takes_the_store_and_the_address_never_a_token() -> None:
     SQLite file is made only when asked (R1: a lost file never silently becomes a new store)."""
     parameters = inspect.signature(serve).parameters
     assert list(parameters) == [
-        "db", "dsn", "create", "host", "port", "workers", "pool_size", "log_level"
+        "db", "dsn", "create", "host", "port", "workers", "pool_size", "log_level", "log_format"
     ]  # fmt: skip
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
     assert parameters["create"].default is False
@@ -173,11 +174,12 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_the_command_line_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
     """python -m statemachine.web needs --db or --dsn, says which setting or store is wrong
-    (exit 2) before it listens, and takes no token on the command line."""
+    (exit 2 for a setting, 4 for the store, as orderfsm serve) before it listens, and takes no
+    token on the command line."""
     assert _cli().returncode == 2
     assert _cli("--db", "a.db", "--dsn", "x").returncode == 2
     missing = _cli("--db", str(tmp_path / "no" / "such" / "dir" / "orders.db"))
-    assert missing.returncode == 2 and "cannot use the store" in missing.stderr
+    assert missing.returncode == 4 and "cannot use the store" in missing.stderr
     bad = _cli("--db", str(tmp_path / "o.db"), env=server_env(ORDERFSM_MAX_BODY="lots"))
     assert bad.returncode == 2 and "ORDERFSM_MAX_BODY" in bad.stderr
     helped = _cli("--help")
