@@ -1109,3 +1109,20 @@ def test_apply_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
     assert "applying" in text and "200 lines" in text
     assert "applied 200, duplicate 0, rejected 0, invalid 0" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["sweep", "--every", "nan"], ["sweep", "--every", "inf"], ["sweep", "--every", "1e10"],
+     ["apply", "--max-skew", "nan", "-"], ["apply", "--max-skew", "inf", "-"]],
+    ids=lambda a: " ".join(a[1:3]),
+)  # fmt: skip
+def test_seconds_that_are_no_time_are_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    """R12 R16: `--every` and `--max-skew` take a finite number of seconds in their range;
+    nan (which compares false to every bound: a sweep loop without a pause), inf or ten
+    thousand years are status 2 in one line, before the store is opened."""
+    db = tmp_path / "o.db"
+    done = run(args[0], "--db", str(db), *args[1:], stdin="")
+    line = one_error_line(done, 2)
+    assert args[2] in line.lower() or "range" in line
+    assert not db.exists()

@@ -8,6 +8,7 @@ that even an error in a later option is reported as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,9 +19,29 @@ from ..store._ref import DB_ENV
 from ._context import Invocation
 from ._lines import parse_moment
 
-__all__ = ["create_option", "json_option", "now_option", "or_wall_clock", "store_options"]
+__all__ = [
+    "Seconds",
+    "create_option",
+    "json_option",
+    "now_option",
+    "or_wall_clock",
+    "store_options",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds within a range, and finite: ``nan`` compares false to every bound
+    and ``inf`` is no time to wait or to allow."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def _json(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -26,7 +26,7 @@ from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
 from .._lines import named, parse_line, read_lines
-from .._options import create_option, json_option, store_options
+from .._options import Seconds, create_option, json_option, store_options
 from .._output import emit, say
 from .._store import SOURCE, opened
 
@@ -85,7 +85,7 @@ class _Outcome:
 @click.option("-v", "--verbose", is_flag=True, help="Report the lines applied too.")
 @click.option(
     "--max-skew",
-    type=click.FloatRange(min=0, min_open=True, max=10**9),
+    type=Seconds(min=0, min_open=True, max=10 * 366 * 86400),
     metavar="SECONDS",
     help="Refuse an event dated more than SECONDS after this machine's clock (a mistyped "
     "date), as the service does; off unless given.",

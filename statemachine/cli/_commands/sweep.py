@@ -20,7 +20,7 @@ from ...application import sweep_all
 from ...store import MAX_LIMIT, Swept
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
-from .._options import create_option, json_option, now_option, or_wall_clock, store_options
+from .._options import Seconds, create_option, json_option, now_option, or_wall_clock, store_options
 from .._output import emit
 
 __all__ = ["sweep"]
@@ -32,7 +32,7 @@ __all__ = ["sweep"]
 @now_option("Sweep as of TIME (ISO 8601 with offset; default: the wall clock at each sweep).")
 @click.option(
     "--every",
-    type=click.FloatRange(min=0.01),
+    type=Seconds(min=0.01, max=7 * 86400),
     metavar="SECONDS",
     help="Sweep again every SECONDS until interrupted (Ctrl-C stops cleanly between sweeps).",
 )
