@@ -42,6 +42,7 @@ from ._records import (
 )
 from ._rows import clock_due_at
 from ._schema import SCHEMA_VERSION
+from ._sessions import Session
 from ._sqlite import SQLiteStore
 from ._store import SQLStore
 
@@ -73,6 +74,7 @@ __all__ = [
     "SQLStore",
     "SQLiteStore",
     "SchemaVersionError",
+    "Session",
     "Skipped",
     "Standing",
     "StoreUnavailable",

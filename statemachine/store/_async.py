@@ -55,6 +55,7 @@ from ._records import (
     Standing,
     Swept,
 )
+from ._sessions import Session
 from ._store import DEFAULT_ATTEMPTS, SQLStore
 
 __all__ = ["AsyncPostgresStore", "AsyncSQLiteStore", "AsyncStore"]
@@ -269,6 +270,35 @@ class AsyncStore:
     async def delivery_state(self, notification_id: int) -> DeliveryState | None:
         """:meth:`SQLStore.delivery_state`, awaited."""
         return await self._read(self._store.delivery_state, notification_id)
+
+    async def open_session(
+        self,
+        session_id: str,
+        *,
+        credential: str,
+        secret_print: str,
+        csrf: str,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+    ) -> None:
+        """:meth:`SQLStore.open_session`, awaited."""
+        await self._run(
+            self._store.open_session,
+            session_id,
+            credential=credential,
+            secret_print=secret_print,
+            csrf=csrf,
+            now=now,
+            expires_at=expires_at,
+        )
+
+    async def session(self, session_id: str, now: dt.datetime) -> Session | None:
+        """:meth:`SQLStore.session`, awaited."""
+        return await self._read(self._store.session, session_id, now)
+
+    async def end_session(self, session_id: str) -> bool:
+        """:meth:`SQLStore.end_session`, awaited."""
+        return await self._run(self._store.end_session, session_id)
 
     async def outbox_depth(self) -> int:
         """:meth:`SQLStore.outbox_depth`, awaited."""

@@ -45,6 +45,7 @@ from ._outbox import Outbox
 from ._records import Applied, Loaded, Skipped, Swept
 from ._rows import ORDER_COLUMNS
 from ._schema import migrate
+from ._sessions import Sessions
 from ._unit import Change, UnitOfWork, reads_back
 
 __all__ = ["DEFAULT_ATTEMPTS", "SQLStore"]
@@ -63,7 +64,7 @@ def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
         yield batch
 
 
-class SQLStore(Listings, Outbox):
+class SQLStore(Listings, Outbox, Sessions):
     """Orders in a SQL database, safe under concurrent writers.
 
     ``apply(order_id, event, *, at, event_id=None, source=None, **data)`` runs one write

@@ -1,20 +1,25 @@
 """Who is asking, and which service answers: the FastAPI dependencies the routes declare.
 
-- :data:`Reader` and :data:`Writer`: the service, for a caller whose bearer token may read
-  (``ORDERFSM_READ_TOKEN`` or ``ORDERFSM_TOKEN``) or write (``ORDERFSM_TOKEN``); else 401
-  (no or wrong credentials, with a ``WWW-Authenticate`` challenge) or 403 (the read token on
-  a write), as problem documents.
-- :data:`SenderDep`: an event's sender and the service: a bearer token that may write
-  (``api``), or a supplier webhook signed under ``ORDERFSM_WEBHOOK_SECRET`` (``webhook``).
-- :data:`ViewerDep`: who looks at the inspector: a bearer token or its session cookie, or
-  ``None`` (then the inspector answers its sign-in page, not a problem).
+Every caller is a credential with a name and a role (:mod:`._credentials`); what a role may
+do is the application layer's to say (:mod:`statemachine.application._access`).
+
+- :data:`Reader`: the service, for a caller whose role may read (``read``, ``support``,
+  ``write``). :data:`Writer` (create orders: ``write``) and :data:`Support` (send
+  notifications again: ``support``, ``write``): who called and the service. Else 401 (no or
+  wrong credentials, with a ``WWW-Authenticate`` challenge) or 403 (the role may not), as
+  problem documents.
+- :data:`SenderDep`: an event's sender (its name and role, checked by the use case against the
+  event's party) and the service: a bearer token (``api``), or a webhook signed by a
+  ``supplier`` credential, named by the signature's key id (``webhook``).
+- :data:`ViewerDep`: who looks at the inspector: a bearer token or the session its cookie
+  names, or ``None`` (then the inspector answers its sign-in page, not a problem).
 - :data:`ServiceDep`: the service, for the routes anyone may call.
 
 Each is a FastAPI security scheme (or depends on them), so ``/openapi.json`` lists the schemes
 (``bearer``, ``signature``) and each operation's security from what it depends on. A guarded
 read is one dependency (the check and the service at once): FastAPI spends tens of
 microseconds on each dependency it solves, and a read of an order costs about as much.
-"""
+The credential's name is kept on the request (``request.state.actor``) for the access log."""
 
 from __future__ import annotations
 
@@ -28,23 +33,31 @@ from fastapi.security.base import SecurityBase
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ._security import SIGNATURE_HEADER, bearer, verify_signature
-from ._service import SESSION_COOKIE, Access, Service
+from ..application import Actor, check_may
+from ..errors import NotPermitted
+from ._credentials import Credential
+from ._security import SIGNATURE_HEADER, bearer, key_id, verify_signature
+from ._service import SESSION_COOKIE, Service, Viewer
 
 __all__ = [
     "WRITE",
     "BearerAccess",
+    "Caller",
     "Reader",
     "Sender",
     "SenderDep",
     "ServiceDep",
     "Source",
+    "Support",
     "ViewerDep",
     "Writer",
 ]
 
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="orderfsm"'}
-_BEARER_TEXT: Final = "ORDERFSM_TOKEN writes and reads; ORDERFSM_READ_TOKEN reads"
+_BEARER_TEXT: Final = (
+    "A credential's secret (ORDERFSM_CREDENTIALS, ORDERFSM_CREDENTIAL_<NAME>, or "
+    "ORDERFSM_TOKEN for writes and ORDERFSM_READ_TOKEN for reads); its role says what it may do"
+)
 
 
 def get_service(request: Request) -> Service:
@@ -56,67 +69,92 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def _granted(request: Request, service: Service, level: Access) -> Access:
-    """The access the request's bearer token grants, if it is at least ``level``; else 401
-    or 403."""
+def _caller(request: Request, service: Service) -> Credential:
+    """The credential the request's bearer token is; else 401 (no or wrong credentials)."""
     header = request.headers.get("authorization")
     token = bearer(header)
-    granted = None if token is None else service.token_access(token)
-    if granted is None:
+    found = None if token is None else service.caller(token)
+    if found is None:
         why = (
             "this request needs a bearer token"
             if header is None
             else "the credentials given are not valid here"
         )
         raise HTTPException(401, why, headers=_CHALLENGE)
-    if level == "write" and granted != "write":
-        raise HTTPException(403, "the read token cannot write")
-    return granted
+    request.state.actor = found.name
+    return found
+
+
+Need = Literal["read", "create", "redeliver"]
 
 
 class BearerAccess(SecurityBase):
-    """The ``bearer`` security scheme as a dependency: the service, once the request's token
-    may ``level`` (read or write)."""
+    """The ``bearer`` security scheme as a dependency: the service, once the request's
+    credential may do ``need`` (its role: :func:`~statemachine.application.check_may`, a
+    403 problem otherwise)."""
 
-    def __init__(self, level: Access) -> None:
+    def __init__(self, need: Need) -> None:
         self.model = HTTPBearerModel(description=_BEARER_TEXT)
         self.scheme_name = "bearer"
-        self.level: Access = level
+        self.need: Need = need
 
     async def __call__(self, request: Request) -> Service:
         service = get_service(request)
-        _granted(request, service, self.level)
+        check_may(_caller(request, service).actor, self.need)
         return service
 
 
+class CallerAccess(BearerAccess):
+    """:class:`BearerAccess` handing over who called too (their :class:`Caller`)."""
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        service = get_service(request)
+        credential = _caller(request, service)
+        check_may(credential.actor, self.need)
+        return Caller(service, credential.actor)
+
+
+@attrs.frozen
+class Caller:
+    """Who called (their name and role, for the use cases and the log) and the service."""
+
+    service: Service
+    actor: Actor
+
+
 Reader = Annotated[Service, Security(BearerAccess("read"))]
-"""The service, for a caller that may read."""
-Writer = Annotated[Service, Security(BearerAccess("write"))]
-"""The service, for a caller that may write."""
-WRITE: Final = Security(BearerAccess("write"))
+"""The service, for a caller whose role may read (read, support, write)."""
+Writer = Annotated[Caller, Security(CallerAccess("create"))]
+"""Who called and the service, for a caller whose role may create orders (write)."""
+Support = Annotated[Caller, Security(CallerAccess("redeliver"))]
+"""Who called and the service, for a caller whose role may act for the customers (support,
+write): send notifications again."""
+WRITE: Final = Security(BearerAccess("create"))
 """A route's dependency (``dependencies=[WRITE]``) when it needs the check, not the service."""
 
 _bearer: Final = HTTPBearer(scheme_name="bearer", description=_BEARER_TEXT, auto_error=False)
 _signature: Final = APIKeyHeader(
     name=SIGNATURE_HEADER,
     scheme_name="signature",
-    description="t=<unix seconds>,v1=<hex HMAC-SHA256 of t LF METHOD LF path LF "
-    "Idempotency-Key LF body> under ORDERFSM_WEBHOOK_SECRET; events only, with an "
-    "Idempotency-Key",
+    description="t=<unix seconds>,k=<key id>,v1=<hex HMAC-SHA256 of t LF METHOD LF path LF "
+    "Idempotency-Key LF body> under the secret of the supplier credential named k (without "
+    "k, ORDERFSM_WEBHOOK_SECRET); events only, with an Idempotency-Key",
     auto_error=False,
 )
 _session: Final = APIKeyCookie(name=SESSION_COOKIE, scheme_name="inspector", auto_error=False)
 
 Source = Literal["api", "webhook"]
-"""Who sent an event, as the log keeps it."""
+"""Where an event came from, as the log keeps it."""
 
 
 @attrs.frozen
 class Sender:
-    """Who sent an event (``source``, as the log keeps it) and the service it goes to."""
+    """Who sent an event: where it came from (``source``), their name and role (``actor``,
+    checked by the use case against the event's party), and the service it goes to."""
 
     source: Source
     service: Service
+    actor: Actor
 
 
 async def event_sender(
@@ -124,22 +162,31 @@ async def event_sender(
     token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     signature: Annotated[str | None, Security(_signature)],
 ) -> Sender:
-    """An event's sender: a bearer token that may write, or, without an ``Authorization``
-    header, a webhook whose signature covers this very request (its method, path,
-    ``Idempotency-Key`` and body) within the tolerance window. A signed webhook without an
-    ``Idempotency-Key`` is 400; a signature that does not match is 401. (``token`` is read
-    again by the check: it is declared for the document, which lists both schemes.)"""
+    """An event's sender: a bearer token whose role may send events (support, write,
+    supplier; a read credential is 403), or, without an ``Authorization`` header, a webhook
+    signed by a supplier credential (its key id ``k=``; without one, the webhook secret's)
+    over this very request (its method, path, ``Idempotency-Key`` and body) within the
+    tolerance window. A signed webhook without an ``Idempotency-Key`` is 400; a signature that
+    does not match is 401. Which events a role may send is the use case's to say (the table's
+    parties). (``token`` is read again by the check: it is declared for the document.)"""
     service = get_service(request)
     if request.headers.get("authorization") is not None or signature is None:
-        _granted(request, service, "write")
-        return Sender("api", service)
+        credential = _caller(request, service)
+        if credential.role == "read":
+            raise NotPermitted(
+                f"the read role may not send events (credential {credential.name!r})",
+                role="read",
+            )
+        return Sender("api", service, credential.actor)
     key = request.headers.get("idempotency-key")
     if key is None:
         raise HTTPException(
             400, "a signed webhook must carry an Idempotency-Key (its event id, R15)"
         )
+    signer = service.credentials.by_name(key_id(signature) or "webhook")
+    secret = signer.secret if signer is not None and signer.role == "supplier" else None
     why = verify_signature(
-        service.settings.webhook_secret,
+        secret,
         signature,
         method=request.method,
         path=request.url.path,
@@ -147,9 +194,10 @@ async def event_sender(
         body=await request.body(),
         tolerance=service.settings.webhook_tolerance,
     )
-    if why is not None:
-        raise HTTPException(401, why)
-    return Sender("webhook", service)
+    if why is not None or signer is None:
+        raise HTTPException(401, why or "the signature names no key of this service")
+    request.state.actor = signer.name
+    return Sender("webhook", service, signer.actor)
 
 
 SenderDep = Annotated[Sender, Depends(event_sender)]
@@ -157,13 +205,22 @@ SenderDep = Annotated[Sender, Depends(event_sender)]
 
 async def inspector_viewer(
     request: Request, service: ServiceDep, cookie: Annotated[str | None, Security(_session)]
-) -> Access | None:
-    """Who looks at the inspector: a bearer token, else its session cookie (an HMAC of the
-    token that signed in); ``None``: nobody the service knows."""
+) -> Viewer | None:
+    """Who looks at the inspector: a bearer token's credential, else the one its session
+    cookie signed in (a session the store keeps, not over, of a credential unchanged);
+    ``None``: nobody the service knows. A supplier's credential sees nothing of it."""
     token = bearer(request.headers.get("authorization"))
+    viewer: Viewer | None
     if token is not None:
-        return service.token_access(token)
-    return service.session_access(cookie)
+        credential = service.caller(token)
+        viewer = None if credential is None else Viewer(credential)
+    else:
+        viewer = await service.viewer(cookie)
+    if viewer is None or viewer.credential.role == "supplier":
+        return None
+    request.state.actor = viewer.credential.name
+    request.state.viewer = viewer
+    return viewer
 
 
-ViewerDep = Annotated[Access | None, Depends(inspector_viewer)]
+ViewerDep = Annotated[Viewer | None, Depends(inspector_viewer)]

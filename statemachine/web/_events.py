@@ -110,6 +110,7 @@ def _event_route(event: str) -> None:
                 expected_version=expected_version(if_match),
                 now=dt.datetime.now(dt.UTC),
                 max_skew=sender.service.settings.skew,
+                actor=sender.actor,
             )
         except Exception as refused:  # counted by why, then answered by the app's handlers
             event_refused(event, refused)
@@ -124,8 +125,10 @@ def _event_route(event: str) -> None:
         methods=["POST"],
         operation_id=operation_id(event),
         summary=event.replace("_", " ").capitalize(),
-        description=f"{spec.doc}\n\nRefusals of the state or the time are 409, of the data "
-        "422 (each naming its rule, kind and facts); an unknown order is 404.",
+        description=f"{spec.doc} Sent by the {spec.party} (RULES.md, who sends each event): "
+        "a supplier credential may send only the supplier's events.\n\nRefusals of the state "
+        "or the time are 409, of the data 422 (each naming its rule, kind and facts); an "
+        "unknown order is 404; a credential whose role may not send the event is 403.",
         openapi_extra={
             "requestBody": {
                 "required": True,

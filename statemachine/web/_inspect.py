@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
@@ -26,6 +27,7 @@ from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
 from ._deps import ServiceDep, ViewerDep
+from ._problems import LOGGER
 from ._routing import DirectRoute
 from ._security import page_headers
 from ._service import SESSION_COOKIE
@@ -95,6 +97,7 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     base = _base(request)
     html = templates.get_template(template).render(
         base=base,
+        viewer=getattr(request.state, "viewer", None),
         order_href=lambda oid: f"{base}/orders/{quote(oid, safe='')}",
         **context,
     )
@@ -115,21 +118,75 @@ async def login_form(request: Request) -> Response:
     return _page(request, "login.html", message=None, title="Sign in")
 
 
+_FORM_FIELDS: Final = 20
+"""The most fields a form of the inspector's is read with (more is nobody's form of ours)."""
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A form's fields, each its first value; ``{}`` for a form that is no form of ours."""
+    try:
+        fields = parse_qs(
+            (await request.body()).decode("utf-8", "replace"), max_num_fields=_FORM_FIELDS
+        )
+    except ValueError:  # more fields than any form of ours sends
+        return {}
+    return {name: values[0] for name, values in fields.items()}
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form was posted from the service's own pages: its ``Origin`` (or, without
+    one, its ``Referer``) is the service's own scheme, host and port. A page of another site
+    cannot post one (the browser names it); a request naming neither is refused too."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("referer")
+    if referer is None:
+        return False
+    parts = urlsplit(referer)
+    return f"{parts.scheme}://{parts.netloc}" == own
+
+
+def _cross_site(request: Request) -> HTMLResponse:
+    return _page(
+        request,
+        "login.html",
+        403,
+        message="That form did not come from this service's own pages; nothing was done.",
+        title="Sign in",
+    )
+
+
 @router.post("/login")
 async def login(request: Request, service: ServiceDep) -> Response:
-    """Check the token; keep an HMAC of it in a cookie; back to the inspector's home."""
-    try:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=20)
-    except ValueError:  # more fields than any form of ours sends
-        form = {}
-    token = (form.get("token") or [""])[0]
-    if not token or service.token_access(token) is None:
+    """Check the secret; open a session in the store (a random id in the cookie, its hash in
+    the store, with an expiry); back to the inspector's home. A supplier's credential does not
+    open the inspector."""
+    if not same_origin(request):
+        return _cross_site(request)
+    token = (await _form(request)).get("token", "")
+    credential = service.caller(token) if token else None
+    if credential is None or credential.role == "supplier":
         return _login_page(request, "That is not a token of this service.")
+    session_id = secrets.token_urlsafe(32)
+    now = _now()
+    lasts = dt.timedelta(hours=service.settings.session_hours)
+    await service.store.open_session(
+        session_id,
+        credential=credential.name,
+        secret_print=credential.secret_print,
+        csrf=secrets.token_urlsafe(32),
+        now=now,
+        expires_at=now + lasts,
+    )
+    LOGGER.info("%s signed in to the inspector", credential.name)
     base = _base(request)
     response = RedirectResponse(f"{base}/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        service.session_value(token),
+        session_id,
+        max_age=int(lasts.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -139,8 +196,19 @@ async def login(request: Request, service: ServiceDep) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    """Forget the session cookie."""
+async def logout(request: Request, service: ServiceDep, viewer: ViewerDep) -> Response:
+    """End the session (in the store: the cookie opens nothing any more, wherever it is
+    kept) and forget the cookie. The form must come from the service's pages and carry the
+    session's form token."""
+    if not same_origin(request):
+        return _cross_site(request)
+    form = await _form(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if viewer is not None and viewer.csrf is not None:
+        if not secrets.compare_digest(form.get("csrf", ""), viewer.csrf):
+            return _cross_site(request)
+        if cookie:
+            await service.store.end_session(cookie)
     base = _base(request)
     response = RedirectResponse(f"{base}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=base)

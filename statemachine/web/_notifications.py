@@ -11,9 +11,9 @@ from starlette.responses import Response
 from ..application import redeliver
 from ..store import MAX_LIMIT, AsyncStore, DeliveryState
 from ._answers import JSONAnswer
-from ._deps import Reader, Writer
+from ._deps import Reader, Support
 from ._openapi import answer, problems
-from ._problems import problem
+from ._problems import LOGGER, problem
 from ._routing import DirectRoute
 
 __all__ = ["router"]
@@ -79,23 +79,35 @@ async def get_notification(service: Reader, notification_id: int) -> Response:
     responses=answer(200, "Queued again: its tries start over", "NotificationTries")
     | problems(
         (401, 403, 404, 409, 422, 500, 503),
-        said={404: "No notification with this id", 409: "The notification is not a dead letter"},
+        said={
+            403: "The credential's role may not send notifications again (support, write may)",
+            404: "No notification with this id",
+            409: "The notification is not a dead letter",
+        },
     ),
 )
-async def redeliver_notification(service: Writer, notification_id: int) -> Response:
+async def redeliver_notification(caller: Support, notification_id: int) -> Response:
     """Queue a dead letter again: the relay sends it anew, its count of tries starting over
     (the tries so far are kept). A notification that is not a dead letter is 409 and left as
-    it is."""
+    it is. A ``support`` or ``write`` credential may; who did is logged."""
+    service = caller.service
     state = await _state(service.store, notification_id)
     if state is None:
         return _unknown(notification_id)
-    if not await service.store.run(redeliver, [notification_id]):
+    if not await service.store.run(redeliver, [notification_id]):  # ours: no actor to check
         return problem(
             409,
             f"notification {notification_id} is {state.standing}, not a dead letter; only a "
             "dead letter is sent again",
             name="NotADeadLetter",
         )
+    LOGGER.info(
+        "notification %d of order %s sent again by %s",
+        notification_id,
+        state.order_id,
+        caller.actor.name,
+        extra={"order_id": state.order_id, "actor": caller.actor.name},
+    )
     again = await _state(service.store, notification_id)
     assert again is not None
     tries = await service.store.tries(notification_id)

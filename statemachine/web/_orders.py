@@ -42,13 +42,17 @@ router = APIRouter(tags=["orders"], route_class=DirectRoute)
     )
     | problems(
         (400, 401, 403, 409, 413, 415, 422, 500, 503),
-        said={409: "An order with this id is stored already, with other data"},
+        said={
+            403: "The credential's role may not create orders (only write may)",
+            409: "An order with this id is stored already, with other data",
+        },
     ),
 )
-async def create_order(request: Request, service: Writer) -> Response:
+async def create_order(request: Request, caller: Writer) -> Response:
     """A new order in the initial state, its R1 dispatch deadline counted from ``paid_at``.
     Sending the same order again answers as the first time (``Idempotent-Replayed: true``);
-    the same id with other data is 409."""
+    the same id with other data is 409. Only a ``write`` credential creates orders."""
+    service = caller.service
     data = json_object(request.headers.get("content-type"), await request.body())
     created = await service.store.run_write(
         create,
@@ -56,6 +60,7 @@ async def create_order(request: Request, service: Writer) -> Response:
         source="api",
         now=dt.datetime.now(dt.UTC),
         max_skew=service.settings.skew,
+        actor=caller.actor,
     )
     order = created.order
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted

@@ -4,8 +4,9 @@ Every comparison of a secret runs in constant time (:func:`hmac.compare_digest`)
 compared through their SHA-256 digests, so not even their length shows in the timing.
 
 Signed requests (supplier webhooks in, the outbox relay out) carry the header
-``Orderfsm-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is HMAC-SHA256, keyed with the
-shared secret, of::
+``Orderfsm-Signature: t=<unix seconds>,k=<key id>,v1=<hex>`` where ``k`` names the signing key
+(a supplier credential; without it, the webhook secret) and ``v1`` is HMAC-SHA256, keyed with
+that secret, of::
 
     <t> LF <METHOD> LF <URL path> LF <Idempotency-Key> LF <raw body bytes>
 
@@ -35,6 +36,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "BodyLimit",
     "bearer",
+    "key_id",
     "page_headers",
     "same_secret",
     "sign",
@@ -76,7 +78,9 @@ def page_headers(*, scripts: bool = False) -> dict[str, str]:
     return {
         "Content-Security-Policy": "; ".join(policy),
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # same-origin, not no-referrer: under no-referrer a browser posts a form with the
+        # Origin "null", and the inspector's forms are checked against their origin
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 
@@ -114,12 +118,29 @@ def sign(secret: str, timestamp: int, method: str, path: str, key: str, body: by
 
 
 def signature_header(
-    secret: str, method: str, path: str, key: str, body: bytes, *, timestamp: int | None = None
+    secret: str,
+    method: str,
+    path: str,
+    key: str,
+    body: bytes,
+    *,
+    timestamp: int | None = None,
+    key_id: str | None = None,
 ) -> str:
     """The value of the ``Orderfsm-Signature`` header for a request sent now (or at
-    ``timestamp``)."""
+    ``timestamp``), naming the signing key (``k=``, a supplier credential's name) if given."""
     t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={sign(secret, t, method, path, key, body)}"
+    named = "" if key_id is None else f"k={key_id},"
+    return f"t={t},{named}v1={sign(secret, t, method, path, key, body)}"
+
+
+def key_id(header: str | None) -> str | None:
+    """The key id a signature header names (``k=NAME``), if one; the first if several."""
+    for part in (header or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "k" and value.strip():
+            return value.strip()[:64]
+    return None
 
 
 def verify_signature(

@@ -1,55 +1,64 @@
-"""The running service: its store, its settings, and what its credentials open. The routes
+"""The running service: its store, its settings, and who its credentials are. The routes
 reach it through :mod:`._deps`."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import Final, Literal
+import datetime as dt
+from typing import Final
 
 import attrs
 
 from ..store import AsyncStore
-from ._security import same_secret
+from ._credentials import Credential, Credentials
 from ._settings import Settings
 
-__all__ = ["SESSION_COOKIE", "Access", "Service"]
-
-Access = Literal["read", "write"]
+__all__ = ["SESSION_COOKIE", "Service", "Viewer"]
 
 SESSION_COOKIE: Final = "orderfsm_inspector"
-"""The inspector's session cookie: an HMAC of the token that logged in, never the token."""
+"""The inspector's session cookie: a random id the store knows (by its hash), never a secret
+of a credential."""
+
+
+@attrs.frozen
+class Viewer:
+    """Who looks at the inspector: their credential, and the form token of their session
+    (``None`` for a bearer token, which sends no form)."""
+
+    credential: Credential
+    csrf: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def acts(self) -> bool:
+        """Whether their role may act from the inspector (send events, redeliver)."""
+        return self.credential.role in ("support", "write")
 
 
 @attrs.define
 class Service:
     """The running service: its store and its settings. Everything the service keeps is the
-    store's (orders, listings, the outbox and what the relay did): the web layer runs no SQL
-    and holds no connection of its own."""
+    store's (orders, listings, the outbox and what the relay did, the inspector's sessions):
+    the web layer runs no SQL and holds no connection of its own."""
 
     store: AsyncStore
     settings: Settings
+    credentials: Credentials = attrs.field(init=False)
 
-    def session_value(self, token: str) -> str:
-        """The inspector cookie of a session opened with ``token``."""
-        key = token.encode("utf-8")
-        return hmac.new(key, b"orderfsm inspector session", hashlib.sha256).hexdigest()
+    def __attrs_post_init__(self) -> None:
+        self.credentials = self.settings.registry()
 
-    def session_access(self, cookie: str | None) -> Access | None:
-        """What an inspector cookie lets its holder do (``None``: nothing)."""
-        if not cookie:
+    def caller(self, token: str) -> Credential | None:
+        """The credential a bearer token is (``None``: no token of this service)."""
+        return self.credentials.by_token(token)
+
+    async def viewer(self, session_id: str | None) -> Viewer | None:
+        """Who a session cookie signed in, while the session lasts and their credential is
+        what it was (removed or given a new secret: the session is over)."""
+        if not session_id:
             return None
-        token, read_token = self.settings.token, self.settings.read_token
-        if token is not None and same_secret(cookie, self.session_value(token)):
-            return "write"
-        if read_token is not None and same_secret(cookie, self.session_value(read_token)):
-            return "read"
-        return None
-
-    def token_access(self, token: str) -> Access | None:
-        """What a bearer token lets its holder do (``None``: it is no token of ours)."""
-        if same_secret(token, self.settings.token):
-            return "write"
-        if same_secret(token, self.settings.read_token):
-            return "read"
-        return None
+        session = await self.store.session(session_id, dt.datetime.now(dt.UTC))
+        if session is None:
+            return None
+        credential = self.credentials.by_name(session.credential)
+        if credential is None or credential.secret_print != session.secret_print:
+            return None
+        return Viewer(credential, session.csrf)

@@ -15,6 +15,7 @@ import attrs
 
 from ..application import RELAY_DEFAULTS
 from ..errors import InvalidInput
+from ._credentials import Credential, Credentials, credentials_from_env
 
 __all__ = ["ENV", "Settings"]
 
@@ -36,6 +37,7 @@ ENV: Final[dict[str, str]] = {
     "relay_timeout": "ORDERFSM_RELAY_TIMEOUT",
     "relay_concurrency": "ORDERFSM_RELAY_CONCURRENCY",
     "near_hours": "ORDERFSM_NEAR_HOURS",
+    "session_hours": "ORDERFSM_SESSION_HOURS",
 }
 """The environment variable of each setting."""
 
@@ -43,13 +45,13 @@ ENV: Final[dict[str, str]] = {
 _TEN_YEARS: Final = 10 * 366 * 86400.0
 """The longest time any setting may name, in seconds: more is a typo, and past a date's range."""
 MAX_SWEEP_BATCH: Final = 10_000
+"""The most orders one sweep transaction may take (the store's own bound)."""
 MAX_BODY_LIMIT: Final = 100 * 1024 * 1024
 """The largest ``ORDERFSM_MAX_BODY``: a request body is held in memory whole."""
 MAX_RELAY_ATTEMPTS: Final = 1_000
 """Past this many tries a notification would outlive any receiver's memory of it."""
 MAX_RELAY_CONCURRENCY: Final = 256
 """Deliveries at once, per process: each holds a connection to the receiver."""
-"""The most orders one sweep transaction may take (the store's own bound)."""
 MAX_TOLERANCE: Final = 3600.0
 """The most seconds a webhook signature's timestamp may be from the server's clock."""
 _TOKEN: Final = re.compile(r"[\x21-\x7e]+")
@@ -111,6 +113,12 @@ class Settings:
     one after the other, in the order they were queued)."""
     near_hours: float = 48.0
     """The inspector lists orders whose next deadline falls within this many hours."""
+    session_hours: float = 8.0
+    """How long an inspector's sign-in lasts, in hours."""
+    credentials: tuple[Credential, ...] = attrs.field(default=(), repr=False, converter=tuple)
+    """Named credentials with roles (:mod:`._credentials`): the file ``ORDERFSM_CREDENTIALS``
+    names, and each ``ORDERFSM_CREDENTIAL_<NAME>``; beside those of ``token``,
+    ``read_token`` and ``webhook_secret``."""
 
     @property
     def skew(self) -> dt.timedelta | None:
@@ -125,6 +133,7 @@ class Settings:
             "relay_interval": self.relay_interval,
             "relay_timeout": self.relay_timeout,
             "near_hours": self.near_hours,
+            "session_hours": self.session_hours,
         }
         at_least_0 = {"sweep_interval": self.sweep_interval, "max_skew": self.max_skew}
         for name, value in (*positive.items(), *at_least_0.items()):
@@ -137,6 +146,7 @@ class Settings:
         for name, value, most in (
             ("max_skew", self.max_skew, _TEN_YEARS),
             ("near_hours", self.near_hours, _TEN_YEARS / 3600),
+            ("session_hours", self.session_hours, 24 * 31),
             ("relay_backoff", self.relay_backoff, _TEN_YEARS),
             ("relay_backoff_max", self.relay_backoff_max, _TEN_YEARS),
             ("relay_interval", self.relay_interval, _TEN_YEARS),
@@ -177,6 +187,7 @@ class Settings:
         ):
             if value < 1:
                 raise InvalidInput(f"{ENV[name]} must be at least 1, got {value!r}", field=name)
+        self.registry()  # two credentials with one name or one secret: refused here
         if self.relay_url is not None:
             parts = urlsplit(self.relay_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -190,6 +201,15 @@ class Settings:
                     "signs every notification it sends",
                     field="relay_secret",
                 )
+
+    def registry(self) -> Credentials:
+        """Every credential these settings give: the named ones and the single tokens'."""
+        return Credentials.of(
+            self.credentials,
+            token=self.token,
+            read_token=self.read_token,
+            webhook_secret=self.webhook_secret,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +228,7 @@ class Settings:
                 values[name] = _number(int, variable, raw, name)
             else:
                 values[name] = _number(float, variable, raw, name)
+        values["credentials"] = credentials_from_env(env)
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -274,7 +274,10 @@ def test_the_login_form_with_fields_past_any_form_of_ours_is_refused_not_a_500(
         page = client.post(
             "/inspect/login",
             content=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": str(client.base_url).rstrip("/"),
+            },
         )
         assert page.status_code == 401 and "Sign in" in page.text
 
