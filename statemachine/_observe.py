@@ -85,8 +85,10 @@ def event_handled(
     rule: str | None = None,
     kind: str | None = None,
     event_id: str | None = None,
+    actor: str | None = None,
 ) -> None:
-    """Log one handled event (and count it), ``started`` being its ``time.perf_counter()``."""
+    """Log one handled event (and count it), ``started`` being its ``time.perf_counter()``;
+    ``actor`` is who sent it (a credential's name), named in the line."""
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     otel = _otel()
     if otel is not None:
@@ -97,13 +99,15 @@ def event_handled(
     moved = f"{from_state} -> {to_state}" if from_state and to_state else ""
     why = f" by {rule}" if rule else ""
     LOGGER.info(
-        "%s %s on order %s%s%s",
+        "%s %s on order %s%s%s%s",
         event,
         outcome,
         order_id,
         f" ({moved})" if moved else "",
         why,
+        f", sent by {actor}" if actor else "",
         extra={
+            "actor": actor,
             "outcome": outcome,
             "order_id": order_id,
             "event": event,

@@ -1126,3 +1126,26 @@ def test_seconds_that_are_no_time_are_a_usage_error(tmp_path: Path, args: list[s
     line = one_error_line(done, 2)
     assert args[2] in line.lower() or "range" in line
     assert not db.exists()
+
+
+def test_apply_logs_who_sent_each_event(tmp_path: Path) -> None:
+    """Every applied event records who sent it: `--actor NAME`, else the system user; `show`
+    names them in the timeline; a name that could fool a terminal is status 2."""
+    import getpass
+
+    db = str(tmp_path / "o.db")
+    run("apply", "--create", "--db", db, "-", stdin=jsonl(create("C-1")))
+    line = {"order_id": "C-1", "event": "request_cancellation", "at": "2026-03-02T12:00:00+08:00"}
+    assert run("apply", "--db", db, "--actor", "ops-anna", "-", stdin=jsonl(line)).returncode == 0
+    withdraw = {**line, "event": "withdraw_cancellation", "at": "2026-03-02T13:00:00+08:00"}
+    assert run("apply", "--db", db, "-", stdin=jsonl(withdraw)).returncode == 0
+    with SQLiteStore(db) as store:
+        actors = [(e.event, e.actor, e.source) for e in store.history("C-1")]
+    assert actors == [
+        ("request_cancellation", "ops-anna", "orderfsm"),
+        ("withdraw_cancellation", getpass.getuser(), "orderfsm"),
+    ]
+    shown = run("show", "--db", db, "C-1", env=_env(COLUMNS="200")).stdout
+    assert "ops-anna (orderfsm)" in shown
+    sneaky = run("apply", "--db", db, "--actor", "ann\x1b[2Ja", "-", stdin=jsonl(line))
+    assert "--actor" in one_error_line(sneaky, 2)

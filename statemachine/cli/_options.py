@@ -8,19 +8,23 @@ that even an error in a later option is reported as JSON.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from ..application._requests import visible
 from ..errors import InvalidInput
+from ..runtime._machine import MAX_ID_LENGTH, require_text
 from ..store._ref import DB_ENV
 from ._context import Invocation
 from ._lines import parse_moment
 
 __all__ = [
     "Seconds",
+    "actor_option",
     "create_option",
     "json_option",
     "now_option",
@@ -100,6 +104,31 @@ def create_option(f: _F) -> _F:
         expose_value=False,
         help="Make the SQLite file if it does not exist (a new store); without it a missing "
         "file is refused.",
+    )(f)
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): say what ran
+        return "orderfsm"
+
+
+def _actor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    name = _system_user() if value is None else value
+    try:
+        return require_text(visible(name, "--actor"), "--actor", limit=MAX_ID_LENGTH)
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.message, ctx, param) from None
+
+
+def actor_option(f: _F) -> _F:
+    """``--actor NAME``: who the log says sent the events (default: this system user)."""
+    return click.option(
+        "--actor",
+        metavar="NAME",
+        callback=_actor,
+        help="Who the log names as the sender of these events (default: the system user).",
     )(f)
 
 

@@ -286,6 +286,7 @@ class SQLStore(Listings, Outbox, Sessions):
                 rule=exc.rule,
                 kind=exc.kind,
                 event_id=event_id if isinstance(event_id, str) else None,
+                actor=actor if isinstance(actor, str) else None,
             )
             raise
         except (InvalidInput, UnknownOrder) as exc:  # the caller's input, not a store fault
@@ -296,6 +297,7 @@ class SQLStore(Listings, Outbox, Sessions):
                 started=started,
                 rule="R15" if exc.message.startswith("R15") else None,
                 event_id=event_id if isinstance(event_id, str) else None,
+                actor=actor if isinstance(actor, str) else None,
             )
             raise
         result = applied.result
@@ -308,6 +310,7 @@ class SQLStore(Listings, Outbox, Sessions):
             to_state=result.dest,
             rule="R15" if result.duplicate else None,
             event_id=event_id,
+            actor=actor,
         )
         return applied
 

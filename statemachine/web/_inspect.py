@@ -1,6 +1,9 @@
 """The inspector: server-rendered pages (Jinja2, no scripts) for the people who answer
-customers. Read-only: it needs the read token (or the write token), as a bearer header or
-through its login form, which keeps an HMAC of the token in a strict, HTTP-only cookie."""
+customers. It needs a credential of the service (read, support or write; a supplier's key
+opens nothing), as a bearer header or through its login form, which opens a session the
+store keeps (a random id in a strict, HTTP-only cookie; it ends at logout, at its expiry, or
+when the credential's secret changes). Its forms are checked for their origin and carry the
+session's form token; the support and write roles see the forms that act."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .._text import printable_lines
 from ..application import list_orders as list_page
+from ..application import redeliver
 from ..declaration._table import STATES, TABLE
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
@@ -409,6 +413,8 @@ async def order_page(
                 "utc": e.at.astimezone(dt.UTC).isoformat(timespec="seconds"),
                 "event_id": e.event_id or "",
                 "source": e.source or "",
+                "actor": e.actor or "",
+                "note": e.note or "",
                 "data": ", ".join(f"{k}={v}" for k, v in e.data.items()),
             }
             for e in entries
@@ -430,6 +436,45 @@ async def order_page(
         warnings=[w.message for w in order.warnings],
         notifications=notifications,
         relay=service.settings.relay_url is not None,
+    )
+
+
+@router.post("/notifications/{notification_id}/redeliver", name="inspect_redeliver")
+async def redeliver_page(
+    request: Request, service: ServiceDep, viewer: ViewerDep, notification_id: int
+) -> Response:
+    """The order page's "Send again" beside a dead letter: for a support or write session,
+    from the service's own page with the session's form token; back to the order."""
+    if viewer is None:
+        return _login_page(request)
+    form = await _form(request)
+    if (
+        not same_origin(request)
+        or viewer.csrf is None
+        or not secrets.compare_digest(form.get("csrf", ""), viewer.csrf)
+    ):
+        return _cross_site(request)
+    if not viewer.acts:
+        return _page(request, "not_found.html", 403, title="Not allowed",
+                     wanted=f"notification {notification_id}")  # fmt: skip
+    state = (
+        await service.store.delivery_state(notification_id) if 0 < notification_id < 2**63 else None
+    )
+    if state is None:
+        return _page(request, "not_found.html", 404, title="Not found",
+                     wanted=f"notification {notification_id}")  # fmt: skip
+    sent = await service.store.run(redeliver, [notification_id])
+    if sent:
+        LOGGER.info(
+            "notification %d of order %s sent again by %s from the inspector",
+            notification_id,
+            state.order_id,
+            viewer.credential.name,
+            extra={"order_id": state.order_id, "actor": viewer.credential.name},
+        )
+    return RedirectResponse(
+        f"{_base(request)}/orders/{quote(state.order_id, safe='')}#notifications",
+        status_code=303,
     )
 
 

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from ...application import EventRequest, NewOrder, create, fire
+from ...application import Actor, EventRequest, NewOrder, create, fire
 from ...declaration._records import FireResult
 from ...errors import EventRejected, InvalidInput, OrderError, OrderExists, RequestError
 from ...store import OrderStore
@@ -26,7 +26,7 @@ from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._input import opened_input, progress
 from .._lines import named, parse_line, read_lines
-from .._options import Seconds, create_option, json_option, store_options
+from .._options import Seconds, actor_option, create_option, json_option, store_options
 from .._output import emit, say
 from .._store import SOURCE, opened
 
@@ -90,13 +90,14 @@ class _Outcome:
     help="Refuse an event dated more than SECONDS after this machine's clock (a mistyped "
     "date), as the service does; off unless given.",
 )
+@actor_option
 @json_option(
     "One JSON object per line (outcome, the result's to_dict(), the error's to_dict()), "
     'then {"summary": ...}.'
 )
 @pass_invocation
 def apply_cmd(
-    invocation: Invocation, events: str, verbose: bool, max_skew: float | None
+    invocation: Invocation, events: str, verbose: bool, max_skew: float | None, actor: str
 ) -> ExitCode:
     """Apply JSON lines of orders and events, one transaction each.
 
@@ -115,7 +116,7 @@ def apply_cmd(
     stay applied as reported. With --max-skew, an event dated further ahead of this machine's
     clock is refused (invalid, kind time), as the service refuses it. Ctrl-C lets the line in
     hand finish, prints the summary so far and the line it stopped after, and exits with
-    status 130.
+    status 130. Each event is logged with --actor (default: this system user) as who sent it.
     """
     ref = invocation.store_ref()  # a store named twice or not at all: before the file is read
     counts: Counter[str] = Counter({"applied": 0, "duplicate": 0, "rejected": 0, "invalid": 0})
@@ -124,6 +125,7 @@ def apply_cmd(
     last = done = 0
     stop = _Interrupt()
     skew = None if max_skew is None else dt.timedelta(seconds=max_skew)
+    who = Actor(actor, "write")  # the operator at the command line may do everything
     with (
         opened_input(events) as (stream, size),
         opened(ref, create=invocation.create) as store,
@@ -134,7 +136,7 @@ def apply_cmd(
                 for number, text, length in read_lines(stream):
                     last = number
                     with stop.holding():  # Ctrl-C lets the line in hand finish first
-                        outcome = _apply_line(store, number, text, skew)
+                        outcome = _apply_line(store, number, text, skew, who)
                         counts[outcome.kind] += 1
                         if as_json:
                             emit(outcome.to_dict())
@@ -195,7 +197,7 @@ class _Interrupt:
 
 
 def _apply_line(
-    store: OrderStore, number: int, text: str | None, skew: dt.timedelta | None
+    store: OrderStore, number: int, text: str | None, skew: dt.timedelta | None, actor: Actor
 ) -> _Outcome:
     """Apply one line in its own transaction; what became of it. Never raises for the line's
     own faults (a request error: an unknown order too); a store fault stops the run."""
@@ -206,17 +208,21 @@ def _apply_line(
     except InvalidInput as exc:
         return _Outcome(number, "invalid", *named(text), error=exc)
     if isinstance(request, NewOrder):
-        return _create(store, number, request, skew)
-    return _fire(store, number, request, skew)
+        return _create(store, number, request, skew, actor)
+    return _fire(store, number, request, skew, actor)
 
 
 def _fire(
-    store: OrderStore, number: int, request: EventRequest, skew: dt.timedelta | None
+    store: OrderStore,
+    number: int,
+    request: EventRequest,
+    skew: dt.timedelta | None,
+    actor: Actor,
 ) -> _Outcome:
     oid, event = request.order_id, request.event
     now = None if skew is None else dt.datetime.now(dt.UTC)  # the command line's own clock
     try:
-        fired = fire(store, request, source=SOURCE, now=now, max_skew=skew)
+        fired = fire(store, request, source=SOURCE, now=now, max_skew=skew, actor=actor)
     except EventRejected as exc:
         return _Outcome(number, "rejected", oid, event, state=exc.state, error=exc)
     except RequestError as exc:
@@ -245,12 +251,12 @@ def _fire(
 
 
 def _create(
-    store: OrderStore, number: int, request: NewOrder, skew: dt.timedelta | None
+    store: OrderStore, number: int, request: NewOrder, skew: dt.timedelta | None, actor: Actor
 ) -> _Outcome:
     oid = request.order_id
     now = None if skew is None else dt.datetime.now(dt.UTC)  # the command line's own clock
     try:
-        created = create(store, request, source=SOURCE, now=now, max_skew=skew)
+        created = create(store, request, source=SOURCE, now=now, max_skew=skew, actor=actor)
     except (OrderExists, InvalidInput) as exc:
         return _Outcome(number, "invalid", oid, "create", error=exc)
     order = created.order

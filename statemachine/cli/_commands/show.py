@@ -142,10 +142,18 @@ def _timeline(log: Sequence[LogEntry], zone: str) -> Table:
             local(entry.at, zone),
             entry.event,
             f"{entry.from_state} -> {entry.to_state}",
-            printable(entry.source or "-"),
+            printable(_who(entry.source, entry.actor, entry.note)),
             ", ".join(data) or "-",
         )
     return timeline
+
+
+def _who(source: str | None, actor: str | None, note: str | None) -> str:
+    """Who sent an event: the credential or person, where from, and the note they gave."""
+    text = actor if actor else (source or "-")
+    if actor and source:
+        text += f" ({source})"
+    return f"{text}: {note}" if note else text
 
 
 def _print_notes(console: Console, order: Order) -> None:
