@@ -128,8 +128,8 @@ _UPGRADES: Final = {
     4: _FOUR,
 }
 
-_STORE_TABLES: Final = frozenset({"orders", "order_log", "outbox", "orders_v2", "inbox"})
-"""The tables of which a store's file holds at least one, whatever its schema version."""
+_STORE_TABLES: Final = frozenset({"schema_version", "orders", "order_log", "outbox"})
+"""The tables a store's file holds, whatever its schema version."""
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -219,30 +219,33 @@ class SQLiteDatabase(Database):
             raise StoreUnavailable(path, f"the file cannot be examined ({exc.strerror})") from None
 
     def _refuse_another_applications(self) -> None:
-        """Refuse a file that holds tables but no order store (another application's
+        """Refuse a file that holds anything but an order store (another application's
         database, a CRM, a cache) before anything is written to it: not even the switch to WAL
-        mode, which changes the file for its own application. A store's file has its
-        ``schema_version`` table, of the one column ``version``, beside its order tables;
-        another application's table of that name (Flyway's) does not make the file a store."""
-        found = {
-            row[0]
-            for row in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        mode, which changes the file for its own application. A store's file holds tables
+        only (no view), among them ``schema_version`` of the one column ``version`` and the
+        order tables ``orders`` (by ``order_id`` and ``version``), ``order_log`` and
+        ``outbox``; another application's table of one of those names (Flyway's
+        ``schema_version``) does not make the file a store."""
+        objects = {
+            (kind, name)
+            for kind, name in self._conn.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%'"
             )
         }
-        if not found:
+        if not objects:
             return  # a new, empty database: the store creates its tables
-        columns = (
-            [row[1] for row in self._conn.execute("PRAGMA table_info(schema_version)")]
-            if "schema_version" in found
-            else []
-        )
-        if columns == ["version"] and found & _STORE_TABLES:
-            return
-        names = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
+        tables = {name for kind, name in objects if kind == "table"}
+        if len(tables) == len(objects) and tables >= _STORE_TABLES:
+            version = [r[1] for r in self._conn.execute("PRAGMA table_info(schema_version)")]
+            orders = {r[1] for r in self._conn.execute("PRAGMA table_info(orders)")}
+            if version == ["version"] and {"order_id", "version"} <= orders:
+                return
+        names = sorted(name for _, name in objects)
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise StoreUnavailable(
             self.path,
-            f"it holds another application's tables ({names}) and no order store; nothing "
+            f"it holds another application's tables ({shown}) and no order store; nothing "
             "was changed in it: give the order store a file of its own",
         )
 

@@ -78,12 +78,18 @@ def outbox(
             return _redeliver(invocation, store, None if all_dead else redeliver)
         items = store.outbox(limit)
         acked = store.ack([item.id for item in items]) if ack and items else 0
+        dead_count = 0 if items else store.dead_letter_count()  # type: ignore[attr-defined]
     if invocation.json:
         emit({"items": [item.to_dict() for item in items], "acked": acked})
         return ExitCode.OK
     console = invocation.console
     if not items:
-        console.print(Text("the outbox is empty"))
+        tail = (
+            f"; {dead_count} dead letter{'s' if dead_count != 1 else ''} (orderfsm outbox --dead)"
+            if dead_count
+            else ""
+        )
+        console.print(Text(f"the outbox is empty{tail}"))
         return ExitCode.OK
     for waiting in items:
         n = waiting.notification
