@@ -482,3 +482,20 @@ def test_a_note_is_one_line_of_visible_text() -> None:
         with pytest.raises(InvalidInput) as caught:
             parse_event("AE-1", "confirm_delivery", {**base, "note": bad})
         assert caught.value.field == "note"
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    ["\u0410\u0031", "\uff21\uff11", "A\u0410-1", "\u0391\u0392-7"],
+    ids=["cyrillic-A1", "fullwidth-A1", "latin-and-cyrillic", "greek-AB"],
+)
+def test_a_new_order_id_that_could_pass_for_another_is_refused(order_id: str) -> None:
+    """R1: a new order id must read as itself: a Cyrillic or Greek id drawn as Latin letters,
+    a fullwidth one, or one mixing scripts would stand beside the Latin id it looks like in
+    every listing; InvalidInput names order_id. Ids of one script that read as themselves
+    (Cyrillic, German) are kept."""
+    with pytest.raises(InvalidInput) as caught:
+        parse_new_order(_new(order_id=order_id))
+    assert caught.value.field == "order_id" and "could pass for another id" in caught.value.message
+    for fine in ("\u0417\u0430\u043a\u0430\u0437-7", "Bestellung-\u00c41"):
+        assert parse_new_order(_new(order_id=fine)).order_id == fine

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import attrs
 
-from .._text import UNSEEN, seen
+from .._text import UNSEEN, look_alike, seen
 from ..declaration._table import TABLE
 from ..errors import InvalidInput
 from ..runtime._machine import MAX_ID_LENGTH, require_keepable, require_text
@@ -260,7 +260,8 @@ def parse_moment(value: object, field: str) -> dt.datetime:
 
 def parse_order_id(value: object, *, new: bool = True) -> str:
     """An order id every front end can keep and address. A ``new`` one (an order to create)
-    must also read as itself (:func:`visible`); one that names a stored order need not: an
+    must also read as itself (:func:`visible`, and no look-alike of another:
+    :func:`~statemachine._text.look_alike`); one that names a stored order need not: an
     order an older release kept under such an id still takes its events."""
     if isinstance(value, str) and value and value != value.strip():
         raise InvalidInput(f"order_id {value[:40]!r} has spaces around it", field="order_id")
@@ -268,6 +269,11 @@ def parse_order_id(value: object, *, new: bool = True) -> str:
         raise InvalidInput(f"order_id must be text, got {_shown(value)}", field="order_id")
     if new and isinstance(value, str):
         visible(value, "order_id")
+        why = look_alike(value)
+        if why is not None:
+            raise InvalidInput(
+                f"order_id {value[:40]!r} could pass for another id: {why}", field="order_id"
+            )
     text = require_text(value, "order_id", limit=MAX_ID_LENGTH)
     if "/" in text or not text.strip("."):
         raise InvalidInput(

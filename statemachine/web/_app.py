@@ -101,7 +101,7 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
     for router in _ROUTERS:
         app.include_router(router)
     app.webhooks.include_router(webhooks)
-    app.add_middleware(BodyLimit, limit=settings.max_body)
+    app.add_middleware(BodyLimit, limit=settings.max_body, known=service.known)
     _handlers(app)
     observe(app)  # request ids, latency and the access log, around everything above
     install_openapi(app)

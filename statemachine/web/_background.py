@@ -31,6 +31,7 @@ import httpx
 from ..application import Answer, RelayPolicy, backoff, relay_one, sweep_all
 from ..errors import CorruptOrder, OrderError
 from ..store import Delivery, OutboxItem
+from ._metrics import event_fired
 from ._problems import LOGGER
 from ._security import SIGNATURE_HEADER, signature_header
 from ._service import Service
@@ -104,6 +105,8 @@ class Sweeper:
             sweep_all, _now(), self.service.settings.sweep_batch, stopping=self.stopping.is_set
         )
         fired = len(swept)
+        for applied in swept:  # the clock's events count as the callers' do
+            event_fired(applied.result.event, duplicate=False)
         for skipped in swept.skipped:
             if isinstance(skipped.error, CorruptOrder):
                 LOGGER.warning("the sweep passed over order %s: corrupt", skipped.order_id)

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from ..application import Actor, check_may
 from ..errors import NotPermitted
 from ._credentials import Credential
+from ._parsing import utf8_header
 from ._security import SIGNATURE_HEADER, bearer, key_id, verify_signature
 from ._service import SESSION_COOKIE, Service, Viewer
 
@@ -178,11 +179,12 @@ async def event_sender(
                 role="read",
             )
         return Sender("api", service, credential.actor)
-    key = request.headers.get("idempotency-key")
-    if key is None:
+    raw_key = request.headers.get("idempotency-key")
+    if raw_key is None:
         raise HTTPException(
             400, "a signed webhook must carry an Idempotency-Key (its event id, R15)"
         )
+    key = utf8_header(raw_key)  # signed as the UTF-8 text it is
     signer = service.credentials.by_name(key_id(signature) or "webhook")
     secret = signer.secret if signer is not None and signer.role == "supplier" else None
     why = verify_signature(

@@ -52,7 +52,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import EventRejected, OrderError, RequestError
+from ..errors import EventRejected, NotPermitted, OrderError, RequestError
 from ..store import AsyncStore, OutboxItem
 from ._deps import Reader
 from ._logs import ACCESS, REQUEST_ID, request_id
@@ -109,10 +109,13 @@ def event_fired(event: str, *, duplicate: bool) -> None:
 
 def event_refused(event: str, error: BaseException) -> None:
     """Count an event that was not applied, by why: ``rejected`` by a rule (its rule and
-    kind), ``invalid`` (any other request error, or a request that could not be read),
+    kind), ``forbidden`` (the caller's role may not send it), ``invalid`` (any other request
+    error, or a request that could not be read),
     ``failed`` (the store, or a bug)."""
     if isinstance(error, EventRejected):
         outcome = "rejected"
+    elif isinstance(error, NotPermitted):  # the caller's role may not send it
+        outcome = "forbidden"
     elif isinstance(error, RequestError) or (
         isinstance(error, HTTPException) and error.status_code < 500
     ):  # a body that is not JSON (400, 415), a bad If-Match (400)

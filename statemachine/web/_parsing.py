@@ -117,8 +117,20 @@ def due_limit(value: str | None) -> dt.datetime | None:
 
 def event_request(order_id: str, event: str, data: dict[str, Any], key: str | None) -> EventRequest:
     """The event a body (``at``, an optional ``event_id``, the event's data at the top level)
-    and an ``Idempotency-Key`` describe (:func:`parse_event`); the key is the event id."""
-    return parse_event(order_id, event, data, event_id=key)
+    and an ``Idempotency-Key`` describe (:func:`parse_event`); the key is the event id, read
+    as the UTF-8 text its bytes are (as the body's ``event_id`` is), not as Latin-1."""
+    return parse_event(order_id, event, data, event_id=None if key is None else utf8_header(key))
+
+
+def utf8_header(value: str) -> str:
+    """A header's value as the UTF-8 text it was sent as (HTTP hands it over as Latin-1);
+    :class:`InvalidInput` naming ``event_id`` for bytes that are not UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidInput(
+            "the Idempotency-Key is not UTF-8 text; send the event id as UTF-8", field="event_id"
+        ) from None
 
 
 def explain_request(

@@ -187,9 +187,17 @@ class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes is answered 413 before the app
     sees any of it, whether it announces its length or streams in chunks."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        known: Callable[[dict[bytes, bytes]], Awaitable[bool]] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.known = known
+        """Whether a request's headers carry credentials of the service (then 413; else 401:
+        who asks is checked before the size of what they send)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -202,7 +210,7 @@ class BodyLimit:
                 except ValueError:
                     announced = -1
                 if announced < 0 or announced > self.limit:
-                    await _too_large(scope, send, self.limit)
+                    await _too_large(scope, send, self.limit, self.known)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -213,7 +221,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _too_large(scope, send, self.limit)
+                await _too_large(scope, send, self.limit, self.known)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -231,17 +239,17 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-_CREDENTIALS: Final = (b"authorization", SIGNATURE_HEADER.lower().encode())
-
-
-async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    """413 for a body over the limit; but 401 first when the request carries no credentials
-    at all (no bearer token, no signature, no session cookie): who asks is checked before
-    anything else, the size of what they send included."""
+async def _too_large(
+    scope: Scope,
+    send: Send,
+    limit: int,
+    known: Callable[[dict[bytes, bytes]], Awaitable[bool]] | None,
+) -> None:
+    """413 for a body over the limit; but 401 first when the request's credentials are none
+    of the service's (none at all, a wrong token, an unknown key, an ended session): who asks
+    is checked before anything else, the size of what they send included."""
     headers = dict(scope.get("headers", ()))
-    anonymous = not any(name in headers for name in _CREDENTIALS) and (
-        b"orderfsm_inspector=" not in headers.get(b"cookie", b"")
-    )
+    anonymous = known is not None and not await known(headers)
     path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "")), safe="/")
     extra: list[tuple[bytes, bytes]] = []
     if anonymous:

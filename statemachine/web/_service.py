@@ -10,6 +10,7 @@ import attrs
 
 from ..store import AsyncStore
 from ._credentials import Credential, Credentials
+from ._security import SIGNATURE_HEADER, bearer, key_id
 from ._settings import Settings
 
 __all__ = ["SESSION_COOKIE", "Service", "Viewer"]
@@ -45,6 +46,26 @@ class Service:
 
     def __attrs_post_init__(self) -> None:
         self.credentials = self.settings.registry()
+
+    async def known(self, headers: dict[bytes, bytes]) -> bool:
+        """Whether a request's credentials are some of this service's (its bearer token, its
+        signature's key, its session), before its body is read: a body too large from a
+        caller the service does not know is 401, not 413. A signature cannot be checked
+        without the body; its key must be a supplier's."""
+        authorization = headers.get(b"authorization")
+        if authorization is not None:
+            token = bearer(authorization.decode("latin-1"))
+            return token is not None and self.caller(token) is not None
+        signature = headers.get(SIGNATURE_HEADER.lower().encode())
+        if signature is not None:
+            signer = self.credentials.by_name(key_id(signature.decode("latin-1")) or "webhook")
+            return signer is not None and signer.role == "supplier"
+        cookie = headers.get(b"cookie", b"").decode("latin-1")
+        for part in cookie.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == SESSION_COOKIE and await self.viewer(value) is not None:
+                return True
+        return False
 
     def caller(self, token: str) -> Credential | None:
         """The credential a bearer token is (``None``: no token of this service)."""

@@ -251,12 +251,22 @@ def test_verify_signature_explains_without_revealing() -> None:
 
 
 def test_a_large_body_without_credentials_is_401_first(client: httpx.Client) -> None:
-    """Authorization before anything else: an oversized body sent with no credentials at all
-    is 401 (with the bearer challenge), not 413; with a token it is 413, a problem document
-    naming where, as every other."""
+    """Authorization before anything else: an oversized body sent with no credentials, or
+    with credentials none of the service's (a wrong token, another scheme, an unknown key, a
+    made-up session), is 401 (with the bearer challenge), not 413; with a token of the
+    service it is 413, a problem document naming where, as every other."""
     huge = b'{"order_id": "' + b"x" * 70_000 + b'"}'
-    anonymous = client.post("/orders", content=huge, headers={"Content-Type": "application/json"})
+    json_type = {"Content-Type": "application/json"}
+    anonymous = client.post("/orders", content=huge, headers=json_type)
     assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["www-authenticate"]
+    for wrong in (
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic eDp5"},
+        {"Orderfsm-Signature": "t=1,k=nobody,v1=00"},
+        {"Cookie": "orderfsm_inspector=made-up"},
+    ):
+        forged = client.post("/orders", content=huge, headers={**json_type, **wrong})
+        assert forged.status_code == 401, wrong
     signed_in = client.post(
         "/orders", content=huge, headers={**W, "Content-Type": "application/json"}
     )
@@ -293,3 +303,22 @@ def test_text_sent_back_cannot_steer_a_terminal_or_a_page(client: httpx.Client) 
     page = client.get("/inspect/find", params={"order_id": sneaky}, headers=R)
     assert "\x1b" not in page.text and "\u202e" not in page.text
     assert "\\u202e" in page.text
+
+
+def test_an_idempotency_key_is_the_utf8_text_it_was_sent_as(client: httpx.Client) -> None:
+    """R15: an Idempotency-Key of non-ASCII text is the event id it spells (read as UTF-8,
+    not Latin-1): sent again in the body as event_id it is the same delivery; bytes that are
+    not UTF-8 are 422 naming event_id."""
+    create(client, "AE-1")
+    key = "k\u00e9-1"
+    first = client.post("/orders/AE-1/events/request_cancellation",
+                        headers={**W, "Idempotency-Key": key.encode("utf-8")},  # type: ignore[dict-item]
+                        json={"at": at(hours=1)})  # fmt: skip
+    assert first.status_code == 200 and first.json()["event_id"] == key
+    again = client.post("/orders/AE-1/events/request_cancellation", headers=W,
+                        json={"at": at(hours=1), "event_id": key})  # fmt: skip
+    assert again.status_code == 200 and again.json()["replay"] is True
+    bad = client.post("/orders/AE-1/events/request_cancellation",
+                      headers={**W, "Idempotency-Key": b"\xff\xfe"},  # type: ignore[dict-item]
+                      json={"at": at(hours=1)})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["field"] == "event_id"
