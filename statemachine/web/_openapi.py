@@ -129,16 +129,18 @@ webhooks: Final = APIRouter()
     "`ORDERFSM_RELAY_URL`, as the JSON object `OutboxItem`, signed under "
     f"`ORDERFSM_RELAY_SECRET` like a supplier webhook: `{SIGNATURE_HEADER}: t=<unix seconds>,"
     "v1=<hex>`, the HMAC-SHA256 of `t LF POST LF <the URL's path> LF <Idempotency-Key> LF "
-    "<body>`. Delivery is at least once (two instances may send the same one; a crash between "
-    "your 2xx and its acknowledgement sends it again): deduplicate by `Idempotency-Key`, the "
+    "<body>`. Each notification is claimed before it is sent, so two relays never send it at "
+    "the same time; delivery is still at least once (a crash between your 2xx and its record "
+    "sends it again once the claim's lease ends): deduplicate by `Idempotency-Key`, the "
     "notification's `id`.",
     response_class=Response,
     response_description="Taken (any 2xx): the notification is acknowledged and never sent again",
     responses={
         "default": {
-            "description": "Anything else, or no answer within ORDERFSM_RELAY_TIMEOUT, is a "
-            "failed try: retried after an exponential backoff with jitter, and a dead letter "
-            "after ORDERFSM_RELAY_ATTEMPTS tries"
+            "description": "Anything else, or no complete answer within "
+            "ORDERFSM_RELAY_TIMEOUT, is a failed try: retried after an exponential backoff with "
+            "jitter (about three days of tries by default), and a dead letter after "
+            "ORDERFSM_RELAY_ATTEMPTS tries, which can be sent again"
         }
     },
     openapi_extra={
