@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -299,6 +299,10 @@ class AsyncStore:
     async def end_session(self, session_id: str) -> bool:
         """:meth:`SQLStore.end_session`, awaited."""
         return await self._run(self._store.end_session, session_id)
+
+    async def end_sessions_unlike(self, current: Mapping[str, str]) -> int:
+        """:meth:`SQLStore.end_sessions_unlike`, awaited."""
+        return await self._run(self._store.end_sessions_unlike, dict(current))
 
     async def outbox_depth(self) -> int:
         """:meth:`SQLStore.outbox_depth`, awaited."""

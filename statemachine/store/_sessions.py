@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -113,3 +114,14 @@ class Sessions:
                 tx.run("DELETE FROM sessions WHERE id = ?", [(session_key(session_id),)], self._db)
                 > 0
             )
+
+    def end_sessions_unlike(self, current: Mapping[str, str]) -> int:
+        """End every session whose credential is gone or whose secret changed since it was
+        opened (``current``: each credential's name and the print of its secret now), so that
+        a rotated secret's sessions are over for good, not only while the new one is in
+        place. How many were ended."""
+        db = self._db
+        with self._lock, db.write() as tx:
+            tx.cur.execute("SELECT id, credential, secret_print FROM sessions")
+            stale = [(key,) for key, name, held in tx.cur.fetchall() if current.get(name) != held]
+            return tx.run("DELETE FROM sessions WHERE id = ?", stale, db)

@@ -75,6 +75,13 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stopping = anyio.Event()
         try:
+            ended = await service.end_stale_sessions()
+        except OrderError as exc:  # the store is down at the start: say so, serve anyway
+            LOGGER.warning("the inspector's old sessions could not be checked: %s", exc)
+        else:
+            if ended:
+                LOGGER.warning("ended %d inspector sessions of changed credentials", ended)
+        try:
             async with anyio.create_task_group() as tasks:
                 if settings.sweep_interval > 0:
                     tasks.start_soon(Sweeper(service, stopping).run)

@@ -108,8 +108,25 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     return HTMLResponse(html, status_code=status, headers=page_headers())  # no script at all
 
 
-def _login_page(request: Request, message: str | None = None) -> HTMLResponse:
-    return _page(request, "login.html", 401, message=message, title="Sign in")
+LOGIN_COOKIE: Final = "orderfsm_login"
+"""The sign-in form's token, also in a cookie of its own: a sign-in is taken only from a form
+the service gave out (and from its own origin)."""
+
+
+def _login_page(request: Request, message: str | None = None, status: int = 401) -> HTMLResponse:
+    """The sign-in page, with a fresh form token in its form and in a strict cookie."""
+    token = secrets.token_urlsafe(24)
+    page = _page(request, "login.html", status, message=message, title="Sign in", csrf=token)
+    page.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=_base(request),
+    )
+    return page
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,8 +135,8 @@ def _login_page(request: Request, message: str | None = None) -> HTMLResponse:
 
 @router.get("/login", name="inspect_login")
 async def login_form(request: Request) -> Response:
-    """The form that asks for the read token."""
-    return _page(request, "login.html", message=None, title="Sign in")
+    """The form that asks for a credential's secret."""
+    return _login_page(request, None, 200)
 
 
 _FORM_FIELDS: Final = 20
@@ -153,12 +170,8 @@ def same_origin(request: Request) -> bool:
 
 
 def _cross_site(request: Request) -> HTMLResponse:
-    return _page(
-        request,
-        "login.html",
-        403,
-        message="That form did not come from this service's own pages; nothing was done.",
-        title="Sign in",
+    return _login_page(
+        request, "That form did not come from this service's own pages; nothing was done.", 403
     )
 
 
@@ -167,9 +180,15 @@ async def login(request: Request, service: ServiceDep) -> Response:
     """Check the secret; open a session in the store (a random id in the cookie, its hash in
     the store, with an expiry); back to the inspector's home. A supplier's credential does not
     open the inspector."""
-    if not same_origin(request):
+    form = await _form(request)
+    given = request.cookies.get(LOGIN_COOKIE, "")
+    if (
+        not same_origin(request)
+        or not given
+        or not secrets.compare_digest(form.get("csrf", ""), given)
+    ):
         return _cross_site(request)
-    token = (await _form(request)).get("token", "")
+    token = form.get("token", "")
     credential = service.caller(token) if token else None
     if credential is None or credential.role == "supplier":
         return _login_page(request, "That is not a token of this service.")
@@ -187,6 +206,7 @@ async def login(request: Request, service: ServiceDep) -> Response:
     LOGGER.info("%s signed in to the inspector", credential.name)
     base = _base(request)
     response = RedirectResponse(f"{base}/", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path=base)
     response.set_cookie(
         SESSION_COOKIE,
         session_id,

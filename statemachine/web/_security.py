@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from ._problems import PROBLEM_JSON, document
+from ..errors import StoreFault
+from ._problems import LOGGER, PROBLEM_JSON, document
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -249,10 +250,19 @@ async def _too_large(
     of the service's (none at all, a wrong token, an unknown key, an ended session): who asks
     is checked before anything else, the size of what they send included."""
     headers = dict(scope.get("headers", ()))
-    anonymous = known is not None and not await known(headers)
     path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "")), safe="/")
     extra: list[tuple[bytes, bytes]] = []
-    if anonymous:
+    try:
+        anonymous = known is not None and not await known(headers)
+        failed = False
+    except StoreFault as exc:  # a session could not be looked up: the store is down
+        LOGGER.error("%s: %s", type(exc).__name__, exc)
+        anonymous, failed = False, True
+    if failed:
+        status = 503
+        problem = document(503, "the order store is unavailable; try again later", instance=path)
+        extra = [(b"retry-after", b"5")]
+    elif anonymous:
         status, problem = 401, document(401, "this request needs a bearer token", instance=path)
         extra = [(b"www-authenticate", b'Bearer realm="orderfsm"')]
     else:

@@ -81,5 +81,12 @@ class Service:
             return None
         credential = self.credentials.by_name(session.credential)
         if credential is None or credential.secret_print != session.secret_print:
+            await self.store.end_session(session_id)  # over for good, whatever comes back
             return None
         return Viewer(credential, session.csrf)
+
+    async def end_stale_sessions(self) -> int:
+        """At the start: end the sessions of credentials removed or given a new secret."""
+        return await self.store.end_sessions_unlike(
+            {c.name: c.secret_print for c in self.credentials.all}
+        )

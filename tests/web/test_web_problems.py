@@ -255,6 +255,14 @@ def test_a_stopped_postgresql_is_503_within_seconds_in_one_line_each_and_recover
                 lambda: http.post("/orders", json=_body("AE-2"), headers=write),
                 lambda: http.get("/orders", headers=R),
                 lambda: http.get("/readyz"),
+                lambda: http.post(  # too large, with a session to look up in the store
+                    "/orders",
+                    content=b"x" * 70_000,
+                    headers={
+                        "Cookie": "orderfsm_inspector=abc",
+                        "Content-Type": "application/json",
+                    },
+                ),
             ]
             for ask in outage:
                 began = time.monotonic()
