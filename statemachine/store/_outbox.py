@@ -35,9 +35,12 @@ _DELIVERY: Final = (
 )
 _STATUSES: Final = ("retrying", "acked", "dead")
 _STATE: Final = (
-    "id, order_id, position, acked, attempts, status, next_attempt_at, last_error, lease_until, "
-    "queued_at, updated_at"
+    "id, order_id, position, acked, attempts, status, next_attempt_at, "
+    "COALESCE((SELECT answer FROM outbox_tries AS t WHERE t.notification_id = outbox.id "
+    "ORDER BY t.id DESC LIMIT 1), last_error), lease_until, queued_at, updated_at"
 )
+"""A notification's delivery as a listing shows it; its last answer is its last try's (the
+last error, for one tried only before schema 4)."""
 _STANDING: Final[dict[str, str]] = {
     "waiting": "NOT acked AND status IS NULL",
     "retrying": "NOT acked AND status = 'retrying'",

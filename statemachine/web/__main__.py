@@ -18,8 +18,8 @@ from ._settings import ENV
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and serve; with a message, 2 when the settings or the arguments
-    are not usable, 4 when the store is not (as ``orderfsm serve`` says it)."""
+    """Parse the command line and serve; with one line, 2 when the arguments are not usable,
+    3 when a setting is not, 4 when the store is not (as ``orderfsm serve`` says each)."""
     parser = argparse.ArgumentParser(
         prog="python -m statemachine.web",
         description="Serve the order API and the inspector under uvicorn.",
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except OrderError as exc:
         print(f"python -m statemachine.web: {exc}", file=sys.stderr)
-        return 4 if isinstance(exc, StoreFault) else 2
+        return 4 if isinstance(exc, StoreFault) else 3
     return 0
 
 

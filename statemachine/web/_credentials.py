@@ -4,7 +4,8 @@ what they did, and what their role lets them do (:mod:`statemachine.application.
 Credentials come from the environment:
 
 - ``ORDERFSM_CREDENTIALS`` names a file with one credential per line, ``NAME ROLE SECRET``
-  (``#`` starts a comment; blank lines are skipped);
+  (a line starting with ``#`` is a comment, a blank line is skipped; a ``#`` inside a secret
+  is part of it);
 - ``ORDERFSM_CREDENTIAL_<NAME>=ROLE:SECRET`` gives one (``ORDERFSM_CREDENTIAL_ACME=supplier:...``;
   the name is the rest of the variable's name, lowercase, ``_`` read as ``-``);
 - the single-token variables keep working: ``ORDERFSM_TOKEN`` is the ``write`` credential
@@ -111,9 +112,10 @@ def credentials_from_env(environ: Mapping[str, str]) -> tuple[Credential, ...]:
                 field="credentials",
             ) from None
         for number, line in enumerate(text.splitlines(), start=1):
-            words = line.split("#", 1)[0].split()
-            if not words:
-                continue
+            words = line.split()
+            if not words or words[0].startswith("#"):  # a comment is a line of its own: a
+                continue  # secret may hold '#'
+
             where = f"{CREDENTIALS_ENV} line {number}"
             if len(words) != 3:
                 raise InvalidInput(f"{where}: write NAME ROLE SECRET", field="credentials")

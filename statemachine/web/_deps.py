@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ..application import Actor, check_may
+from ..declaration._table import TABLE
 from ..errors import NotPermitted
 from ._credentials import Credential
 from ._parsing import utf8_header
@@ -41,7 +42,6 @@ from ._security import SIGNATURE_HEADER, bearer, key_id, verify_signature
 from ._service import SESSION_COOKIE, Service, Viewer
 
 __all__ = [
-    "WRITE",
     "BearerAccess",
     "Caller",
     "Reader",
@@ -130,8 +130,6 @@ Writer = Annotated[Caller, Security(CallerAccess("create"))]
 Support = Annotated[Caller, Security(CallerAccess("redeliver"))]
 """Who called and the service, for a caller whose role may act for the customers (support,
 write): send notifications again."""
-WRITE: Final = Security(BearerAccess("create"))
-"""A route's dependency (``dependencies=[WRITE]``) when it needs the check, not the service."""
 
 _bearer: Final = HTTPBearer(scheme_name="bearer", description=_BEARER_TEXT, auto_error=False)
 _signature: Final = APIKeyHeader(
@@ -174,10 +172,16 @@ async def event_sender(
     if request.headers.get("authorization") is not None or signature is None:
         credential = _caller(request, service)
         if credential.role == "read":
-            raise NotPermitted(
+            refused = NotPermitted(
                 f"the read role may not send events (credential {credential.name!r})",
                 role="read",
             )
+            from ._metrics import event_refused  # the metrics' module reads this one's
+
+            event = request.url.path.rsplit("/", 1)[-1]
+            if event in TABLE.events:
+                event_refused(event, refused)
+            raise refused
         return Sender("api", service, credential.actor)
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
@@ -186,9 +190,15 @@ async def event_sender(
         )
     key = utf8_header(raw_key)  # signed as the UTF-8 text it is
     signer = service.credentials.by_name(key_id(signature) or "webhook")
-    secret = signer.secret if signer is not None and signer.role == "supplier" else None
+    if signer is None or signer.role != "supplier":
+        raise HTTPException(
+            401,
+            "the signature names no supplier key of this service"
+            if key_id(signature)
+            else "this service accepts no signature without a key id (k=); none is configured",
+        )
     why = verify_signature(
-        secret,
+        signer.secret,
         signature,
         method=request.method,
         path=request.url.path,
@@ -196,8 +206,8 @@ async def event_sender(
         body=await request.body(),
         tolerance=service.settings.webhook_tolerance,
     )
-    if why is not None or signer is None:
-        raise HTTPException(401, why or "the signature names no key of this service")
+    if why is not None:
+        raise HTTPException(401, why)
     request.state.actor = signer.name
     return Sender("webhook", service, signer.actor)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,7 +15,7 @@ from ..application import explain as explain_event
 from ..declaration._table import EVENTS, TABLE
 from ..errors import InvalidInput
 from ._answers import event_applied, explanation
-from ._deps import WRITE, Reader, SenderDep
+from ._deps import Reader, SenderDep, event_sender
 from ._metrics import event_fired, event_refused
 from ._openapi import JSON, answer, problems, ref
 from ._parsing import check_id, event_request, expected_version, explain_request, json_object
@@ -157,7 +157,11 @@ for _event in CALLER_EVENTS:
     _event_route(_event)
 
 
-@router.post("/orders/{order_id}/events/{event}", include_in_schema=False, dependencies=[WRITE])
+@router.post(
+    "/orders/{order_id}/events/{event}",
+    include_in_schema=False,
+    dependencies=[Depends(event_sender)],  # a caller who may send events hears it is none
+)
 async def unknown_event(event: str) -> Response:
     """An event name that no caller sends."""
     if event in EVENTS:

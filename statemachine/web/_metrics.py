@@ -186,17 +186,21 @@ class Observe:
             if ACCESS.isEnabledFor(logging.INFO):
                 path = scope.get("raw_path") or scope["path"].encode("utf-8")
                 shown = path.decode("ascii", "backslashreplace")
+                state = scope.get("state")
+                actor = state.get("actor") if isinstance(state, dict) else None
                 ACCESS.info(
-                    "%s %s %s %.1fms",
+                    "%s %s %s %.1fms%s",
                     method,
                     shown,
                     status if status is not None else "-",
                     took * 1000,
+                    f" by {actor}" if actor else "",
                     extra={
                         "method": method,
                         "path": shown,
                         "status": status,
                         "duration_ms": round(took * 1000, 3),
+                        "actor": actor,
                     },
                 )
 

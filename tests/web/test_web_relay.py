@@ -259,6 +259,7 @@ def test_a_dead_letter_is_listed_shown_and_sent_again_over_http(
             )
             final = http.get(f"/notifications/{nid}", headers=R).json()
             assert [t["answer"] for t in final["tries"]] == ["HTTP 503", "HTTP 503", "HTTP 204"]
+            assert final["notification"]["last_answer"] == "HTTP 204"  # the last try's
             refused = http.post(f"/notifications/{nid}/redeliver", headers=W)
             assert refused.status_code == 409 and "not a dead letter" in refused.json()["detail"]
             assert http.post("/notifications/999/redeliver", headers=W).status_code == 404

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from web_helpers import READ, WRITE, ProcessServer, at, server_env, signature_header
 
-ALICE = "alice-support-secret-0001"
+ALICE = "alice-support#secret-0001"  # a "#" inside a secret is part of it
 ACME = "acme-supplier-secret-0001"
 BOB = "bob-write-secret-00000001"
 ROLES_OF = {"read": READ, "support": ALICE, "write": BOB, "supplier": ACME}
@@ -100,6 +100,8 @@ def test_each_role_is_let_in_where_it_may_and_refused_403_elsewhere(
                 headers=_as(secret),
                 json={"at": at(hours=1), **data},
             )
+        unknown = http.post(f"/orders/{role}-0/events/nosuch", headers=_as(secret), json={})
+        assert unknown.status_code == (403 if role == "read" else 404), unknown.text
         for what, answer in tried.items():
             if what in MAY[role]:
                 assert answer.status_code not in (401, 403), (role, what, answer.text)
@@ -140,7 +142,9 @@ def test_the_history_names_who_sent_each_event_and_a_supplier_key_is_its_own(
             return http.post(path, content=body, headers=headers)
 
         assert webhook("reimburse_customer", "wh-0", ACME, "acme", amount="1.00").status_code == 403
-        assert webhook("dispatch", "wh-1", ALICE, "alice", tracking_number="L").status_code == 401
+        not_a_supplier = webhook("dispatch", "wh-1", ALICE, "alice", tracking_number="L")
+        assert not_a_supplier.status_code == 401
+        assert "no supplier key" in not_a_supplier.json()["detail"]
         assert webhook("dispatch", "wh-2", ACME, "nobody", tracking_number="L").status_code == 401
         assert webhook("supplier_accepts_cancellation", "wh-3", ACME, "acme").status_code == 200
         log = http.get("/orders/AE-1/history", headers=_as(READ)).json()["entries"]
@@ -166,9 +170,13 @@ def test_the_history_names_who_sent_each_event_and_a_supplier_key_is_its_own(
 
 
 def _sign_in(http: httpx.Client, secret: str, origin: str | None = None) -> httpx.Response:
+    """Sign in as a browser does: the sign-in page (its form token, also in a cookie), then
+    the form posted from the service's own origin (or ``origin``)."""
+    form = http.get("/inspect/login")
+    token = _csrf(form.text)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     headers["Origin"] = origin if origin is not None else str(http.base_url).rstrip("/")
-    return http.post("/inspect/login", content=f"token={secret}", headers=headers)
+    return http.post("/inspect/login", content=f"csrf={token}&token={secret}", headers=headers)
 
 
 def _csrf(page: str) -> str:
@@ -185,6 +193,11 @@ def test_a_session_is_the_store_s_ends_at_logout_and_needs_the_own_origin(
     session's form token and the own origin, and afterwards the same cookie, kept by
     someone, opens nothing; a supplier's key does not open the inspector."""
     with httpx.Client(base_url=server.url, timeout=30) as http:
+        own_origin = {"Content-Type": "application/x-www-form-urlencoded",
+                      "Origin": str(http.base_url).rstrip("/")}  # fmt: skip
+        tokenless = http.post("/inspect/login", content=f"token={ALICE}", headers=own_origin)
+        assert tokenless.status_code == 403  # no form of the service's: nothing opened
+        assert "orderfsm_inspector" not in tokenless.headers.get("set-cookie", "")
         evil = _sign_in(http, ALICE, origin="https://evil.example")
         assert evil.status_code == 403 and "orderfsm_inspector" not in evil.headers.get(
             "set-cookie", ""
@@ -215,7 +228,8 @@ def test_a_session_is_the_store_s_ends_at_logout_and_needs_the_own_origin(
 
 def test_rotating_a_credential_ends_its_sessions(tmp_path: Path) -> None:
     """A session opened with a credential's secret is over once the secret is rotated (the
-    service restarted with a new one), though its cookie is still unexpired."""
+    service restarted with a new one), though its cookie is still unexpired; and it stays
+    over when the old secret comes back."""
     db = str(tmp_path / "orders.db")
     first = ProcessServer(db=db, log=tmp_path / "one.log", env=_env(tmp_path)).start()
     try:
@@ -233,6 +247,14 @@ def test_rotating_a_credential_ends_its_sessions(tmp_path: Path) -> None:
             assert http.get("/inspect/").status_code == 401
     finally:
         second.stop()
+    back = ProcessServer(db=db, log=tmp_path / "three.log", env=_env(tmp_path), create=False)
+    back.start()  # the old secret again: the session it opened stays over
+    try:
+        with httpx.Client(base_url=back.url, timeout=30) as http:
+            http.cookies.set("orderfsm_inspector", cookie or "", path="/inspect")
+            assert http.get("/inspect/").status_code == 401
+    finally:
+        back.stop()
 
 
 def test_the_order_page_sends_a_dead_letter_again_for_support_only(tmp_path: Path) -> None:
@@ -282,6 +304,10 @@ def test_the_order_page_sends_a_dead_letter_again_for_support_only(tmp_path: Pat
         server.stop()
     logged = (tmp_path / "s.log").read_text()
     assert "sent again by alice from the inspector" in logged
+    assert f"POST /inspect/notifications/{item.id}/redeliver 303" in logged
+    assert any(
+        "redeliver 303" in line and line.endswith("by alice") for line in logged.splitlines()
+    )
     assert (
         "request_cancellation applied on order AE-1 (paid -> cancel_requested), sent by token"
         in logged

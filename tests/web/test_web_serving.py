@@ -174,14 +174,14 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_the_command_line_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
     """python -m statemachine.web needs --db or --dsn, says which setting or store is wrong
-    (exit 2 for a setting, 4 for the store, as orderfsm serve) before it listens, and takes no
-    token on the command line."""
+    (exit 2 for an argument, 3 for a setting, 4 for the store, as orderfsm serve) before it
+    listens, and takes no token on the command line."""
     assert _cli().returncode == 2
     assert _cli("--db", "a.db", "--dsn", "x").returncode == 2
     missing = _cli("--db", str(tmp_path / "no" / "such" / "dir" / "orders.db"))
     assert missing.returncode == 4 and "cannot use the store" in missing.stderr
     bad = _cli("--db", str(tmp_path / "o.db"), env=server_env(ORDERFSM_MAX_BODY="lots"))
-    assert bad.returncode == 2 and "ORDERFSM_MAX_BODY" in bad.stderr
+    assert bad.returncode == 3 and "ORDERFSM_MAX_BODY" in bad.stderr
     helped = _cli("--help")
     assert "ORDERFSM_TOKEN" in helped.stdout and "--token" not in helped.stdout
     assert _cli("--db", "o.db", "--token", WRITE).returncode == 2

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ..._text import printable
 from ...application import redeliver
+from ...errors import InvalidInput
 from ...store import MAX_LIMIT, DeliveryState, OrderStore
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
@@ -116,9 +117,7 @@ def _dead(invocation: Invocation, store: OrderStore, limit: int) -> ExitCode:
 def _tries(invocation: Invocation, store: OrderStore, notification_id: int) -> ExitCode:
     state: DeliveryState | None = store.delivery_state(notification_id)  # type: ignore[attr-defined]
     if state is None:
-        raise click.BadParameter(
-            f"no notification {notification_id} is stored", param_hint="--tries"
-        )
+        raise InvalidInput(f"no notification {notification_id} is stored", field="--tries")
     kept = store.tries(notification_id)  # type: ignore[attr-defined]
     if invocation.json:
         emit({"notification": state.to_dict(), "tries": [t.to_dict() for t in kept]})

@@ -67,13 +67,14 @@ def serve(
 ) -> ExitCode:
     """Serve the orders over HTTP, with the inspector under /inspect/ (docs/service.md).
 
-    Needs `pip install 'order-statemachine[web]'`. Tokens and secrets come from the
+    Needs `pip install 'order-statemachine[web]'`. Credentials and secrets come from the
     environment only, never from options others can read in the process list:
-    ORDERFSM_TOKEN (writes), ORDERFSM_READ_TOKEN (reads and the inspector),
-    ORDERFSM_WEBHOOK_SECRET (signed supplier webhooks), ORDERFSM_RELAY_URL and
-    ORDERFSM_RELAY_SECRET (the outbox relay). A SQLite file that does not exist is refused
-    unless --create is given. Stops cleanly on SIGTERM or Ctrl-C. GET /metrics gives
-    Prometheus its metrics (docs/operations.md says what to watch).
+    ORDERFSM_CREDENTIALS (a file of NAME ROLE SECRET lines; roles read, support, write,
+    supplier), ORDERFSM_CREDENTIAL_<NAME>=ROLE:SECRET, ORDERFSM_TOKEN (the write credential),
+    ORDERFSM_READ_TOKEN (the read one), ORDERFSM_WEBHOOK_SECRET (signed supplier webhooks
+    naming no key), ORDERFSM_RELAY_URL and ORDERFSM_RELAY_SECRET (the outbox relay). A SQLite
+    file that does not exist is refused unless --create is given. Stops cleanly on SIGTERM or
+    Ctrl-C. GET /metrics gives Prometheus its metrics (docs/operations.md says what to watch).
     """
     ref = invocation.store_ref()
     try:
