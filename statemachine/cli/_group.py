@@ -12,6 +12,7 @@ import click
 from ._codes import ExitCode
 from ._commands.apply import apply_cmd
 from ._commands.check_log import check_log_cmd
+from ._commands.definitions import definitions
 from ._commands.demo import demo
 from ._commands.diagram import diagram
 from ._commands.import_ import import_cmd
@@ -77,6 +78,7 @@ for _command in (
     outbox,
     diagram,
     rules,
+    definitions,
     check_log_cmd,
     serve,
 ):

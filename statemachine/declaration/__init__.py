@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..errors import TableError
 from ._calendar import BusinessCalendar
 from ._checks import ENGINE_RULES, check_table
+from ._definition import DEFINITIONS, Definition
 from ._policy import DEFAULT_POLICY, MAX_BUSINESS_DAYS, MAX_CLAIM_WINDOW_DAYS, Policy
 from ._records import (
     CANCELLATION_REASONS,
@@ -59,6 +60,7 @@ __all__ = [
     "CLAIM_REASONS",
     "CLOCK_EVENTS",
     "DEFAULT_POLICY",
+    "DEFINITIONS",
     "ENGINE_RULES",
     "EVENTS",
     "FINAL_STATES",
@@ -74,6 +76,7 @@ __all__ = [
     "BusinessCalendar",
     "Context",
     "Deadline",
+    "Definition",
     "Effect",
     "EventSpec",
     "FireResult",
