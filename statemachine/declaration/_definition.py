@@ -61,7 +61,26 @@ def _code(fn: Callable[..., Any] | None) -> str | None:
                 and isinstance(body[0].value.value, str)
             ):
                 node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, annotate_fields=True, include_attributes=False)
+    return json.dumps(_tree(tree), separators=(",", ":"))
+
+
+_NOT_CODE: Final = frozenset({"ctx", "type_comment", "type_params", "kind"})
+"""Fields of a syntax tree that say nothing of what the code does, or that some Python
+versions have and others not (3.12's ``type_params``): left out, with empty ones."""
+
+
+def _tree(node: Any) -> Any:
+    """A syntax tree as plain data, the same on every supported Python version."""
+    if isinstance(node, ast.AST):
+        fields = {
+            name: _tree(value)
+            for name, value in ast.iter_fields(node)
+            if name not in _NOT_CODE and value is not None and value != []
+        }
+        return [type(node).__name__, fields]
+    if isinstance(node, list):
+        return [_tree(item) for item in node]
+    return repr(node)
 
 
 def _value(value: Any) -> Any:
