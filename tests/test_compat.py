@@ -89,7 +89,9 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
         loaded = store.load(order_id)
         assert (loaded.order.state, loaded.version) == (want["state"], want["version"])
         logged = [e.to_dict() for e in store.history(order_id)]
-        assert [(e.pop("actor"), e.pop("note")) for e in logged] == [(None, None)] * len(logged)
+        assert [(e.pop("actor"), e.pop("note"), e.pop("definition")) for e in logged] == [
+            (None, None, "orders@1")
+        ] * len(logged)  # decided by the only definition there was
         assert logged == want["history"]  # who sent each event was not kept before schema 4
         assert loaded.order.to_dict() == bodies[order_id]
         queued = store.notifications(order_id)  # type: ignore[attr-defined]
@@ -165,7 +167,8 @@ def _takes_new_events(store: OrderStore, reopen: Any, expected: dict[str, Any]) 
             log = fresh.history(order_id)
             new = log[len(old[order_id]["history"])]  # then, maybe, the clock's
             kept = [e.to_dict() for e in log[: new.seq - 1]]
-            assert [{k: v for k, v in e.items() if k not in ("actor", "note")} for e in kept] == (
+            unknown = ("actor", "note", "definition")
+            assert [{k: v for k, v in e.items() if k not in unknown} for e in kept] == (
                 old[order_id]["history"]
             )
             assert (new.event, new.source, new.event_id) == (

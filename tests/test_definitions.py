@@ -111,3 +111,26 @@ def test_definitions_check_fails_when_the_rules_changed_without_a_new_version() 
     same = subprocess.run([sys.executable, "-m", "statemachine", "definitions", "--check"],
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert same.returncode == 0, same.stdout + same.stderr
+
+
+def test_every_order_and_every_logged_event_name_their_version(tmp_path: object) -> None:
+    """R15 R16: the store keeps, with each order, the definition it runs under and, with each
+    logged event, the definition that decided it (orders@1, the only one so far); history
+    shows it."""
+    import datetime as dt
+    import sqlite3
+    from pathlib import Path
+
+    from statemachine import Order
+    from statemachine.store import SQLiteStore
+
+    path = Path(str(tmp_path)) / "orders.db"
+    paid = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    with SQLiteStore(path) as store:
+        store.add(Order.create("AE-1", "25.00", "USD", paid))
+        store.apply("AE-1", "request_cancellation", at=paid + dt.timedelta(hours=1))
+        assert [e.definition for e in store.history("AE-1")] == ["orders@1"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT definition FROM orders").fetchall() == [("orders@1",)]
+    assert conn.execute("SELECT definition FROM order_log").fetchall() == [("orders@1",)]
+    conn.close()

@@ -8,7 +8,7 @@ index; read an order with ``get``, which checks it). An order's log (``history``
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 from .._observe import span
 from ..declaration._calendar import as_instant, zone
@@ -19,6 +19,9 @@ from ._records import LogEntry, OrderRow
 from ._unit import UnitOfWork
 
 __all__ = ["Listings"]
+
+_UNKNOWN: Final = (None, None, None)
+"""Who sent an event, their note and its definition, for a row read after the log."""
 
 
 class Listings:
@@ -138,10 +141,13 @@ class Listings:
         with span("history", order_id=order_id), self._lock, db.statements() as cur:
             row, log = unit.whole(cur, order_id)
             cur.execute(
-                db.q("SELECT seq, actor, note FROM order_log WHERE order_id = ? AND seq <= ?"),
+                db.q(
+                    "SELECT seq, actor, note, definition FROM order_log "
+                    "WHERE order_id = ? AND seq <= ?"
+                ),
                 (order_id, len(log)),
             )
-            who = {seq: (actor, note) for seq, actor, note in cur.fetchall()}
+            who = {seq: (actor, note, version) for seq, actor, note, version in cur.fetchall()}
         order = unit.remember(row, log).order  # the log read now, checked: never a cached copy
         if len(log) != len(order.history):  # pragma: no cover - remember() made it from log
             raise CorruptOrder(order_id, "its log changed while it was read", field="order_log")
@@ -157,8 +163,9 @@ class Listings:
                 record.event_id,
                 rows.source(order_id, seq - 1, entry[5]),
                 dict(record.data),
-                rows.text(order_id, seq - 1, "actor", who.get(seq, (None, None))[0]),
-                rows.text(order_id, seq - 1, "note", who.get(seq, (None, None))[1]),
+                rows.text(order_id, seq - 1, "actor", who.get(seq, _UNKNOWN)[0]),
+                rows.text(order_id, seq - 1, "note", who.get(seq, _UNKNOWN)[1]),
+                rows.text(order_id, seq - 1, "definition", who.get(seq, _UNKNOWN)[2]) or "orders@1",
             )
             for seq, (record, entry) in enumerate(zip(order.history, log, strict=True), start=1)
         )

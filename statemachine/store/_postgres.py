@@ -92,6 +92,8 @@ _FOUR: Final = (
     "CREATE INDEX outbox_tries_notification ON outbox_tries (notification_id, id)",
     "ALTER TABLE order_log ADD COLUMN actor TEXT",
     "ALTER TABLE order_log ADD COLUMN note TEXT",
+    "ALTER TABLE orders ADD COLUMN definition TEXT NOT NULL DEFAULT 'orders@1'",
+    "ALTER TABLE order_log ADD COLUMN definition TEXT NOT NULL DEFAULT 'orders@1'",
     """CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
         credential TEXT NOT NULL,
@@ -103,7 +105,9 @@ _FOUR: Final = (
     "CREATE INDEX sessions_expiry ON sessions (expires_at)",
 )
 """Schema 3 to 4: the relay's leases, when each notification was queued, and every try; who
-sent each event (the credential's name) and the note they gave; the inspector's sessions."""
+sent each event (the credential's name) and the note they gave; the definition each order
+runs under and each event was decided by (``orders@1`` for all before); the inspector's
+sessions."""
 
 _RETIRE_2: Final = (
     "ALTER TRIGGER order_log_append_only ON order_log RENAME TO order_log_v2_append_only",

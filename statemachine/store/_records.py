@@ -161,6 +161,9 @@ class LogEntry:
     data: dict[str, str | bool]
     actor: str | None = None
     note: str | None = None
+    definition: str = "orders@1"
+    """The version of the machine that decided the event (``orders@1`` for every event
+    stored before definitions had versions)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``at`` with the offset the event was sent with."""

@@ -19,7 +19,10 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
    before), and ``outbox_tries`` keeps every try (when, the answer, whether it was delivered),
    dead letters' included. Tries made before schema 4 are only counted (``attempts``).
    ``order_log`` gains ``actor`` (the name of the credential that sent the event) and ``note``
-   (what they wrote with it), unknown (``NULL``) for events logged before; ``sessions`` keeps
+   (what they wrote with it), unknown (``NULL``) for events logged before; ``orders`` and
+   ``order_log`` gain ``definition``, the version of the machine an order runs under and an
+   event was decided by (:mod:`statemachine.declaration._definition`; ``orders@1``, the only
+   one so far, for everything stored before); ``sessions`` keeps
    the inspector's sign-ins (a hash of the session's id, the credential, a print of its
    secret so that rotating it ends the session, the form token, the expiry).
 
