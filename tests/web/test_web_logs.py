@@ -111,7 +111,8 @@ def test_a_sane_request_id_is_echoed_and_any_other_replaced(text_server: Process
 def test_text_lines_carry_time_level_and_request_id(text_server: ProcessServer) -> None:
     """Every line of a text log starts with its time (ISO 8601, UTC), its level, its logger and
     its request id in brackets (- outside a request); uvicorn's access line is replaced by
-    ours: request id, method, path without its query, status and duration."""
+    ours: request id, method, path without its query, status, duration and the credential
+    that asked."""
     with httpx.Client(base_url=text_server.url, timeout=30) as client:
         assert create(client, "AE-1").status_code == 201
         listed = client.get("/orders?limit=5&state=paid", headers={**R, "X-Request-ID": "list-1"})
@@ -119,7 +120,9 @@ def test_text_lines_carry_time_level_and_request_id(text_server: ProcessServer) 
     lines = lines_of(text_server)
     assert lines and all(TEXT_LINE.match(line) for line in lines), lines
     access = [line for line in lines if " statemachine.web.access " in line]
-    assert any(re.search(r"\[list-1\] GET /orders 200 \d+\.\dms$", line) for line in access)
+    assert any(
+        re.search(r"\[list-1\] GET /orders 200 \d+\.\dms by read-token$", line) for line in access
+    )  # who asked: the credential's name
     assert not [line for line in lines if '"GET /orders' in line]  # uvicorn's own access line
     stamp = dt.datetime.fromisoformat(lines[-1].split(" ", 1)[0])
     assert stamp.utcoffset() == dt.timedelta(0)
