@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,17 @@ from typing import Any
 import httpx
 import pytest
 from conftest import SETTINGS
-from web_helpers import ROOT, ProcessServer, R, ThreadServer, at, create, fire, free_port
+from web_helpers import (
+    ROOT,
+    ProcessServer,
+    R,
+    ThreadServer,
+    at,
+    create,
+    fire,
+    free_port,
+    wait_healthy,
+)
 
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import create_app
@@ -284,15 +293,7 @@ def test_orderfsm_serve_takes_a_log_level_and_format(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        for _ in range(600):
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("orderfsm serve did not answer")
+        wait_healthy(f"http://127.0.0.1:{port}", process, log.read_text)
         assert httpx.get(f"http://127.0.0.1:{port}/orders/AE-1").status_code == 401
     finally:
         process.terminate()

@@ -157,9 +157,8 @@ def test_a_read_only_store_is_not_ready_and_its_writes_are_503(tmp_path: Any) ->
     import hashlib
     import subprocess
     import sys
-    import time
 
-    from web_helpers import ROOT, free_port, server_env
+    from web_helpers import ROOT, free_port, server_env, wait_healthy
 
     from statemachine.store import SQLiteStore
     from tests.helpers import read_only
@@ -187,14 +186,7 @@ def test_a_read_only_store_is_not_ready_and_its_writes_are_503(tmp_path: Any) ->
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("the factory's server did not answer")
+        wait_healthy(url, server)
         ready = httpx.get(f"{url}/readyz", timeout=30)
         assert ready.status_code == 503 and ready.headers["Retry-After"]
         write = {"Authorization": f"Bearer {WRITE}"}

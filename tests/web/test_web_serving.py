@@ -13,7 +13,18 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from web_helpers import READ, ROOT, WRITE, R, ThreadServer, W, create, pg_url, server_env
+from web_helpers import (
+    READ,
+    ROOT,
+    WRITE,
+    R,
+    ThreadServer,
+    W,
+    create,
+    pg_url,
+    server_env,
+    wait_healthy,
+)
 
 from statemachine import InvalidInput
 from statemachine.errors import StoreUnavailable
@@ -248,7 +259,6 @@ def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(
     import shutil
     import signal
     import sysconfig
-    import time
 
     from web_helpers import free_port
 
@@ -270,14 +280,7 @@ def test_orderfsm_serve_runs_the_service_and_stops_on_sigterm(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("orderfsm serve did not answer")
+        wait_healthy(url, process)
         body = {"order_id": "AE-1", "amount": "25.00", "currency": "USD",
                 "paid_at": "2026-03-02T09:00:00+08:00"}  # fmt: skip
         assert httpx.post(f"{url}/orders", json=body, timeout=10).status_code == 401

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -90,6 +91,25 @@ def server_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[Any] | None = None,
+    said: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait (bounded: about 30 s) until the server at ``url`` answers ``/healthz``; fail at
+    once, with what it said, if its ``process`` exits first."""
+    for _ in range(600):
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server exited: {said()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the server at {url} did not answer /healthz: {said()}")
+
+
 class ProcessServer:
     """``python -m statemachine.web`` in a process of its own, its output in a file; a SQLite
     file that does not exist is made (``--create``) unless ``create=False``."""
@@ -134,16 +154,8 @@ class ProcessServer:
             self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
         )
         out.close()
-        for _ in range(600):
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("the server did not answer /healthz")
+        wait_healthy(self.url, self.process, lambda: self.log.read_text()[-2000:])
+        return self
 
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM, then wait for the exit code."""
