@@ -85,37 +85,32 @@ class AsyncStore:
         return self._store
 
     async def _run(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        # abandon_on_cancel=False: a started operation finishes before a cancellation lands.
-        self._refuse_if_closed()
-        bound = functools.partial(call, *args, **kwargs)
-
-        def guarded() -> _T:  # it may have waited for a slot while the store closed
-            self._refuse_if_closed()
-            return bound()
-
-        return await anyio.to_thread.run_sync(guarded, limiter=self._limiter)
+        """``call(*args, **kwargs)`` in a worker thread. A started operation finishes before
+        a cancellation lands (``abandon_on_cancel=False``)."""
+        return await self._thread(functools.partial(call, *args, **kwargs), None)
 
     async def _read(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """A read (or the readiness check's rolled-back write): as :meth:`_run`, but a
         database that does not answer within ``read_wait`` seconds (a server frozen, a
         network gone silent) is :class:`StoreUnavailable` then, not a request left hanging.
         The worker thread is left to finish on its own: a read changes nothing."""
-        if self._read_wait is None:
-            return await self._run(call, *args, **kwargs)
-        self._refuse_if_closed()
-        bound = functools.partial(call, *args, **kwargs)
+        return await self._thread(functools.partial(call, *args, **kwargs), self._read_wait)
 
-        def guarded() -> _T:
+    async def _thread(self, bound: Callable[[], _T], wait: float | None) -> _T:
+        self._refuse_if_closed()
+
+        def guarded() -> _T:  # it may have waited for a slot while the store closed
             self._refuse_if_closed()
             return bound()
 
-        with anyio.move_on_after(self._read_wait):
+        if wait is None:
+            return await anyio.to_thread.run_sync(guarded, limiter=self._limiter)
+        with anyio.move_on_after(wait):
             return await anyio.to_thread.run_sync(
                 guarded, limiter=self._limiter, abandon_on_cancel=True
             )
         raise StoreUnavailable(
-            self._store._db.where,
-            f"the database did not answer a read within {self._read_wait:g} s",
+            self._store._db.where, f"the database did not answer a read within {wait:g} s"
         )
 
     def _refuse_if_closed(self) -> None:
