@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import attrs
 import pytest
@@ -134,3 +135,42 @@ def test_every_order_and_every_logged_event_name_their_version(tmp_path: object)
     assert conn.execute("SELECT definition FROM orders").fetchall() == [("orders@1",)]
     assert conn.execute("SELECT definition FROM order_log").fetchall() == [("orders@1",)]
     conn.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_definitions_counts_the_unfinished_orders_of_each_version(
+    kind: str, tmp_path: object, request: pytest.FixtureRequest
+) -> None:
+    """R14: `orderfsm definitions --db/--dsn` counts, per version, the orders not in a final
+    state (what must drain before the version may go): a cancelled order is not counted."""
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from statemachine import Order
+    from statemachine.store import PostgresStore, SQLiteStore
+
+    if kind == "sqlite":
+        target = str(Path(str(tmp_path)) / "orders.db")
+        store: Any = SQLiteStore(target)
+        where = ["--db", target]
+    else:
+        target = request.getfixturevalue("pg_dsn")
+        store = PostgresStore(target)
+        where = ["--dsn", target]
+    paid = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    with store:
+        for oid in ("AE-1", "AE-2", "AE-3"):
+            store.add(Order.create(oid, "25.00", "USD", paid))
+        at = paid + dt.timedelta(hours=1)
+        store.apply("AE-3", "request_cancellation", at=at)
+        store.apply("AE-3", "supplier_accepts_cancellation", at=at)
+        store.apply("AE-3", "settle_refund", at=at)
+        assert store.get("AE-3").state == "cancelled"
+    done = subprocess.run(
+        [sys.executable, "-m", "statemachine", "definitions", *where, "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["definitions"]
+    assert (row["key"], row["unfinished"], row["matches"]) == ("orders@1", 2, True)

@@ -8,6 +8,7 @@ index; read an order with ``get``, which checks it). An order's log (``history``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Final
 
 from .._observe import span
@@ -121,6 +122,21 @@ class Listings:
             read["due_at"],
             tz_name,
         )
+
+    def unfinished_by_definition(self, final_states: Iterable[str]) -> dict[str, int]:
+        """How many orders not in one of ``final_states`` each definition still holds (what
+        must drain before a version may go), by its key (``orders@1``)."""
+        finals = [valid_state(state) for state in final_states]
+        marks = ", ".join("?" * len(finals)) or "NULL"
+        with self._lock, self._db.statements() as cur:
+            cur.execute(
+                self._db.q(
+                    f"SELECT definition, COUNT(*) FROM orders WHERE state NOT IN ({marks}) "
+                    "GROUP BY definition"
+                ),
+                finals,
+            )
+            return {str(key): int(n) for key, n in cur.fetchall()}
 
     def state_counts(self) -> dict[str, int]:
         """How many orders are in each state (states without orders are left out)."""
