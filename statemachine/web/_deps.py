@@ -189,8 +189,8 @@ async def event_sender(
             400, "a signed webhook must carry an Idempotency-Key (its event id, R15)"
         )
     key = utf8_header(raw_key)  # signed as the UTF-8 text it is
-    signer = service.credentials.by_name(key_id(signature) or "webhook")
-    if signer is None or signer.role != "supplier":
+    signer = service.signer(signature)
+    if signer is None:
         raise HTTPException(
             401,
             "the signature names no supplier key of this service"

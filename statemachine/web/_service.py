@@ -58,14 +58,19 @@ class Service:
             return token is not None and self.caller(token) is not None
         signature = headers.get(SIGNATURE_HEADER.lower().encode())
         if signature is not None:
-            signer = self.credentials.by_name(key_id(signature.decode("latin-1")) or "webhook")
-            return signer is not None and signer.role == "supplier"
+            return self.signer(signature.decode("latin-1")) is not None
         cookie = headers.get(b"cookie", b"").decode("latin-1")
         for part in cookie.split(";"):
             name, _, value = part.strip().partition("=")
             if name == SESSION_COOKIE and await self.viewer(value) is not None:
                 return True
         return False
+
+    def signer(self, signature: str) -> Credential | None:
+        """The supplier credential whose key a signature header names (``k=``; without one,
+        the ``webhook`` credential); ``None`` if it names no supplier key of this service."""
+        found = self.credentials.by_name(key_id(signature) or "webhook")
+        return found if found is not None and found.role == "supplier" else None
 
     def caller(self, token: str) -> Credential | None:
         """The credential a bearer token is (``None``: no token of this service)."""
