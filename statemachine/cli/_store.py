@@ -12,7 +12,7 @@ import click
 
 from ..errors import StoreUnavailable
 from ..store import OrderStore, SQLiteStore
-from ..store._ref import DB_ENV, StoreRef, store_in_env
+from ..store._ref import DB_ENV, StoreRef, in_memory, store_in_env
 from ._errors import missing
 
 __all__ = ["CREATE_HINT", "SOURCE", "in_memory", "opened", "refuse_in_memory", "store_ref"]
@@ -41,14 +41,6 @@ def store_ref(db: str | None, dsn: str | None, environ: Mapping[str, str]) -> St
             f"no store: give --db PATH (SQLite) or --dsn URL (PostgreSQL), or set {DB_ENV}"
         )
     return named
-
-
-def in_memory(target: str) -> bool:
-    """Whether a SQLite name keeps nothing in a file of its own: a database in memory
-    (``:memory:``, an empty name) or a ``file:`` URI (``file::memory:``, ``?mode=memory``;
-    SQLite reads such a name as a URI, and this store takes paths)."""
-    name = target.strip()
-    return not name or name == ":memory:" or name.lower().startswith("file:")
 
 
 def refuse_in_memory(target: str) -> None:

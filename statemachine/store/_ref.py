@@ -16,13 +16,22 @@ from typing import Final, Literal
 
 import attrs
 
-__all__ = ["DB_ENV", "DSN_ENV", "StoreRef", "store_in_env"]
+__all__ = ["DB_ENV", "DSN_ENV", "StoreRef", "in_memory", "store_in_env"]
 
 DB_ENV: Final = "ORDERFSM_DB"
 """The store, for every reader: a SQLite path, or a ``postgresql://`` URL."""
 DSN_ENV: Final = "ORDERFSM_DSN"
 """A PostgreSQL connection string, for the service (``app_from_env``)."""
 _URL_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def in_memory(target: str) -> bool:
+    """Whether a SQLite name keeps nothing in a file of its own: a database in memory
+    (``:memory:``, an empty name) or a ``file:`` URI (``file::memory:``, ``?mode=memory``;
+    SQLite reads such a name as a URI, and a store takes paths). The command line and the
+    service refuse such a name alike."""
+    name = target.strip()
+    return not name or name == ":memory:" or name.lower().startswith("file:")
 
 
 @attrs.frozen

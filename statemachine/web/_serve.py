@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from ..errors import InvalidInput, StoreUnavailable
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
-from ..store._ref import DB_ENV, DSN_ENV, StoreRef, store_in_env
+from ..store._ref import DB_ENV, DSN_ENV, StoreRef, in_memory, store_in_env
 from ._app import build
 from ._logs import LOG_FORMATS, LOG_LEVELS, LogFormat, log_config
 from ._metrics import MULTIPROC_ENV
@@ -46,7 +46,7 @@ def _open(db: str | None, dsn: str | None, pool_size: int, *, create: bool) -> A
     if (db is None) == (dsn is None):
         raise InvalidInput("give the store as either db (a SQLite file) or dsn (PostgreSQL)")
     if db is not None:
-        if not db.strip() or db.strip() == ":memory:" or db.strip().lower().startswith("file:"):
+        if in_memory(db):
             raise InvalidInput(
                 f"db {db!r} is a database in memory or a URI, which keeps nothing in a file "
                 "once the service stops (and each connection would see its own): name a file "

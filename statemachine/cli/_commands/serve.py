@@ -3,17 +3,15 @@ the options or ``ORDERFSM_DB`` name, until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
-import os
 from typing import Final, Literal
 
 import click
 
-from ...errors import StoreUnavailable
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._errors import missing
 from .._options import create_option, store_options
-from .._store import CREATE_HINT, refuse_in_memory
+from .._store import refuse_in_memory
 
 __all__ = ["serve"]
 
@@ -86,9 +84,7 @@ def serve(
     sqlite = ref.kind == "sqlite"
     if sqlite:
         refuse_in_memory(ref.target)  # status 2, as every command says it
-    if sqlite and not (invocation.create or os.path.lexists(ref.target)):
-        raise StoreUnavailable(ref.target, f"no such file ({CREATE_HINT})")
-    run_server(
+    run_server(  # a missing file without --create: serve() says so (StoreUnavailable, 4)
         db=ref.target if sqlite else None,
         dsn=None if sqlite else ref.target,
         create=invocation.create,
