@@ -5,7 +5,6 @@ letter after N tries) and a clean shutdown on SIGTERM (issue 12, point 4)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,18 +29,10 @@ from web_helpers import (
     create,
     fire,
     server_env,
+    wait_until,
 )
 
 from statemachine.web import SIGNATURE_HEADER, Settings, create_app, verify_signature
-
-
-def wait_until(check: Callable[[], bool], what: str, tries: int = 600) -> None:
-    """Poll ``check`` (bounded: ``tries`` times, 50 ms apart); fail naming ``what``."""
-    for _ in range(tries):
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 class Receiver:

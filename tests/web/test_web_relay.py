@@ -31,6 +31,7 @@ from web_helpers import (
     create,
     fire,
     server_env,
+    wait_until,
 )
 
 from statemachine.store import PostgresStore, SQLiteStore
@@ -38,15 +39,6 @@ from statemachine.web import Settings, create_app
 
 TRICKLE = -1
 """A plan's answer: the status line at once, then the body one byte every 0.2 s."""
-
-
-def wait_until(check: Any, what: str, seconds: float = 60) -> None:
-    """Poll ``check`` every 50 ms for at most ``seconds``; fail naming ``what``."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 class Receiver:

@@ -91,6 +91,15 @@ def server_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def wait_until(check: Callable[[], object], what: str, seconds: float = 30) -> None:
+    """Poll ``check`` every 50 ms for at most ``seconds``; fail naming ``what``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+
+
 def wait_healthy(
     url: str,
     process: subprocess.Popen[Any] | None = None,
