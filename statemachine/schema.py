@@ -33,9 +33,9 @@ from typing import Any, Final
 
 import attrs
 
+from .declaration._definition import DEFINITIONS, event_spec, known_events, known_states
 from .declaration._jsonform import json_fields
 from .declaration._spec import Param
-from .declaration._table import EVENTS, STATES
 from .errors import InvalidInput
 from .runtime._machine import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
@@ -75,9 +75,10 @@ def _param(p: Param) -> dict[str, Any]:
 def event_schema(event: str) -> dict[str, Any]:
     """The JSON Schema of ``event``'s payload: ``at``, an optional ``event_id`` (R15) and the
     event's keyword data; no other key. :class:`InvalidInput` names an unknown event."""
-    spec = EVENTS.get(event)
+    spec = event_spec(event) if isinstance(event, str) else None
     if spec is None:
-        raise InvalidInput(f"unknown event {event!r}; events: {', '.join(EVENTS)}", field="event")
+        events = ", ".join(known_events())
+        raise InvalidInput(f"unknown event {event!r}; events: {events}", field="event")
     properties: dict[str, Any] = {"at": _MOMENT, "event_id": _ID}
     properties.update({p.name: _param(p) for p in spec.params})
     return {
@@ -157,14 +158,22 @@ def _record(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
 def order_schema() -> dict[str, Any]:
     """The JSON Schema of :meth:`Order.to_dict <statemachine.runtime.Order.to_dict>`: every key
     required, no other key; states from the table, records from their classes."""
+    from .runtime._migration import MIGRATED
     from .runtime._order import Order
     from .runtime._serialize import FORMAT_VERSION
 
     defs: dict[str, Any] = {}
     body = _record(Order, defs)
-    body["properties"]["state"] = {"enum": list(STATES)}
+    states = list(known_states())
+    body["properties"]["state"] = {"enum": states}
     for name in ("source", "dest"):
-        defs["HistoryRecord"]["properties"][name] = {"enum": list(STATES)}
+        defs["HistoryRecord"]["properties"][name] = {"enum": states}
+    defs["HistoryRecord"]["properties"]["event"] = {"enum": [*known_events(), MIGRATED]}
+    body["properties"]["definition"] = {
+        "enum": list(DEFINITIONS),
+        "description": "the version of the machine the order runs under (read as orders@1 "
+        "when absent)",
+    }
     body["properties"]["format_version"] = {"const": FORMAT_VERSION}
     body["required"].append("format_version")
     return {"$schema": SCHEMA_DIALECT, "title": "Order", **body, "$defs": defs}

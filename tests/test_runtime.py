@@ -31,7 +31,7 @@ from statemachine.declaration._table import (
 )
 from statemachine.runtime import _machine as machine
 from statemachine.runtime._machine import Runtime, machine_for, moves_for, runtime_for
-from statemachine.runtime._serialize import replay
+from statemachine.runtime._serialize import FORMAT_VERSION, replay
 from statemachine.store import clock_due_at
 from statemachine.store._cache import ValidatedOrders
 from statemachine.testing.paths import Start, Step, next_steps
@@ -117,8 +117,11 @@ def test_each_order_carries_its_table_outside_its_json_form() -> None:
     shipped, mine = _order(TABLE), _order(VARIANT)
     assert Order.create("AE-1", "100.00", "USD", PAID_AT).table is TABLE
     assert mine.table is VARIANT and mine.runtime is runtime_for(VARIANT, mine.policy)
-    assert shipped.to_dict() == mine.to_dict()
-    assert "table" not in mine.to_dict() and mine.to_dict()["format_version"] == 2
+    named = shipped.to_dict()
+    assert named.pop("definition") == shipped.definition == "orders@1"
+    assert named == mine.to_dict()  # a table that is no registered version is not named
+    assert mine.definition is None
+    assert "table" not in mine.to_dict() and mine.to_dict()["format_version"] == FORMAT_VERSION
     assert shipped != mine
     assert _order(attrs.evolve(VARIANT)) != mine  # the same rows, another table
     assert "table" not in repr(mine) and repr(shipped) == repr(mine)
@@ -250,8 +253,12 @@ def test_from_dict_and_replay_use_the_table_given() -> None:
     closed = reach("paid")
     closed.tick(t(20))
     assert Order.from_dict(closed.to_dict()) == closed
+    body = closed.to_dict()
+    with pytest.raises(InvalidInput, match="definition: is orders@1, but the table given is"):
+        Order.from_dict(body, table=VARIANT)  # the body names its version: not another table
+    del body["definition"]
     with pytest.raises(InvalidInput, match=r"history\[0\]: the machine refuses it: R12: "):
-        Order.from_dict(closed.to_dict(), table=VARIANT)
+        Order.from_dict(body, table=VARIANT)
 
 
 def test_orders_of_two_tables_interleaved_in_one_loop_never_cross() -> None:

@@ -261,12 +261,14 @@ _DATA: dict[str, dict[str, Any]] = {
 }
 
 
-def test_layout_1_is_read_and_written_back_as_layout_2() -> None:
+def test_layout_1_is_read_and_written_back_in_the_current_layout() -> None:
     """R9 R4: a body of layout 1 (ledger entries say funded_by; history records do not carry
-    the repayment window) is read, and written back in the current layout."""
+    the repayment window; no definition is named) is read, and written back in the current
+    layout, which names orders@1."""
     order = reach("cancelled")
     body = order.to_dict()
     body["format_version"] = 1
+    del body["definition"]
     for entry in body["refunds"]:
         entry["funded_by"] = entry.pop("blame")
     for record in body["history"]:
@@ -275,6 +277,7 @@ def test_layout_1_is_read_and_written_back_as_layout_2() -> None:
     restored = Order.from_dict(body)
     assert restored.refunds[0].blame == "supplier"
     assert restored.to_dict()["format_version"] == FORMAT_VERSION
+    assert restored.to_dict()["definition"] == restored.definition == "orders@1"
     assert Order.from_dict(restored.to_dict()) == restored
 
 

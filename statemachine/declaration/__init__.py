@@ -13,7 +13,14 @@ from __future__ import annotations
 from ..errors import TableError
 from ._calendar import BusinessCalendar
 from ._checks import ENGINE_RULES, check_table
-from ._definition import DEFINITIONS, Definition
+from ._definition import (
+    DEFAULT_DEFINITION,
+    DEFINITIONS,
+    Definition,
+    load_definitions,
+    register,
+    resolve,
+)
 from ._policy import DEFAULT_POLICY, MAX_BUSINESS_DAYS, MAX_CLAIM_WINDOW_DAYS, Policy
 from ._records import (
     CANCELLATION_REASONS,
@@ -59,6 +66,7 @@ __all__ = [
     "CANCELLATION_REASONS",
     "CLAIM_REASONS",
     "CLOCK_EVENTS",
+    "DEFAULT_DEFINITION",
     "DEFAULT_POLICY",
     "DEFINITIONS",
     "ENGINE_RULES",
@@ -100,4 +108,7 @@ __all__ = [
     "TransitionSpec",
     "When",
     "check_table",
+    "load_definitions",
+    "register",
+    "resolve",
 ]

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import inspect
 import json
+import re
 import textwrap
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -31,11 +33,25 @@ import attrs
 
 from ..errors import InvalidInput
 from ._policy import Policy
-from ._records import CLAIM_REASONS
-from ._spec import Table
+from ._records import CANCELLATION_REASONS, CLAIM_REASONS
+from ._spec import EventSpec, Table
 from ._table import TABLE
 
-__all__ = ["DEFINITIONS", "Definition", "recorded_fingerprints", "shipped"]
+__all__ = [
+    "DEFAULT_DEFINITION",
+    "DEFINITIONS",
+    "Definition",
+    "definition_of",
+    "event_spec",
+    "known_events",
+    "known_final_states",
+    "known_states",
+    "load_definitions",
+    "recorded_fingerprints",
+    "register",
+    "resolve",
+    "shipped",
+]
 
 LOCK_FILE: Final = "definitions.lock"
 """The file beside this module that records each shipped version's fingerprint."""
@@ -146,6 +162,10 @@ class Definition:
     policy: Policy = attrs.field(factory=Policy, repr=False, eq=False)
     constants: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     doc: str = ""
+    recorded: str | None = attrs.field(default=None, eq=False, repr=False)
+    """The fingerprint recorded for this version where it is declared (a definition of your
+    own); the package's versions are recorded in ``definitions.lock``. ``orderfsm definitions
+    --check`` compares the fingerprint with it."""
 
     @property
     def key(self) -> str:
@@ -170,13 +190,138 @@ def shipped() -> Definition:
         1,
         TABLE,
         Policy(),
-        {"CLAIM_REASONS": CLAIM_REASONS},
+        {"CANCELLATION_REASONS": CANCELLATION_REASONS, "CLAIM_REASONS": CLAIM_REASONS},
         "The order lifecycle of RULES.md (R1 to R16).",
     )
 
 
-DEFINITIONS: Final[dict[str, Definition]] = {"orders@1": shipped()}
-"""Every definition known, by key; orders stored before versions existed are ``orders@1``."""
+DEFAULT_DEFINITION: Final = "orders@1"
+"""The version new orders are created under unless a setting names another, and the one of
+every order stored before versions existed."""
+
+DEFINITIONS: Final[dict[str, Definition]] = {DEFAULT_DEFINITION: shipped()}
+"""Every definition registered in this process, by key (:func:`register`); read it, do not
+change it."""
+
+_BY_TABLE: Final[dict[int, Definition]] = {
+    id(DEFINITIONS[DEFAULT_DEFINITION].table): DEFINITIONS[DEFAULT_DEFINITION]
+}
+"""The registered definitions by the identity of their tables (an order knows its table)."""
+
+_KEY: Final = re.compile(r"[a-z][a-z0-9_-]{0,39}@[1-9][0-9]{0,5}")
+
+
+def register(definition: Definition) -> Definition:
+    """Make ``definition`` known to this process: orders may then be created under it, read
+    back, replayed and migrated to or from it. The table is checked first (a broken table is
+    :class:`~statemachine.errors.TableError` listing every problem). Registering the same
+    definition again does nothing; another definition under a key already taken, or a table
+    already registered under another key, is :class:`InvalidInput`."""
+    if not isinstance(definition, Definition):
+        raise InvalidInput(
+            f"register() takes a Definition, got {type(definition).__name__}", field="definition"
+        )
+    key = definition.key
+    if not _KEY.fullmatch(key):
+        raise InvalidInput(
+            f"a definition's key is a lower-case name, '@' and a version from 1: got {key!r}",
+            field="definition",
+        )
+    known = DEFINITIONS.get(key)
+    if known is not None:
+        if known.table is definition.table and known.fingerprint() == definition.fingerprint():
+            return known
+        raise InvalidInput(
+            f"{key} is already registered with other rules; give the changed table a new version",
+            field="definition",
+        )
+    other = _BY_TABLE.get(id(definition.table))
+    if other is not None:
+        raise InvalidInput(
+            f"the table of {key} is already registered as {other.key}: a table is one version",
+            field="definition",
+        )
+    from ..runtime._machine import runtime_for  # the runtime builds on the declaration
+
+    runtime_for(definition.table, definition.policy)  # checks the table
+    DEFINITIONS[key] = definition
+    _BY_TABLE[id(definition.table)] = definition
+    return definition
+
+
+def known_events() -> tuple[str, ...]:
+    """Every event of a registered definition, each once, in registration and table order."""
+    return tuple(dict.fromkeys(e for d in DEFINITIONS.values() for e in d.table.events))
+
+
+def event_spec(name: str) -> EventSpec | None:
+    """The spec of the event ``name`` in the first registered definition that has it."""
+    for definition in DEFINITIONS.values():
+        found = definition.table.events.get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def known_states() -> tuple[str, ...]:
+    """Every state of a registered definition, each once, in registration and table order."""
+    return tuple(dict.fromkeys(s for d in DEFINITIONS.values() for s in d.table.state_names))
+
+
+def known_final_states() -> frozenset[str]:
+    """Every state that is final in some registered definition."""
+    return frozenset(s for d in DEFINITIONS.values() for s in d.table.final_states)
+
+
+def definition_of(table: Table) -> Definition | None:
+    """The registered definition whose table ``table`` is, or ``None``."""
+    return _BY_TABLE.get(id(table))
+
+
+def resolve(key: object, field: str = "definition") -> Definition:
+    """The registered definition called ``key`` (``orders@1``); :class:`InvalidInput` naming
+    ``field`` and the versions known when there is none."""
+    if isinstance(key, Definition):
+        return register(key)
+    found = DEFINITIONS.get(key) if isinstance(key, str) else None
+    if found is None:
+        known = ", ".join(DEFINITIONS)
+        raise InvalidInput(
+            f"{field} {key!r} is not a registered definition (known here: {known}); register "
+            "it in code, or name the module that does with --definitions MODULE or "
+            "ORDERFSM_DEFINITIONS",
+            field=field,
+        )
+    return found
+
+
+def load_definitions(module: str) -> tuple[Definition, ...]:
+    """Import ``module`` (a dotted name, like ``statemachine.examples.risk_hold``) and register
+    the definitions it declares: its ``DEFINITIONS`` (a sequence of :class:`Definition`) or its
+    ``DEFINITION``. Several modules may be named, separated by commas. What it registered is
+    returned; a module that cannot be imported or declares none is :class:`InvalidInput`."""
+    found: list[Definition] = []
+    for name in (part.strip() for part in module.split(",")):
+        if not name:
+            continue
+        try:
+            loaded = importlib.import_module(name)
+        except Exception as exc:  # an import runs the user's code: any error is theirs
+            raise InvalidInput(
+                f"definitions module {name!r} cannot be imported: {type(exc).__name__}: {exc}",
+                field="definitions",
+            ) from None
+        declared = getattr(loaded, "DEFINITIONS", None)
+        if declared is None and hasattr(loaded, "DEFINITION"):
+            declared = (loaded.DEFINITION,)
+        if not isinstance(declared, list | tuple) or not declared:
+            raise InvalidInput(
+                f"definitions module {name!r} declares no DEFINITIONS (a list of Definition) "
+                "nor a DEFINITION",
+                field="definitions",
+            )
+        found.extend(register(d) for d in declared)
+    return tuple(found)
 
 
 @cache

@@ -35,10 +35,21 @@ StateName = str
 """A state's name; the states are declared once, in :mod:`statemachine.declaration._table`."""
 
 Reason = Literal[
-    "cancellation", "not_dispatched", "not_as_described", "damaged_in_transit", "goodwill"
+    "cancellation",
+    "not_dispatched",
+    "not_as_described",
+    "damaged_in_transit",
+    "goodwill",
+    "risk_control",
 ]
-CANCELLATION_REASONS: Final[frozenset[str]] = frozenset({"cancellation", "not_dispatched"})
-"""Refund reasons of an order that never shipped (R5: always the full amount)."""
+"""Why money is owed back. ``risk_control`` is the refund of an order the supplier's platform
+closed after a risk review; only a definition with a hold state produces it (the example
+``orders@2`` of :mod:`statemachine.examples.risk_hold`)."""
+CANCELLATION_REASONS: Final[frozenset[str]] = frozenset(
+    {"cancellation", "not_dispatched", "risk_control"}
+)
+"""Refund reasons of an order that never shipped (R5: always the full amount; R4: the
+supplier repays within its window)."""
 CLAIM_REASONS: Final[tuple[str, ...]] = ("not_as_described", "damaged_in_transit")
 """The only reasons a claim after delivery is accepted for (R8)."""
 

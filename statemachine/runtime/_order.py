@@ -20,6 +20,7 @@ from typing import Any, Final
 import attrs
 
 from ..declaration._calendar import given_window_end, to_local_date
+from ..declaration._definition import Definition, definition_of, resolve
 from ..declaration._jsonform import OMITTED, json_fields
 from ..declaration._money import parse_amount, parse_currency
 from ..declaration._policy import DEFAULT_POLICY, Policy
@@ -98,13 +99,20 @@ class Order:
         *,
         policy: Policy | None = None,
         table: Table | None = None,
+        definition: str | Definition | None = None,
     ) -> Order:
         """A new order in its table's initial state (``paid``), its R1 dispatch deadline
         counted from ``paid_at``.
 
-        ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit; ``table``
-        is the one the order lives by (``None``: the shipped table).
+        ``amount`` is a ``Decimal`` or a decimal string in ``currency``'s minor unit. The order
+        runs under ``definition`` (a registered version's key, like ``orders@2``, or a
+        :class:`~statemachine.declaration.Definition`), or on ``table``; neither: ``orders@1``,
+        the shipped table. ``policy`` defaults to the definition's.
         """
+        if definition is not None:
+            if table is not None:
+                raise InvalidInput("give a definition or a table, not both", field="table")
+            table = resolve(definition).table
         return cls.begin(order_id, amount, currency, paid_at, policy, None, table)
 
     @classmethod
@@ -127,7 +135,8 @@ class Order:
             raise InvalidInput(f"amount must be positive, got {amount!r}", field="amount")
         paid_at = require_aware(paid_at, "paid_at")
         if policy is None:
-            policy = DEFAULT_POLICY
+            found = None if table is None else definition_of(table)
+            policy = DEFAULT_POLICY if found is None else found.policy
         elif not isinstance(policy, Policy):
             raise InvalidInput(f"policy must be a Policy, got {policy!r}", field="policy")
         if dispatch_deadline is not None:
@@ -171,6 +180,13 @@ class Order:
     def is_final(self) -> bool:
         """Whether the order is in a final state of its table (``cancelled`` or ``refunded``)."""
         return self.state in self.table.final_states
+
+    @property
+    def definition(self) -> str | None:
+        """The key of the definition the order runs under (``orders@1``), or ``None`` if its
+        table is not a registered one."""
+        found = definition_of(self.table)
+        return None if found is None else found.key
 
     @property
     def runtime(self) -> Runtime:

@@ -32,13 +32,15 @@ import attrs
 import cattrs
 from cattrs.v import format_exception
 
+from ..declaration._definition import definition_of, resolve
 from ..declaration._jsonform import CONVERTER, json_fields
 from ..declaration._policy import Policy
 from ..declaration._records import DataValue, FireResult, HistoryRecord, OrderWarning
+from ..declaration._spec import Table
 from ..errors import EventRejected, InvalidInput
+from ._migration import MIGRATED, first_dispatch_deadline, start_table, switch
 
 if TYPE_CHECKING:
-    from ..declaration._spec import Table
     from ._machine import Runtime
     from ._order import Order
 
@@ -53,12 +55,14 @@ __all__ = [
     "unstructure_order",
 ]
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 """Version of the dict layout written by :func:`unstructure_order`.
 
 1. The first layout.
 2. A ledger entry's ``funded_by`` is called ``blame``, as on the pending refund (R9); layout 1
    is read by renaming it.
+3. ``definition`` names the version of the machine the order runs under (``orders@1``), when
+   its table is a registered definition; layouts 1 and 2 are read as ``orders@1``.
 """
 
 
@@ -68,6 +72,9 @@ _PATH = re.compile(r" @ \$\.?(.*)$")
 def unstructure_order(order: Order) -> dict[str, Any]:
     """``order`` as a JSON-safe dict, with a ``format_version`` key."""
     data: dict[str, Any] = CONVERTER.unstructure(order)
+    found = definition_of(order.table)
+    if found is not None:
+        data["definition"] = found.key
     data["format_version"] = FORMAT_VERSION
     return data
 
@@ -105,6 +112,7 @@ def structure_order(data: Mapping[str, Any], cls: type[Order], table: Table | No
         )
     if version == 1:
         body = _upgrade_1(body)
+    table = _table_of(body.pop("definition", None), version, table, oid)
     _require_keys(body, cls, "", oid)
     try:
         stored = CONVERTER.structure(body, cls)
@@ -122,6 +130,28 @@ def structure_order(data: Mapping[str, Any], cls: type[Order], table: Table | No
             field="state",
         )
     return _replay(stored, cls, version)
+
+
+def _table_of(key: object, version: int, table: Table | None, oid: object) -> Table | None:
+    """The table a body of layout ``version`` naming the definition ``key`` is read by:
+    ``table`` if given (it must be that definition's), else the definition's; for a body
+    naming none, ``table`` (``None``: the default one, ``orders@1``)."""
+    if key is None:  # layouts 1 and 2, or a table that is no registered definition
+        return table
+    if version < 3:
+        raise InvalidInput(
+            f"order {oid}: definition: is not part of layout {version}", field="definition"
+        )
+    try:
+        named = resolve(key)
+    except InvalidInput as exc:
+        raise InvalidInput(f"order {oid}: definition: {exc.message}", field="definition") from None
+    if table is not None and table is not named.table:
+        raise InvalidInput(
+            f"order {oid}: definition: is {named.key}, but the table given is {_key(table)}",
+            field="definition",
+        )
+    return named.table
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,6 +202,7 @@ def _require_keys(value: object, cls: type, path: str, oid: object) -> None:
 # Replay
 
 _GIVEN: Final = {
+    "dispatch_deadline": dt.datetime.fromisoformat,
     "claim_deadline": dt.datetime.fromisoformat,
     "repayment_deadline": dt.datetime.fromisoformat,
     "repayment_earliest": dt.date.fromisoformat,
@@ -201,15 +232,16 @@ def _given(oid: str, i: int, data: Mapping[str, object]) -> dict[str, object]:
 
 def _start_of(order: Order, cls: type[Order]) -> Order:
     """A fresh order from ``order``'s creation: its id, amount, currency, payment, policy,
-    table, and the R1 deadline it was given (never counted again)."""
+    the table it was created under (before any migration), and the R1 deadline it was given
+    (never counted again)."""
     return cls.begin(
         order.order_id,
         order.amount,
         order.currency,
         order.paid_at,
         policy=order.policy,
-        dispatch_deadline=order.dispatch_deadline,
-        table=order.table,
+        dispatch_deadline=first_dispatch_deadline(order),
+        table=start_table(order.history, order.table),
     )
 
 
@@ -232,11 +264,16 @@ def replay(order: Order, *, upto: int | None = None) -> tuple[Order, list[FireRe
     since the machine decides the same way every time. Raises the machine's error where a
     record is refused."""
     again = _start_of(order, type(order))
-    runtime = again.runtime
     results = []
     for i, record in enumerate(order.history[:upto]):
-        params, given = _request_of(order, i, record)
-        results.append(runtime.fire(again, record.event, record.at, record.event_id, params, given))
+        if record.event == MIGRATED:
+            made = switch(again, record.at, record.source, record.dest, None, record.data)
+            results.append(FireResult(MIGRATED, made.source, made.dest, made.at))
+            continue
+        params, given = _request_of(again, i, record)
+        results.append(
+            again.runtime.fire(again, record.event, record.at, record.event_id, params, given)
+        )
     return again, results
 
 
@@ -247,12 +284,20 @@ def _replay(stored: Order, cls: type[Order], version: int) -> Order:
         order = _start_of(stored, cls)
     except InvalidInput as exc:
         raise _fail(oid, exc.field or "order_id", exc.message) from None
-    runtime = order.runtime
     for i, record in enumerate(stored.history):
-        params, given = _request_of(stored, i, record)
+        if record.event == MIGRATED:
+            _switch_stored(order, oid, i, record)
+            continue
+        params, given = _request_of(order, i, record)
         if version == 1:
             given = {**_v1_repayment(stored), **given}
-        _fire_stored(runtime, order, oid, i, record, params, given)
+        _fire_stored(order.runtime, order, oid, i, record, params, given)
+    if order.table is not stored.table:
+        raise _fail(
+            oid,
+            "definition",
+            f"is {_key(stored.table)}, but its history ends under {_key(order.table)}",
+        )
     _check_warnings(stored)
     _compare(stored, order, version)
     order.warnings = stored.warnings
@@ -285,6 +330,21 @@ def _fire_stored(
     if result.duplicate:
         raise _fail(order_id, f"history[{i}].event_id", f"{record.event_id!r} is used twice (R15)")
     return result
+
+
+def _switch_stored(order: Order, order_id: str, i: int, record: HistoryRecord | Logged) -> None:
+    """Apply the stored migration record ``i`` to ``order`` again (:func:`switch`); what it
+    refuses is the corruption of that record, naming where it is."""
+    try:
+        switch(order, record.at, record.source, record.dest, record.event_id, record.data)
+    except InvalidInput as exc:
+        part = exc.field or ""
+        where = f"history[{i}]"
+        if part in ("source", "dest", "at", "event_id"):
+            where += f".{part}"
+        elif part:
+            where += f".data.{part}"
+        raise _fail(order_id, where, exc.message) from None
 
 
 def _v1_repayment(stored: Order) -> dict[str, object]:
@@ -500,16 +560,23 @@ def rebuild(
             raise _fail(order_id, where, message) from None
     amount, paid_at = values["amount"], values["paid_at"]
     policy, deadline, warnings = values["policy"], values["dispatch_deadline"], values["warnings"]
+    current = table if table is not None else _default_table(cls)
+    try:
+        start = start_table(history, current)
+    except InvalidInput as exc:
+        raise _fail(order_id, exc.field or "history", exc.message) from None
     try:
         order = cls.begin(
-            order_id, amount, values["currency"], paid_at, policy, deadline, table=table
+            order_id, amount, values["currency"], paid_at, policy, deadline, table=start
         )
     except InvalidInput as exc:
         raise _fail(order_id, f"head.{exc.field or 'order_id'}", exc.message) from None
-    runtime = order.runtime
     for i, record in enumerate(history):
-        params, given = _request_of(order, i, record)
-        _fire_stored(runtime, order, order_id, i, record, params, given)
+        if record.event == MIGRATED:
+            _switch_stored(order, order_id, i, record)
+        else:
+            params, given = _request_of(order, i, record)
+            _fire_stored(order.runtime, order, order_id, i, record, params, given)
         made = order.history[i]
         if (
             made.event != record.event
@@ -529,9 +596,27 @@ def rebuild(
                 where,
                 f"is {_show(mine)} in the log, but the machine gives {_show(theirs)}",
             )
+    if order.table is not current:
+        raise _fail(
+            order_id,
+            "definition",
+            f"is {_key(current)}, but its log ends under {_key(order.table)}",
+        )
     _check_warnings_of(order_id, warnings, "head.")
     order.warnings = warnings
     return order
+
+
+def _default_table(cls: type[Order]) -> Table:
+    table = attrs.fields(cls).table.default
+    if not isinstance(table, Table):  # pragma: no cover - Order.table defaults to a table
+        raise TypeError(f"{cls.__name__}.table defaults to {table!r}")
+    return table
+
+
+def _key(table: Table) -> str:
+    found = definition_of(table)
+    return "an unregistered table" if found is None else found.key
 
 
 _POLICIES: Final[dict[str, Policy]] = {}

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Final
 
-from ..declaration._table import EVENTS, STATES
+from ..declaration._definition import known_events, known_states
 from ..errors import InvalidInput
 from ..runtime._machine import MAX_ID_LENGTH, require_keepable, require_text
 
@@ -58,16 +58,18 @@ def valid_note(value: object) -> str | None:
 
 
 def valid_event(value: object) -> str:
-    """The name of an event of the table."""
-    if not isinstance(value, str) or value not in EVENTS:
-        raise InvalidInput(f"unknown event {value!r}; events: {', '.join(EVENTS)}", field="event")
+    """The name of an event of a registered definition (the order's own table judges it)."""
+    events = known_events()
+    if not isinstance(value, str) or value not in events:
+        raise InvalidInput(f"unknown event {value!r}; events: {', '.join(events)}", field="event")
     return value
 
 
 def valid_state(value: object) -> str:
-    """The name of a state of the table."""
-    if not isinstance(value, str) or value not in STATES:
-        raise InvalidInput(f"unknown state {value!r}; states: {', '.join(STATES)}", field="state")
+    """The name of a state of a registered definition."""
+    states = known_states()
+    if not isinstance(value, str) or value not in states:
+        raise InvalidInput(f"unknown state {value!r}; states: {', '.join(states)}", field="state")
     return value
 
 

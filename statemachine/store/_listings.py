@@ -15,7 +15,13 @@ from .._observe import span
 from ..declaration._calendar import as_instant, zone
 from ..errors import CorruptOrder, InvalidInput
 from ._db import Database
-from ._inputs import valid_limit, valid_moment, valid_order_id, valid_state
+from ._inputs import (
+    valid_limit,
+    valid_moment,
+    valid_order_id,
+    valid_state,
+    valid_text_or_none,
+)
 from ._records import LogEntry, OrderRow
 from ._unit import UnitOfWork
 
@@ -137,6 +143,33 @@ class Listings:
                 finals,
             )
             return {str(key): int(n) for key, n in cur.fetchall()}
+
+    def unfinished_ids(
+        self,
+        definition: str,
+        final_states: Iterable[str],
+        *,
+        after: str | None = None,
+        limit: int = 500,
+    ) -> list[str]:
+        """The ids of orders under ``definition`` not in one of ``final_states``, in id
+        order, the first ``limit`` after ``after``: a migration's pages."""
+        finals = [valid_state(state) for state in final_states]
+        limit = valid_limit(limit)
+        marks = ", ".join("?" * len(finals)) or "NULL"
+        since = "" if after is None else " AND order_id > ?"
+        params: list[object] = [valid_text_or_none(definition, "definition"), *finals]
+        if after is not None:
+            params.append(valid_order_id(after))
+        with self._lock, self._db.statements() as cur:
+            cur.execute(
+                self._db.q(
+                    f"SELECT order_id FROM orders WHERE definition = ? AND state NOT IN "
+                    f"({marks}){since} ORDER BY order_id LIMIT {limit}"
+                ),
+                params,
+            )
+            return [str(row[0]) for row in cur.fetchall()]
 
     def state_counts(self) -> dict[str, int]:
         """How many orders are in each state (states without orders are left out)."""

@@ -7,7 +7,7 @@ them holds a connection or a cursor.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -324,6 +324,34 @@ class OrderStore(Protocol):
 
     def state_counts(self) -> dict[str, int]:
         """How many orders are in each state."""
+        ...
+
+    def unfinished_by_definition(self, final_states: Iterable[str]) -> dict[str, int]:
+        """How many orders not in ``final_states`` each definition holds, by its key."""
+        ...
+
+    def unfinished_ids(
+        self,
+        definition: str,
+        final_states: Iterable[str],
+        *,
+        after: str | None = None,
+        limit: int = 500,
+    ) -> list[str]:
+        """A page of the ids of ``definition``'s orders not in ``final_states``, in order."""
+        ...
+
+    def rewrite(
+        self,
+        order_id: str,
+        move: Callable[[Order], bool],
+        *,
+        expected_version: int | None = None,
+        source: str | None = "migration",
+        actor: str | None = None,
+    ) -> Loaded | None:
+        """Let ``move`` append to the stored order's history, written in one transaction
+        (see :meth:`SQLStore.rewrite`)."""
         ...
 
     def notifications(self, order_id: str) -> list[NotificationRow]:

@@ -20,8 +20,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ..declaration._definition import DEFAULT_DEFINITION, resolve
 from ..declaration._records import HistoryRecord
+from ..declaration._spec import Table
 from ..errors import CorruptOrder, InvalidInput
+from ..runtime._migration import decided_by
 from ..runtime._order import Order
 from ..runtime._serialize import Logged, head_of, rebuild
 from ._db import Database
@@ -29,13 +32,17 @@ from ._db import Database
 __all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
 
 ORDER_COLUMNS: Final = (
-    "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at"
+    "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at, definition"
 )
-"""An ``orders`` row as the stores read it: the id, the row version, the head (truth), then
-the derived columns."""
+"""An ``orders`` row as the stores read it: the id, the row version, the head (truth), the
+derived columns, then the definition the order runs under (truth for an order never
+migrated: nothing else says which version it was created under)."""
 
-LOG_COLUMNS: Final = "seq, event, at, utc_offset, event_id, source, data, from_state, to_state"
-"""An ``order_log`` row as the stores read it (of one order)."""
+LOG_COLUMNS: Final = (
+    "seq, event, at, utc_offset, event_id, source, data, from_state, to_state, definition"
+)
+"""An ``order_log`` row as the stores read it (of one order); its ``definition``, the version
+that decided the event, is derived and checked."""
 
 _DATA_TYPES: Final = (str, bool)
 _DERIVED: Final = ("state", "dispatch_deadline", "repayment_deadline", "due_at")
@@ -85,6 +92,16 @@ class Rows:
             None if due is None else ts(due),
         )
 
+    def definition(self, order: Order) -> str:
+        """The ``definition`` column of ``order``'s row: the version it runs under."""
+        key = order.definition
+        if key is None:  # pragma: no cover - a store adds only orders of registered tables
+            raise InvalidInput(
+                f"order {order.order_id} runs on a table that is no registered definition",
+                field="definition",
+            )
+        return key
+
     def log_row(
         self, order_id: str, seq: int, record: HistoryRecord, source: str | None
     ) -> tuple[Any, ...]:
@@ -123,14 +140,33 @@ class Rows:
                 f"{data['carried_over_to']}, for repair",
                 field="head",
             )
-        records = [self.record(order_id, position, r) for position, r in enumerate(log)]
+        records = [self.record(order_id, position, r[:9]) for position, r in enumerate(log)]
+        table = self._table(order_id, row[7] if len(row) > 7 else DEFAULT_DEFINITION)
         try:
-            order = rebuild(order_id, data, records, Order)
+            order = rebuild(order_id, data, records, Order, table)
         except InvalidInput as exc:
             raise self._corrupt(order_id, exc) from None
+        for position, (entry, decided) in enumerate(zip(log, decided_by(order), strict=True)):
+            logged = entry[9] if len(entry) > 9 else decided
+            if logged != decided:
+                where = f"order_log[{position + 1}].definition"
+                raise CorruptOrder(
+                    order_id,
+                    f"{where} is {logged!r}, but the version that decided it is {decided}",
+                    field=where,
+                )
         if check_derived:
             self.check_derived(order, row)
         return order, version
+
+    @staticmethod
+    def _table(order_id: str, key: object) -> Table:
+        """The table of the definition ``key`` an order's row names; :class:`CorruptOrder`
+        if no definition of that name is registered in this process."""
+        try:
+            return resolve(key, "definition").table
+        except InvalidInput as exc:
+            raise CorruptOrder(order_id, exc.message, field="definition") from None
 
     def version(self, order_id: str, version: object) -> int:
         """``version`` if it is a row version; :class:`CorruptOrder` otherwise."""

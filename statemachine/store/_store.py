@@ -15,12 +15,11 @@ import datetime as dt
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 from .._observe import LOGGER, event_handled, span
 from ..declaration._records import FireResult
-from ..declaration._table import TABLE
 from ..errors import (
     ConcurrentUpdate,
     EventRejected,
@@ -46,7 +45,7 @@ from ._records import Applied, Loaded, Skipped, Swept
 from ._rows import ORDER_COLUMNS
 from ._schema import migrate
 from ._sessions import Sessions
-from ._unit import Change, UnitOfWork, reads_back
+from ._unit import Change, LostSwap, UnitOfWork, reads_back
 
 __all__ = ["DEFAULT_ATTEMPTS", "SQLStore"]
 
@@ -192,10 +191,10 @@ class SQLStore(Listings, Outbox, Sessions):
             raise InvalidInput(
                 f"a store adds Orders; item {position} is a {type(order).__name__}", field="order"
             )
-        if order.table is not TABLE:
+        if order.definition is None:
             raise InvalidInput(
-                f"order {order.order_id!r} runs on another table than this store's (the shipped "
-                "one): a store keeps the orders of one table",
+                f"order {order.order_id!r} runs on a table that is no registered definition: a "
+                "store keeps orders of registered versions only (register it first)",
                 field="order",
             )
         first = positions.setdefault(order.order_id, position)
@@ -337,6 +336,41 @@ class SQLStore(Listings, Outbox, Sessions):
             "in a row to other writers; nothing was written, it is safe to send it again",
             order_id=order_id,
             event=event,
+            attempts=self._max_attempts,
+        )
+
+    def rewrite(
+        self,
+        order_id: str,
+        move: Callable[[Order], bool],
+        *,
+        expected_version: int | None = None,
+        source: str | None = "migration",
+        actor: str | None = None,
+    ) -> Loaded | None:
+        """Let ``move`` change the stored order in one transaction, and write what it appended
+        to the history with the usual compare-and-swap: what migrations
+        (:mod:`statemachine.migration`) write with. ``move`` gets the order as read and
+        returns whether it changed it; it may only append records, and the result must read
+        back (:class:`InvalidInput` otherwise: nothing is written). ``None`` when ``move``
+        changed nothing; else the order written, with its new row version. With
+        ``expected_version``, :class:`VersionConflict` if the row is at another version; a
+        swap lost to another writer is tried again on fresh data, like :meth:`apply`."""
+        order_id = valid_order_id(order_id)
+        source = valid_text_or_none(source, "source")
+        actor = valid_text_or_none(actor, "actor")
+        if expected_version is not None:
+            valid_version(expected_version)
+        with span("rewrite", order_id=order_id), self._lock:
+            for _ in range(self._max_attempts):
+                attempt = self._unit.try_rewrite(order_id, move, expected_version, source, actor)
+                if not isinstance(attempt, LostSwap):
+                    return None if attempt is None else Loaded(attempt.order, attempt.version)
+        raise ConcurrentUpdate(
+            f"rewriting order {order_id} lost the compare-and-swap {self._max_attempts} times "
+            "in a row to other writers; nothing was written, it is safe to try again",
+            order_id=order_id,
+            event=None,
             attempts=self._max_attempts,
         )
 

@@ -12,7 +12,7 @@ row (:class:`~statemachine.store._cache.ValidatedOrders`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final
 
@@ -20,6 +20,7 @@ import attrs
 
 from ..declaration._records import FireResult, OrderWarning
 from ..errors import CorruptOrder, InvalidInput, OrderExists, UnknownOrder, VersionConflict
+from ..runtime._migration import decided_by
 from ..runtime._order import Order
 from ._cache import ValidatedOrders
 from ._db import Cursor, Database, Transaction
@@ -29,20 +30,21 @@ from ._rows import LOG_COLUMNS, ORDER_COLUMNS, Rows
 __all__ = ["Change", "Loading", "LostSwap", "Read", "UnitOfWork", "reads_back"]
 
 _INSERT_ORDER: Final = (
-    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (order_id) DO NOTHING"
 )
 _SWAP: Final = (
     "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ? WHERE order_id = ? AND version = ?"
+    "due_at = ?, definition = ? WHERE order_id = ? AND version = ?"
 )
 _SWAP_WITH_HEAD: Final = (
     "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ?, head = ? WHERE order_id = ? AND version = ?"
+    "due_at = ?, definition = ?, head = ? WHERE order_id = ? AND version = ?"
 )
 _APPEND: Final = (
     "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
-    "from_state, to_state, actor, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "from_state, to_state, actor, note, definition) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _QUEUE: Final = (
     "INSERT INTO outbox (order_id, position, queued_at) VALUES (?, ?, {now}) "
@@ -52,9 +54,9 @@ _QUEUE: Final = (
 _KIND_AND_SEQ: Final = itemgetter(0, 1)
 _WHOLE: Final = (
     "SELECT 0, version, state, dispatch_deadline, repayment_deadline, due_at, head, "
-    "NULL, NULL, NULL, NULL, NULL FROM orders WHERE order_id = ? "
+    "NULL, NULL, NULL, NULL, NULL, definition FROM orders WHERE order_id = ? "
     "UNION ALL SELECT 1, seq, event, at, NULL, NULL, data, utc_offset, event_id, source, "
-    "from_state, to_state FROM order_log WHERE order_id = ?"
+    "from_state, to_state, definition FROM order_log WHERE order_id = ?"
 )
 """An order's row, then its log rows by ``seq``, in one statement: one view of both, even at
 READ COMMITTED (where two statements may see another writer's commit in between), and the
@@ -171,9 +173,10 @@ class UnitOfWork:
         if not found or found[0][0] != 0:
             raise UnknownOrder(order_id)
         _, version, state, dispatch, repayment, due, head = found[0][:7]
-        row: Sequence[Any] = (order_id, version, head, state, dispatch, repayment, due)
+        definition = found[0][12]
+        row: Sequence[Any] = (order_id, version, head, state, dispatch, repayment, due, definition)
         log: list[Sequence[Any]] = [
-            (r[1], r[2], r[3], r[7], r[8], r[9], r[6], r[10], r[11]) for r in found[1:]
+            (r[1], r[2], r[3], r[7], r[8], r[9], r[6], r[10], r[11], r[12]) for r in found[1:]
         ]
         return row, log
 
@@ -265,15 +268,16 @@ class UnitOfWork:
         for change in changes:
             order, version = change.order, change.version
             derived = rows.derived(order)
+            definition = rows.definition(order)
             if version == 0:
                 head = rows.head(order)
-                new.append((order.order_id, 1, head, *derived))
+                new.append((order.order_id, 1, head, *derived, definition))
             elif order.warnings is change.warnings:
                 head = None
-                swapped.append((version + 1, *derived, order.order_id, version))
+                swapped.append((version + 1, *derived, definition, order.order_id, version))
             else:
                 head = rows.head(order)
-                with_head.append((version + 1, *derived, head, order.order_id, version))
+                with_head.append((version + 1, *derived, definition, head, order.order_id, version))
             heads.append(change.head if head is None else db.stored_json(head))
         written = (
             tx.run(_INSERT_ORDER, new, db)
@@ -292,10 +296,16 @@ class UnitOfWork:
                     *rows.log_row(change.order.order_id, seq, record, change.source),
                     change.actor,
                     change.note,
+                    decided,
                 )
                 for change in changes
-                for seq, record in enumerate(
-                    change.order.history[change.history_from :], start=change.history_from + 1
+                for seq, (record, decided) in enumerate(
+                    zip(
+                        change.order.history[change.history_from :],
+                        decided_by(change.order)[change.history_from :],
+                        strict=True,
+                    ),
+                    start=change.history_from + 1,
                 )
             ],
             db,
@@ -346,6 +356,38 @@ class UnitOfWork:
                 return LostSwap(order_id, version)
         self.committed([change], heads)
         return Applied(order, result, version + 1, len(order.history))
+
+    def try_rewrite(
+        self,
+        order_id: str,
+        move: Callable[[Order], bool],
+        expected_version: int | None,
+        source: str | None,
+        actor: str | None,
+    ) -> Read | LostSwap | None:
+        """One try of ``rewrite``, in one transaction: ``move`` changed the order (written,
+        after checking that it reads back, and returned), or changed nothing (``None``), or
+        :class:`LostSwap`."""
+        with self.db.write() as tx:
+            read = self.load(tx.cur, order_id)
+            order, version = read.order, read.version
+            if expected_version is not None and version != expected_version:
+                raise VersionConflict(order_id, expected_version, version, "rewrite")
+            change = Change.starting(read, source, actor)
+            if not move(order):
+                tx.rollback()
+                return None
+            if order.history[: change.history_from] != read.order.history[: change.history_from]:
+                raise InvalidInput(  # pragma: no cover - a move only appends
+                    f"order {order_id}: a rewrite may only append to the history", field="history"
+                )
+            reads_back(order)
+            heads = self.write_back(tx, [change])
+            if heads is None:
+                tx.rollback()
+                return LostSwap(order_id, version)
+        self.committed([change], heads)
+        return Read(order, version + 1, heads[0])
 
     def add(
         self, tx: Transaction, orders: Sequence[Order], source: str | None, actor: str | None = None

@@ -8,8 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ...declaration import TABLE
-from ...declaration._definition import DEFINITIONS, recorded_fingerprints
+from ...declaration._definition import DEFINITIONS, known_final_states, recorded_fingerprints
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option, store_options
@@ -36,25 +35,28 @@ def definitions(invocation: Invocation, check: bool) -> ExitCode:
 
     A definition (orders@1 is the table of RULES.md) is everything that decides an event:
     the table's rows and data, the code of its guards and effects, the Policy defaults and
-    R8's claim reasons. Its fingerprint is the SHA-256 of all that; the one recorded for each
-    version ships with the package. With --check, a fingerprint that is not the recorded one
-    is status 1: a rule changed, and the change needs a new version. With --db or --dsn, the
+    the reasons R5 and R8 read. Its fingerprint is the SHA-256 of all that; the one recorded
+    for each version ships with the package (a definition of your own records its own:
+    Definition(..., recorded=...)). --definitions MODULE lists yours too. With --check, a
+    fingerprint that is not the recorded one is status 1: a rule changed, and the change
+    needs a new version. With --db or --dsn, the
     number of unfinished orders each version holds (what must drain before it may go).
     """
     recorded = recorded_fingerprints()
     unfinished: dict[str, int] | None = None
     if invocation.names_store or invocation.environ.get("ORDERFSM_DB"):
         with invocation.open_store() as store:
-            unfinished = store.unfinished_by_definition(TABLE.final_states)  # type: ignore[attr-defined]
+            unfinished = store.unfinished_by_definition(known_final_states())
     rows: list[dict[str, Any]] = []
     for key, definition in DEFINITIONS.items():
         found = definition.fingerprint()
+        kept = definition.recorded or recorded.get(key)
         rows.append(
             {
                 "key": key,
                 "fingerprint": found,
-                "recorded": recorded.get(key),
-                "matches": recorded.get(key) == found,
+                "recorded": kept,
+                "matches": kept == found,
                 "unfinished": None if unfinished is None else unfinished.get(key, 0),
                 "doc": definition.doc,
             }

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..._text import printable
 from ...application import show as show_order
-from ...declaration._table import EVENTS
+from ...declaration._definition import event_spec
 from ...errors import EventRejected
 from ...runtime._order import Order
 from ...store import LogEntry
@@ -133,7 +133,8 @@ def _timeline(log: Sequence[LogEntry], zone: str) -> Table:
     timeline.add_column("sent by", overflow="fold")
     timeline.add_column("event id, data", overflow="fold")
     for entry in log:
-        own = EVENTS[entry.event].param_names
+        spec = event_spec(entry.event)
+        own = entry.data.keys() if spec is None else spec.param_names  # a migration: all
         data = [f"{k}={printable(str(v))}" for k, v in entry.data.items() if k in own]
         if entry.event_id is not None:
             data.insert(0, f"id {printable(entry.event_id)}")
