@@ -38,7 +38,7 @@ typecheck: $(STAMP)
 
 # A change to the rules (a row, a guard, a Policy default, R8's reasons) needs a new version.
 definitions: $(STAMP)
-	$(BIN)/orderfsm definitions --check
+	$(BIN)/orderfsm --definitions statemachine.examples.risk_hold definitions --check
 
 pytest: $(STAMP) $(PSM_STAMP)
 	$(BIN)/pytest -q -rs
