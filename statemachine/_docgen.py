@@ -44,6 +44,9 @@ PUBLIC_MODULES: Final = (
     ("statemachine.testing.paths", "the test kit's generated paths"),
     ("statemachine.testing.log", "the test kit's check of a log"),
     ("statemachine.testing.plugin", "the test kit's pytest plugin"),
+    ("statemachine.migration", "versions: migration plans, dry runs over a store, migrations"),
+    ("statemachine.examples", "worked examples, registered only when named"),
+    ("statemachine.examples.risk_hold", "orders@2: the table with a risk hold"),
     ("statemachine.diagrams", "diagrams drawn from the table"),
     ("statemachine.schema", "JSON Schemas of the JSON forms"),
 )

@@ -106,7 +106,7 @@ def create(order_id: str, paid_at: str = "2026-03-02T10:00:00+08:00", amount: st
 
 
 COMMANDS = ("demo", "apply", "import", "show", "sweep", "outbox", "diagram", "rules",
-            "definitions", "check-log")  # fmt: skip
+            "definitions", "migrate", "check-log")  # fmt: skip
 
 
 @pytest.mark.parametrize("command", ["", *COMMANDS])

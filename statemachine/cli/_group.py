@@ -9,6 +9,8 @@ from typing import Final
 
 import click
 
+from ..declaration._definition import load_definitions
+from ..errors import InvalidInput
 from ._codes import ExitCode
 from ._commands.apply import apply_cmd
 from ._commands.check_log import check_log_cmd
@@ -16,6 +18,7 @@ from ._commands.definitions import definitions
 from ._commands.demo import demo
 from ._commands.diagram import diagram
 from ._commands.import_ import import_cmd
+from ._commands.migrate import migrate_cmd
 from ._commands.outbox import outbox
 from ._commands.rules import rules
 from ._commands.serve import serve
@@ -55,8 +58,17 @@ def _epilog() -> str:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="order-statemachine", prog_name="orderfsm")
+@click.option(
+    "--definitions",
+    "definitions_module",
+    metavar="MODULE",
+    envvar="ORDERFSM_DEFINITIONS",
+    help="Register the definitions of the order machine MODULE declares (a dotted module "
+    "name, several separated by commas; like statemachine.examples.risk_hold). Default: "
+    "ORDERFSM_DEFINITIONS.",
+)
 @click.pass_context
-def cli(ctx: click.Context) -> ExitCode:
+def cli(ctx: click.Context, definitions_module: str | None) -> ExitCode:
     """Operate dropshipping orders kept in a store, by the rules R1 to R16.
 
     Start with `orderfsm demo`: the seed's stories end to end through a SQLite file. The store
@@ -64,6 +76,11 @@ def cli(ctx: click.Context) -> ExitCode:
     are ISO 8601 with their offset (2026-03-02T10:00:00+08:00); amounts are decimal strings.
     """
     ctx.ensure_object(Invocation)
+    if definitions_module:
+        try:
+            load_definitions(definitions_module)
+        except InvalidInput as exc:
+            raise click.UsageError(f"--definitions: {exc.message}") from None
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
     return ExitCode.OK
@@ -79,6 +96,7 @@ for _command in (
     diagram,
     rules,
     definitions,
+    migrate_cmd,
     check_log_cmd,
     serve,
 ):
