@@ -21,7 +21,7 @@ from typing import Final, Literal
 import attrs
 
 from ..declaration import Party
-from ..declaration._table import TABLE
+from ..declaration._definition import event_spec
 from ..errors import InvalidInput, NotPermitted
 from ..runtime._order import Order
 
@@ -87,7 +87,7 @@ _WORDS: Final[dict[Action, str]] = {
 def needs_order(actor: Actor, event: str) -> bool:
     """Whether :func:`check_may_fire` needs the order to judge: the ``supplier`` role
     sending the event of whoever funds the pending refund (``settle_refund``)."""
-    spec = TABLE.events.get(event)
+    spec = event_spec(event)
     return spec is not None and actor.role == "supplier" and spec.party == "funder"
 
 
@@ -95,7 +95,7 @@ def check_may_fire(actor: Actor, event: str, order: Order | None = None) -> None
     """:class:`NotPermitted` unless ``actor``'s role may send ``event`` (to ``order``, for an
     event whose sender depends on it: the funder of the pending refund). The clock's events
     are nobody's: a sweep fires them."""
-    spec = TABLE.events.get(event)
+    spec = event_spec(event) if order is None else order.table.events.get(event)
     if spec is None:
         return  # the parser names an unknown event
     party = spec.party

@@ -24,6 +24,7 @@ import anyio
 import attrs
 
 from .._observe import LOGGER
+from ..declaration._definition import resolve
 from ..declaration._records import FireResult
 from ..errors import (
     ConcurrentUpdate,
@@ -93,17 +94,25 @@ def create(
     now: dt.datetime | None = None,
     max_skew: dt.timedelta | None = None,
     actor: Actor | None = None,
+    definition: str | None = None,
 ) -> Created:
     """Create the order ``request`` describes; if an order with its id is stored already with
     the same amount, currency and payment time, answer with it (``replay``: sending a create
     twice is safe), else :class:`~statemachine.errors.OrderExists`. With ``now`` and
     ``max_skew``, a payment dated more than ``max_skew`` ahead is refused first
     (:class:`EventTooFarAhead`). With ``actor``, only the ``write`` role may create
-    (:class:`~statemachine.errors.NotPermitted`)."""
+    (:class:`~statemachine.errors.NotPermitted`). The order runs under ``definition`` (a
+    registered version; ``None``: ``orders@1``)."""
     if actor is not None:
         check_may(actor, "create")
     check_not_too_far_ahead(request, now, max_skew)
-    order = Order.create(request.order_id, request.amount, request.currency, request.paid_at)  # type: ignore[arg-type]
+    order = Order.begin(
+        request.order_id,
+        request.amount,
+        request.currency,
+        request.paid_at,
+        table=None if definition is None else resolve(definition).table,
+    )
     try:
         version = store.add(order, source=source)
     except OrderExists:

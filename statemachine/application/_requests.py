@@ -29,7 +29,7 @@ from typing import Any, Final
 import attrs
 
 from .._text import UNSEEN, look_alike, seen
-from ..declaration._table import TABLE
+from ..declaration._definition import caller_events, clock_events, event_spec
 from ..errors import InvalidInput
 from ..runtime._machine import MAX_ID_LENGTH, require_keepable, require_text
 
@@ -323,8 +323,8 @@ def parse_event(
     ``event_id``, and the event's own data. ``event_id`` given apart (an HTTP
     ``Idempotency-Key``) must agree with the object's, if it has one."""
     oid = parse_order_id(order_id, new=False)
-    callers = TABLE.caller_events
-    if isinstance(event, str) and event in TABLE.clock_events:
+    callers = caller_events()
+    if isinstance(event, str) and event in clock_events():
         raise InvalidInput(
             f"{event} is a clock event: a sweep fires it when it is due, not a request",
             field="event",
@@ -335,7 +335,10 @@ def parse_event(
             f"unknown event {shown}; callers send {', '.join(callers)}", field="event"
         )
     body = _object_of(data, f"a {event} request")
-    params = TABLE.events[event].param_names
+    spec = event_spec(event)
+    if spec is None:  # pragma: no cover - a caller event of a registered definition
+        raise InvalidInput(f"unknown event {event!r}", field="event")
+    params = spec.param_names
     unknown = sorted(k for k in body if k not in params and k not in _EVENT_FIELDS)
     if unknown:
         takes = ", ".join(["at", "event_id", "note", *sorted(params)])
@@ -353,7 +356,7 @@ def parse_event(
                 "the body's event_id and the Idempotency-Key differ; send one, or the same in both",
                 field="event_id",
             )
-    kinds = {p.name: p.kind for p in TABLE.events[event].params}
+    kinds = {p.name: p.kind for p in spec.params}
     rest = {
         key: _KINDS[kinds[key]](value, key)
         for key, value in body.items()

@@ -28,7 +28,8 @@ class ExitCode(enum.IntEnum):
     FINDINGS = (
         1,
         "done, with findings: `apply` had rejected or invalid lines, `check-log` found "
-        "problems, `sweep` passed over corrupt orders",
+        "problems, `sweep` passed over corrupt orders, `migrate` blocked orders, "
+        "`definitions --check` found a changed rule",
     )
     USAGE = (
         2,

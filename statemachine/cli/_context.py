@@ -38,6 +38,9 @@ class Invocation:
     """``--dsn URL`` as given: a PostgreSQL connection string."""
     create: bool = False
     """``--create`` given: a SQLite file that does not exist may be made (a new store)."""
+    new_orders: str | None = None
+    """``--new-orders VERSION``: the version orders created by ``apply`` and ``import`` run
+    under (``None``: ``orders@1``)."""
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ, repr=False)
     """Where ``ORDERFSM_DB`` is read when neither ``--db`` nor ``--dsn`` is given."""
     _console: Console | None = attrs.field(default=None, init=False, repr=False)

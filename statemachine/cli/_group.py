@@ -9,7 +9,7 @@ from typing import Final
 
 import click
 
-from ..declaration._definition import load_definitions
+from ..declaration._definition import load_definitions, resolve
 from ..errors import InvalidInput
 from ._codes import ExitCode
 from ._commands.apply import apply_cmd
@@ -67,20 +67,30 @@ def _epilog() -> str:
     "name, several separated by commas; like statemachine.examples.risk_hold). Default: "
     "ORDERFSM_DEFINITIONS.",
 )
+@click.option(
+    "--new-orders",
+    metavar="VERSION",
+    envvar="ORDERFSM_NEW_ORDERS",
+    help="The version orders created by apply and import run under (default: orders@1; "
+    "ORDERFSM_NEW_ORDERS).",
+)
 @click.pass_context
-def cli(ctx: click.Context, definitions_module: str | None) -> ExitCode:
+def cli(ctx: click.Context, definitions_module: str | None, new_orders: str | None) -> ExitCode:
     """Operate dropshipping orders kept in a store, by the rules R1 to R16.
 
     Start with `orderfsm demo`: the seed's stories end to end through a SQLite file. The store
     is --db PATH (SQLite) or --dsn URL (PostgreSQL), or the environment's ORDERFSM_DB. Times
     are ISO 8601 with their offset (2026-03-02T10:00:00+08:00); amounts are decimal strings.
     """
-    ctx.ensure_object(Invocation)
-    if definitions_module:
-        try:
+    invocation = ctx.ensure_object(Invocation)
+    try:
+        if definitions_module:
             load_definitions(definitions_module)
-        except InvalidInput as exc:
-            raise click.UsageError(f"--definitions: {exc.message}") from None
+        if new_orders:
+            invocation.new_orders = resolve(new_orders, "--new-orders").key
+    except InvalidInput as exc:
+        said = exc.message if exc.field == "--new-orders" else f"--definitions: {exc.message}"
+        raise click.UsageError(said) from None
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
     return ExitCode.OK

@@ -41,6 +41,8 @@ __all__ = [
     "DEFAULT_DEFINITION",
     "DEFINITIONS",
     "Definition",
+    "caller_events",
+    "clock_events",
     "definition_of",
     "event_spec",
     "known_events",
@@ -261,6 +263,21 @@ def event_spec(name: str) -> EventSpec | None:
         if found is not None:
             return found
     return None
+
+
+def caller_events() -> tuple[str, ...]:
+    """Every event a caller sends in some registered definition, each once."""
+    return tuple(e for e in known_events() if not _is_clock(e))
+
+
+def clock_events() -> tuple[str, ...]:
+    """Every event the clock sends in some registered definition, each once."""
+    return tuple(e for e in known_events() if _is_clock(e))
+
+
+def _is_clock(name: str) -> bool:
+    spec = event_spec(name)
+    return spec is not None and spec.clock
 
 
 def known_states() -> tuple[str, ...]:

@@ -370,6 +370,22 @@ def time_objection(order: Order, event: str, at: dt.datetime) -> EventRejected |
     )
 
 
+def _unknown_event(order: Order, event: object, events: Mapping[str, EventSpec]) -> InvalidInput:
+    """The refusal of an event ``order``'s table does not have: named as an event of another
+    version where one registered has it (an order keeps the version it runs under)."""
+    from ..declaration._definition import DEFINITIONS, definition_of
+
+    mine = definition_of(order.table)
+    others = [d.key for d in DEFINITIONS.values() if d is not mine and event in d.table.events]
+    if mine is not None and others:
+        return InvalidInput(
+            f"order {order.order_id} runs under {mine.key}, which has no event {event!r} (it "
+            f"is an event of {', '.join(others)}); events: {', '.join(events)}",
+            field="event",
+        )
+    return InvalidInput(f"unknown event {event!r}; events: {', '.join(events)}", field="event")
+
+
 # --------------------------------------------------------------------------------------------
 # The runtime
 
@@ -504,9 +520,7 @@ class Runtime:
         events = self.table.events
         spec = events.get(event) if isinstance(event, str) else None
         if spec is None:
-            raise InvalidInput(
-                f"unknown event {event!r}; events: {', '.join(events)}", field="event"
-            )
+            raise _unknown_event(order, event, events)
         moment = require_aware(at, "at")
         parsed, recorded = parse_data(spec, data, order.currency)
         history = order.history

@@ -19,11 +19,13 @@ from ..store import AsyncStore
 from ._background import Relay, Sweeper
 from ._diagrams import router as diagrams
 from ._docs import router as docs
+from ._events import event_router
 from ._events import router as events
 from ._health import router as health
 from ._inspect import router as inspector
 from ._metrics import observe
 from ._metrics import router as metrics
+from ._migrations import router as migrations
 from ._notifications import router as notifications
 from ._openapi import install as install_openapi
 from ._openapi import webhooks
@@ -35,7 +37,17 @@ from ._settings import Settings
 
 __all__ = ["create_app"]
 
-_ROUTERS: Final = (health, orders, events, notifications, diagrams, docs, inspector, metrics)
+_ROUTERS: Final = (
+    health,
+    orders,
+    events,
+    notifications,
+    migrations,
+    diagrams,
+    docs,
+    inspector,
+    metrics,
+)
 """One router per resource: the service's health, orders, events, notifications, diagrams,
 the documentation page, the inspector and the metrics. Requests are matched against them in
 this order: the probes, which come most often and cost least, first."""
@@ -107,6 +119,8 @@ def build(store: AsyncStore, settings: Settings, *, owns_store: bool) -> FastAPI
     app.state.orderfsm = service
     for router in _ROUTERS:
         app.include_router(router)
+        if router is events:  # the events' own routes: of the definitions registered now
+            app.include_router(event_router())
     app.webhooks.include_router(webhooks)
     app.add_middleware(BodyLimit, limit=settings.max_body, known=service.known)
     _handlers(app)

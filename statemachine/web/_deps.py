@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ..application import Actor, check_may
-from ..declaration._table import TABLE
+from ..declaration._definition import event_spec
 from ..errors import NotPermitted
 from ._credentials import Credential
 from ._parsing import utf8_header
@@ -179,7 +179,7 @@ async def event_sender(
             from ._metrics import event_refused  # the metrics' module reads this one's
 
             event = request.url.path.rsplit("/", 1)[-1]
-            if event in TABLE.events:
+            if event_spec(event) is not None:
                 event_refused(event, refused)
             raise refused
         return Sender("api", service, credential.actor)

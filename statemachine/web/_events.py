@@ -4,7 +4,7 @@ what sending one would answer without sending it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 from starlette.requests import Request
@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ..application import check_not_too_far_ahead, fire, parse_moment
 from ..application import explain as explain_event
-from ..declaration._table import EVENTS, TABLE
+from ..declaration._definition import caller_events, event_spec
 from ..errors import InvalidInput
 from ._answers import event_applied, explanation
 from ._deps import Reader, SenderDep, event_sender
@@ -22,12 +22,10 @@ from ._parsing import check_id, event_request, expected_version, explain_request
 from ._problems import problem
 from ._routing import DirectRoute
 
-__all__ = ["CALLER_EVENTS", "operation_id", "router"]
-
-CALLER_EVENTS: Final = TABLE.caller_events
-"""The events a caller sends over HTTP; the clock's are the sweeper's."""
+__all__ = ["event_router", "operation_id", "router"]
 
 router = APIRouter(tags=["events"], route_class=DirectRoute)
+"""``explain``; the events' own routes are :func:`event_router`'s."""
 
 
 def operation_id(event: str) -> str:
@@ -77,8 +75,10 @@ async def explain(
     return explanation(oid, event, asked.at, told.refusal, instance=instance)
 
 
-def _event_route(event: str) -> None:
-    spec = EVENTS[event]
+def _event_route(router: APIRouter, event: str) -> None:
+    spec = event_spec(event)
+    if spec is None:  # pragma: no cover - a caller event of a registered definition
+        raise KeyError(event)
 
     async def endpoint(
         request: Request,
@@ -153,19 +153,27 @@ def _event_route(event: str) -> None:
     )
 
 
-for _event in CALLER_EVENTS:
-    _event_route(_event)
+def event_router() -> APIRouter:
+    """One route per caller event of the definitions registered now (``POST
+    /orders/{id}/events/{event}``; each order's own version judges it), and an answer for
+    every other name: built when an app is, so a definition registered before it
+    (``ORDERFSM_DEFINITIONS``) has its events served."""
+    events = APIRouter(tags=["events"], route_class=DirectRoute)
+    callers = caller_events()
+    for event in callers:
+        _event_route(events, event)
 
+    @events.post(
+        "/orders/{order_id}/events/{event}",
+        include_in_schema=False,
+        dependencies=[Depends(event_sender)],  # a caller who may send events hears it is none
+    )
+    async def unknown_event(event: str) -> Response:
+        """An event name that no caller sends."""
+        if event_spec(event) is not None:
+            why = f"{event} is a clock event: a sweep fires it when it is due, not a request"
+        else:
+            why = f"unknown event {event[:40]!r}; callers send {', '.join(callers)}"
+        return problem(404, why, name="UnknownEvent", field="event")
 
-@router.post(
-    "/orders/{order_id}/events/{event}",
-    include_in_schema=False,
-    dependencies=[Depends(event_sender)],  # a caller who may send events hears it is none
-)
-async def unknown_event(event: str) -> Response:
-    """An event name that no caller sends."""
-    if event in EVENTS:
-        why = f"{event} is a clock event: a sweep fires it when it is due, not a request"
-    else:
-        why = f"unknown event {event[:40]!r}; callers send {', '.join(CALLER_EVENTS)}"
-    return problem(404, why, name="UnknownEvent", field="event")
+    return events

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from .._text import printable_lines
 from ..application import list_orders as list_page
 from ..application import redeliver
-from ..declaration._table import STATES, TABLE
+from ..declaration._definition import known_final_states, known_states
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
 from ..runtime._machine import MAX_ID_LENGTH
@@ -264,7 +264,7 @@ async def home(request: Request, service: ServiceDep, viewer: ViewerDep) -> Resp
         request,
         "home.html",
         title="Orders",
-        states=[(s, counts.get(s, 0), s in TABLE.final_states) for s in STATES],
+        states=[(s, counts.get(s, 0), s in known_final_states()) for s in known_states()],
         total=sum(counts.values()),
         near=[
             {
@@ -310,7 +310,7 @@ async def orders(
     """Orders in one state (or all), a page at a time."""
     if viewer is None:
         return _login_page(request)
-    chosen = state if state in STATES else None
+    chosen = state if state in known_states() else None
     try:
         page = await service.store.run(list_page, state=chosen, cursor=cursor or None, limit=_PAGE)
     except InvalidInput:  # a cursor not ours: the first page
@@ -322,7 +322,7 @@ async def orders(
         "orders.html",
         title=f"Orders in {chosen}" if chosen else "All orders",
         state=chosen,
-        states=STATES,
+        states=known_states(),
         rows=[
             {
                 "order_id": r.order_id,

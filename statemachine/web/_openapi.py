@@ -25,8 +25,8 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, Header
 from starlette.responses import Response
 
+from ..declaration._definition import known_events, known_states
 from ..declaration._records import CLAIM_REASONS, FireResult
-from ..declaration._table import EVENTS, STATES
 from ..schema import AMOUNT_PATTERN, event_schema, order_schema, record_schema
 from ..store import DeliveryState, DeliveryTry, LogEntry, OrderRow, OutboxItem
 from ._problems import PROBLEM_JSON
@@ -326,13 +326,13 @@ def components() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "StateName": {
             "type": "string",
-            "enum": list(STATES),
-            "description": "A state of the machine's table",
+            "enum": list(known_states()),
+            "description": "A state of a registered definition's table",
         },
         "EventName": {
             "type": "string",
-            "enum": list(EVENTS),
-            "description": "An event of the machine's table",
+            "enum": list(known_events()),
+            "description": "An event of a registered definition's table",
         },
         "ClaimReason": {
             "type": "string",
@@ -341,12 +341,15 @@ def components() -> dict[str, Any]:
             "service reads any text and refuses another reason with R8's 422",
         },
     }
-    for event in EVENTS:
+    for event in known_events():
         _put(schemas, f"{event}_payload", event_schema(event))
     _put(schemas, "Order", order_schema())
     for record in (FireResult, LogEntry, OrderRow, OutboxItem, DeliveryState, DeliveryTry):
         _put(schemas, record.__name__, record_schema(record))
     schemas["NewOrder"] = copy.deepcopy(_NEW_ORDER)
+    from ._migrations import MIGRATION_SCHEMAS  # the route's module reads this one's
+
+    schemas.update(copy.deepcopy(MIGRATION_SCHEMAS))
     schemas["Problem"] = copy.deepcopy(_PROBLEM)
     schemas.update(copy.deepcopy(_ANSWERS))
     for (schema_name, member), named in _NAMED.items():

@@ -61,6 +61,7 @@ async def create_order(request: Request, caller: Writer) -> Response:
         now=dt.datetime.now(dt.UTC),
         max_skew=service.settings.skew,
         actor=caller.actor,
+        definition=service.settings.new_orders,
     )
     order = created.order
     root = str(request.scope.get("root_path", "")).rstrip("/")  # where the app is mounted

@@ -25,7 +25,7 @@ from ..application import (
     parse_moment,
     parse_new_order,
 )
-from ..declaration._table import EVENTS, STATES
+from ..declaration._definition import event_spec, known_states
 from ..errors import InvalidInput
 from ..runtime._machine import MAX_ID_LENGTH
 
@@ -101,8 +101,9 @@ def new_order(data: dict[str, Any]) -> NewOrder:
 
 def state_filter(state: str | None) -> str | None:
     """A listing's ``state``: one of the table's states."""
-    if state is not None and state not in STATES:
-        raise InvalidInput(f"state must be one of {', '.join(STATES)}", field="state")
+    states = known_states()
+    if state is not None and state not in states:
+        raise InvalidInput(f"state must be one of {', '.join(states)}", field="state")
     return state
 
 
@@ -140,7 +141,7 @@ def explain_request(
     would be (:func:`parse_event`): ``at`` (``now`` if left out), ``event_id`` and the event's
     data from the query string (``true`` and ``false`` for its flags); a key given twice is
     refused, as in a JSON body."""
-    spec = EVENTS.get(event)
+    spec = event_spec(event)
     flags = {p.name for p in spec.params if p.kind == "flag"} if spec else set()
     body: dict[str, Any] = {}
     for key, value in query:

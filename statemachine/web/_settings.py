@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..application import RELAY_DEFAULTS
+from ..declaration._definition import DEFAULT_DEFINITION, load_definitions, resolve
 from ..errors import InvalidInput
 from ._credentials import Credential, Credentials, credentials_from_env
 
@@ -38,6 +39,8 @@ ENV: Final[dict[str, str]] = {
     "relay_concurrency": "ORDERFSM_RELAY_CONCURRENCY",
     "near_hours": "ORDERFSM_NEAR_HOURS",
     "session_hours": "ORDERFSM_SESSION_HOURS",
+    "definitions": "ORDERFSM_DEFINITIONS",
+    "new_orders": "ORDERFSM_NEW_ORDERS",
 }
 """The environment variable of each setting."""
 
@@ -115,6 +118,12 @@ class Settings:
     """The inspector lists orders whose next deadline falls within this many hours."""
     session_hours: float = 8.0
     """How long an inspector's sign-in lasts, in hours."""
+    definitions: str | None = None
+    """Modules whose definitions of the order machine to register (dotted names, separated by
+    commas): ``ORDERFSM_DEFINITIONS``. The service serves their events and reads, replays and
+    judges each order by its own version."""
+    new_orders: str = DEFAULT_DEFINITION
+    """The version new orders are created under: ``ORDERFSM_NEW_ORDERS`` (``orders@1``)."""
     credentials: tuple[Credential, ...] = attrs.field(default=(), repr=False, converter=tuple)
     """Named credentials with roles (:mod:`._credentials`): the file ``ORDERFSM_CREDENTIALS``
     names, and each ``ORDERFSM_CREDENTIAL_<NAME>``; beside those of ``token``,
@@ -188,6 +197,17 @@ class Settings:
             if value < 1:
                 raise InvalidInput(f"{ENV[name]} must be at least 1, got {value!r}", field=name)
         self.registry()  # two credentials with one name or one secret: refused here
+        if self.definitions:
+            try:
+                load_definitions(self.definitions)
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"{ENV['definitions']}: {exc.message}", field="definitions"
+                ) from None
+        try:
+            resolve(self.new_orders, ENV["new_orders"])
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="new_orders") from None
         if self.relay_url is not None:
             parts = urlsplit(self.relay_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -232,7 +252,17 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-_TEXT: Final = frozenset({"token", "read_token", "webhook_secret", "relay_url", "relay_secret"})
+_TEXT: Final = frozenset(
+    {
+        "token",
+        "read_token",
+        "webhook_secret",
+        "relay_url",
+        "relay_secret",
+        "definitions",
+        "new_orders",
+    }
+)
 
 
 def _number(kind: type[int] | type[float], variable: str, raw: str, name: str) -> int | float:

@@ -136,7 +136,7 @@ def apply_cmd(
                 for number, text, length in read_lines(stream):
                     last = number
                     with stop.holding():  # Ctrl-C lets the line in hand finish first
-                        outcome = _apply_line(store, number, text, skew, who)
+                        outcome = _apply_line(store, number, text, skew, who, invocation.new_orders)
                         counts[outcome.kind] += 1
                         if as_json:
                             emit(outcome.to_dict())
@@ -197,7 +197,12 @@ class _Interrupt:
 
 
 def _apply_line(
-    store: OrderStore, number: int, text: str | None, skew: dt.timedelta | None, actor: Actor
+    store: OrderStore,
+    number: int,
+    text: str | None,
+    skew: dt.timedelta | None,
+    actor: Actor,
+    definition: str | None = None,
 ) -> _Outcome:
     """Apply one line in its own transaction; what became of it. Never raises for the line's
     own faults (a request error: an unknown order too); a store fault stops the run."""
@@ -208,7 +213,7 @@ def _apply_line(
     except InvalidInput as exc:
         return _Outcome(number, "invalid", *named(text), error=exc)
     if isinstance(request, NewOrder):
-        return _create(store, number, request, skew, actor)
+        return _create(store, number, request, skew, actor, definition)
     return _fire(store, number, request, skew, actor)
 
 
@@ -251,12 +256,25 @@ def _fire(
 
 
 def _create(
-    store: OrderStore, number: int, request: NewOrder, skew: dt.timedelta | None, actor: Actor
+    store: OrderStore,
+    number: int,
+    request: NewOrder,
+    skew: dt.timedelta | None,
+    actor: Actor,
+    definition: str | None,
 ) -> _Outcome:
     oid = request.order_id
     now = None if skew is None else dt.datetime.now(dt.UTC)  # the command line's own clock
     try:
-        created = create(store, request, source=SOURCE, now=now, max_skew=skew, actor=actor)
+        created = create(
+            store,
+            request,
+            source=SOURCE,
+            now=now,
+            max_skew=skew,
+            actor=actor,
+            definition=definition,
+        )
     except (OrderExists, InvalidInput) as exc:
         return _Outcome(number, "invalid", oid, "create", error=exc)
     order = created.order

@@ -8,6 +8,7 @@ import click
 from rich.text import Text
 
 from ...application import NewOrder
+from ...declaration._definition import resolve
 from ...errors import InvalidInput, OrderError, OrderExists
 from ...runtime._order import Order
 from .._codes import ExitCode
@@ -45,7 +46,7 @@ def import_cmd(invocation: Invocation, orders: str) -> ExitCode:
         for number, text, length in read_lines(stream):
             advance(length)
             try:
-                order = _order_of(number, text)
+                order = _order_of(number, text, invocation.new_orders)
             except InvalidInput as refused:
                 bad.append((number, refused))
                 continue
@@ -88,7 +89,7 @@ def import_cmd(invocation: Invocation, orders: str) -> ExitCode:
     return ExitCode.OK
 
 
-def _order_of(number: int, text: str | None) -> Order:
+def _order_of(number: int, text: str | None, definition: str | None = None) -> Order:
     """The order line ``number`` of ``orderfsm import`` describes: the fields of a create
     line (its "kind" may be left out), or an order's whole JSON form."""
     if text is None:
@@ -100,5 +101,11 @@ def _order_of(number: int, text: str | None) -> Order:
         request = parse_request(raw, kind="create")
         if not isinstance(request, NewOrder):
             raise InvalidInput("an import line creates an order", field="kind")
-        return Order.create(request.order_id, request.amount, request.currency, request.paid_at)  # type: ignore[arg-type]
+        return Order.begin(
+            request.order_id,
+            request.amount,
+            request.currency,
+            request.paid_at,
+            table=None if definition is None else resolve(definition).table,
+        )
     return Order.from_dict(json.loads(text))
