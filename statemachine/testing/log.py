@@ -25,7 +25,13 @@ key           value
 ``data``      optional: the event's keyword data, amounts as decimal strings; for
               ``"created"``: ``{"amount": "25.00", "currency": "USD"}``
 ``state``     optional: the state the service recorded after the event; compared when given
+``definition`` optional: the version of the machine that decided the event (``orders@1``);
+              on ``"created"``, the version the order was created under; compared when given
 ============  ===========================================================================
+
+An order moved to another version has a ``definition_migrated`` record (``data``: ``from``,
+``to``, ``plan`` and the deadlines it carried; ``state``: the state it was mapped to): the
+records after it are judged by the version it moved to, as a store replays it.
 
 >>> lines = [
 ...     '{"order_id": "A1", "event": "created", "at": "2026-03-02T10:00:00+08:00",'
@@ -56,9 +62,10 @@ from typing import Any, Final
 
 import attrs
 
+from ..declaration._definition import definition_of, event_spec, resolve
 from ..declaration._policy import Policy
-from ..declaration._table import EVENTS, INITIAL_STATE
 from ..errors import EventRejected, InvalidInput, OrderError
+from ..runtime._migration import MIGRATED, decided_by, start_table, switch
 from ..runtime._order import Order
 
 __all__ = [
@@ -91,6 +98,7 @@ class LogRecord:
     event_id: str | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
     state: str | None = None
+    definition: str | None = None
 
 
 @attrs.frozen
@@ -215,10 +223,11 @@ def _read(line: int, raw: object) -> LogRecord:
     state = raw.get("state")
     if "seq" in raw and "to_state" in raw:  # a store's log entry: what the store derived
         state = raw.get("to_state") if state is None else state  # is not event data
-        spec = EVENTS.get(str(raw["event"]))
+        spec = event_spec(str(raw["event"]))
         if spec is not None:
             data = {k: v for k, v in data.items() if k in spec.param_names}
     event_id = raw.get("event_id")
+    definition = raw.get("definition")
     return LogRecord(
         line,
         str(raw["order_id"]),
@@ -227,6 +236,7 @@ def _read(line: int, raw: object) -> LogRecord:
         None if event_id is None else str(event_id),
         dict(data),
         None if state is None else str(state),
+        None if definition is None else str(definition),
     )
 
 
@@ -238,6 +248,7 @@ def record_of(
     data: Mapping[str, object] | None = None,
     event_id: str | None = None,
     state: str | None = None,
+    definition: str | None = None,
 ) -> dict[str, Any]:
     """A JSON-safe record in the format :func:`check_log` reads (amounts as decimal strings)."""
     out: dict[str, Any] = {"order_id": order_id, "event": event, "at": at.isoformat()}
@@ -247,26 +258,45 @@ def record_of(
         out["data"] = {k: v if isinstance(v, bool) else str(v) for k, v in data.items()}
     if state is not None:
         out["state"] = state
+    if definition is not None:
+        out["definition"] = definition
     return out
 
 
 def log_of(order: Order) -> list[dict[str, Any]]:
-    """The records a faithful service would have written for ``order``: its creation, then
-    one per history record (keeping only the event's own keyword data)."""
+    """The records a faithful service would have written for ``order``: its creation (under
+    the version it was created under), then one per history record (keeping only the event's
+    own keyword data; a migration record whole), each naming the version that decided it."""
+    start = start_table(order.history, order.table)
+    first = definition_of(start)
+    decided = decided_by(order) if order.definition is not None else (None,) * len(order.history)
     out = [
         record_of(
             order.order_id,
             CREATED,
             order.paid_at,
             data={"amount": order.amount, "currency": order.currency},
-            state=INITIAL_STATE,
+            state=start.initial_state,
+            definition=None if first is None else first.key,
         )
     ]
-    for h in order.history:
-        params = {p.name for p in EVENTS[h.event].params}
-        data = {k: v for k, v in h.data.items() if k in params}
+    for h, version in zip(order.history, decided, strict=True):
+        spec = event_spec(h.event)
+        data = (
+            dict(h.data)
+            if spec is None
+            else {k: v for k, v in h.data.items() if k in spec.param_names}
+        )
         out.append(
-            record_of(order.order_id, h.event, h.at, data=data, event_id=h.event_id, state=h.dest)
+            record_of(
+                order.order_id,
+                h.event,
+                h.at,
+                data=data,
+                event_id=h.event_id,
+                state=h.dest,
+                definition=version,
+            )
         )
     return out
 
@@ -274,14 +304,31 @@ def log_of(order: Order) -> list[dict[str, Any]]:
 def _create(
     order_id: str, paid_at: dt.datetime, data: Mapping[str, Any], policy: Policy | None
 ) -> Order:
-    """The order a ``created`` record describes (:class:`OrderError` if it cannot be made)."""
-    return Order.create(
+    """The order a ``created`` record describes (:class:`OrderError` if it cannot be made),
+    under the version it names (``definition``; ``orders@1`` if none)."""
+    version = data.get("definition")
+    return Order.begin(
         order_id,
-        data.get("amount"),  # type: ignore[arg-type]
-        data.get("currency"),  # type: ignore[arg-type]
+        data.get("amount"),
+        data.get("currency"),
         paid_at,
-        policy=data.get("policy", policy),
+        data.get("policy", policy),
+        table=None if version is None else resolve(version, "definition").table,
     )
+
+
+def _step(
+    order: Order, event: str, at: dt.datetime, event_id: str | None, data: Mapping[str, Any]
+) -> bool:
+    """Apply one recorded step to ``order``: an event through the rules, or a migration
+    record (its ``event_id`` slot holds the state it mapped the order to); whether it changed
+    the order (a duplicate, R15, does not)."""
+    if event == MIGRATED:
+        if event_id is None:
+            raise InvalidInput("a definition_migrated record needs its state", field="state")
+        switch(order, at, order.state, event_id, None, {k: str(v) for k, v in data.items()})
+        return True
+    return not order.fire(event, at=at, event_id=event_id, **data).duplicate
 
 
 _Step = tuple[str, dt.datetime, str | None, Mapping[str, Any]]
@@ -334,7 +381,7 @@ class _FinishedOrders:
         (_, paid_at, _, created), *applied = trail
         order = _create(order_id, paid_at, created, self._policy)
         for event, at, event_id, data in applied:
-            order.fire(event, at=at, event_id=event_id, **data)
+            _step(order, event, at, event_id, data)
         return order, trail
 
     def _spill(self, order_id: str, trail: list[_Step]) -> None:
@@ -421,11 +468,14 @@ def check_log(
     problems: list[LogProblem] = []
     count = 0
     for given in created:
-        fresh = Order.create(
-            given.order_id, given.amount, given.currency, given.paid_at, policy=given.policy
+        start = start_table(given.history, given.table)
+        fresh = Order.begin(
+            given.order_id, given.amount, given.currency, given.paid_at, given.policy, table=start
         )
         ids.append(fresh.order_id)
-        seen_created = {"amount": given.amount, "currency": given.currency}
+        seen_created: dict[str, Any] = {"amount": given.amount, "currency": given.currency}
+        if fresh.definition is not None:
+            seen_created["definition"] = fresh.definition
         trails[fresh.order_id] = [
             (CREATED, fresh.paid_at, None, {**seen_created, "policy": given.policy})
         ]
@@ -446,14 +496,17 @@ def check_log(
             if rec.order_id in made:
                 problems.append(LogProblem(line, rec.order_id, "a second 'created' record"))
                 continue
+            data = rec.data
+            if rec.definition is not None and "definition" not in data:
+                data = {**data, "definition": rec.definition}
             try:
-                order = _create(rec.order_id, rec.at, rec.data, policy)
+                order = _create(rec.order_id, rec.at, data, policy)
             except OrderError as exc:
                 problems.append(LogProblem(line, rec.order_id, f"cannot create the order: {exc}"))
                 continue
             ids.append(rec.order_id)
             made.add(rec.order_id)
-            trail = [(CREATED, rec.at, None, rec.data)]
+            trail = [(CREATED, rec.at, None, data)]
         elif rec.order_id not in made:
             problems.append(
                 LogProblem(line, rec.order_id, f"{rec.event} before the order's 'created' record")
@@ -464,8 +517,9 @@ def check_log(
                 kept = finished.get(rec.order_id)
                 assert kept is not None, f"order {rec.order_id} is neither open nor finished"
                 order, trail = kept
+            slot = rec.state if rec.event == MIGRATED else rec.event_id  # see _step
             try:
-                fired = order.fire(rec.event, at=rec.at, event_id=rec.event_id, **rec.data)
+                changed = _step(order, rec.event, rec.at, slot, rec.data)
             except EventRejected as exc:
                 refusals.append(
                     LogRefusal(line, rec.order_id, rec.event, rec.at, exc.state, exc.rule, str(exc))
@@ -473,8 +527,17 @@ def check_log(
             except InvalidInput as exc:
                 problems.append(LogProblem(line, rec.order_id, f"{rec.event}: {exc}"))
             else:
-                if not fired.duplicate:
-                    trail.append((rec.event, rec.at, rec.event_id, rec.data))
+                if changed:
+                    trail.append((rec.event, rec.at, slot, rec.data))
+        if rec.definition is not None and rec.definition != order.definition:
+            problems.append(
+                LogProblem(
+                    line,
+                    rec.order_id,
+                    f"{rec.event}: recorded as decided by {rec.definition}, but the order runs "
+                    f"under {order.definition} there",
+                )
+            )
         if rec.state is not None and rec.state != order.state and rec.order_id not in mismatched:
             mismatched.add(rec.order_id)
             mismatches.append(StateMismatch(line, rec.order_id, rec.event, rec.state, order.state))

@@ -41,11 +41,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from ..declaration._definition import resolve
 from ..declaration._money import minor_unit
 from ..declaration._policy import DEFAULT_POLICY, Policy
 from ..declaration._records import CLAIM_REASONS, FireResult, StateName
-from ..declaration._spec import Context, Param, TransitionSpec
-from ..declaration._table import EVENTS, INITIAL_STATE, STATES, TABLE
+from ..declaration._spec import Context, Param, Table, TransitionSpec
+from ..declaration._table import TABLE
 from ..errors import OrderError
 from ..runtime._order import Order
 
@@ -95,15 +96,24 @@ class Start:
     currency: str = "USD"
     paid_at: dt.datetime = DEFAULT_PAID_AT
     policy: Policy = DEFAULT_POLICY
+    definition: str | None = None
+    """The version the order runs under (a registered definition's key; ``None``:
+    ``orders@1``, the shipped table)."""
+
+    @property
+    def table(self) -> Table:
+        """The table of :attr:`definition`."""
+        return TABLE if self.definition is None else resolve(self.definition).table
 
     def new_order(self, order_id: str | None = None) -> Order:
-        """A fresh order in ``paid`` (``order_id`` overrides this start's)."""
+        """A fresh order in its table's initial state (``order_id`` overrides this start's)."""
         return Order.create(
             order_id or self.order_id,
             self.amount,
             self.currency,
             self.paid_at,
             policy=self.policy,
+            definition=self.definition,
         )
 
 
@@ -140,7 +150,7 @@ class Path:
     @property
     def final_state(self) -> StateName:
         """The state the order is in after the last step."""
-        return self.states[-1] if self.states else INITIAL_STATE
+        return self.states[-1] if self.states else self.start.table.initial_state
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -219,21 +229,31 @@ def row_label(row: TransitionSpec, source: StateName) -> str:
     return row.label(source)
 
 
-def transition_targets(policy: Policy | None = None) -> dict[str, tuple[TransitionSpec, str]]:
-    """Every (row, source state) of the table under ``policy``, by :func:`row_label`.
+def _table(definition: str | None) -> Table:
+    return TABLE if definition is None else resolve(definition).table
+
+
+def transition_targets(
+    policy: Policy | None = None, definition: str | None = None
+) -> dict[str, tuple[TransitionSpec, str]]:
+    """Every (row, source state) of the table of ``definition`` (``None``: ``orders@1``)
+    under ``policy``, by :func:`row_label`.
 
     This is what 100% transition coverage means: :func:`transition_cover` takes each of them.
     """
     policy = policy or DEFAULT_POLICY
     return {
         row_label(row, source): (row, source)
-        for row in TABLE.rows_for(policy)
+        for row in _table(definition).rows_for(policy)
         for source in row.sources
     }
 
 
-def refusal_targets(policy: Policy | None = None) -> frozenset[tuple[str, str, str | None]]:
-    """Every ``(state, event, rule)`` refusal the table declares under ``policy``.
+def refusal_targets(
+    policy: Policy | None = None, definition: str | None = None
+) -> frozenset[tuple[str, str, str | None]]:
+    """Every ``(state, event, rule)`` refusal the table of ``definition`` (``None``:
+    ``orders@1``) declares under ``policy``.
 
     For each state and each event without a row from that state: ``R14`` in a final state;
     else the rule of each refusal declared for the pair; else ``None`` (no rule speaks). Plus,
@@ -241,27 +261,28 @@ def refusal_targets(policy: Policy | None = None) -> frozenset[tuple[str, str, s
     be refused by that rule.
     """
     policy = policy or DEFAULT_POLICY
-    rows = TABLE.rows_for(policy)
+    table = _table(definition)
+    rows = table.rows_for(policy)
     has_row = {(s, t.event) for t in rows for s in t.sources}
     out: set[tuple[str, str, str | None]] = set()
-    for state in STATES:
-        for event in EVENTS:
+    for state in table.state_names:
+        for event in table.events:
             if (state, event) not in has_row:
-                out.update((state, event, rule) for rule in TABLE.refusal_rules(state, event))
+                out.update((state, event, rule) for rule in table.refusal_rules(state, event))
     out.update(("*", "*", g.rule) for t in rows for g in t.guards)
     return frozenset(out)
 
 
 def _expected_refusal_rule(order: Order, event: str) -> str | None:
     """The rule the table names for ``event`` in ``order``'s state when no row takes it."""
-    prohibition = TABLE.prohibition_for(order, event)
+    prohibition = order.table.prohibition_for(order, event)
     return None if prohibition is None else prohibition.rule
 
 
 def _selectors(order: Order) -> tuple[str, ...]:
     names = {
         t.when.name
-        for t in TABLE.rows_for(order.policy)
+        for t in order.table.rows_for(order.policy)
         if t.when is not None and order.state in t.sources and t.when(order)
     }
     return tuple(sorted(names))
@@ -269,7 +290,9 @@ def _selectors(order: Order) -> tuple[str, ...]:
 
 def _refusal_conditions(order: Order) -> tuple[bool, ...]:
     return tuple(
-        p.when(order) for p in TABLE.prohibitions if p.when is not None and order.state in p.states
+        p.when(order)
+        for p in order.table.prohibitions
+        if p.when is not None and order.state in p.states
     )
 
 
@@ -279,7 +302,7 @@ def _refusal_conditions(order: Order) -> tuple[bool, ...]:
 
 def _deadlines(order: Order) -> list[dt.datetime]:
     """Every deadline the table compares against that the order holds now."""
-    return [d for deadline in TABLE.deadlines() if (d := deadline.of(order)) is not None]
+    return [d for deadline in order.table.deadlines() if (d := deadline.of(order)) is not None]
 
 
 def _last_at(order: Order) -> dt.datetime:
@@ -339,13 +362,14 @@ def _values(order: Order, param: Param) -> list[object]:
 
 def _data_options(order: Order, event: str) -> Iterator[dict[str, object]]:
     """Every combination of candidate keyword data for ``event`` (omitted optionals first)."""
-    params = EVENTS[event].params
+    params = order.table.events[event].params
     for combo in itertools.product(*(_values(order, p) for p in params)):
         yield {p.name: v for p, v in zip(params, combo, strict=True) if v is not _OMIT}
 
 
-def _context(event: str, at: dt.datetime, data: Mapping[str, object]) -> Context:
-    parsed: dict[str, Any] = {p.name: data.get(p.name, p.default) for p in EVENTS[event].params}
+def _context(order: Order, event: str, at: dt.datetime, data: Mapping[str, object]) -> Context:
+    spec = order.table.events[event]
+    parsed: dict[str, Any] = {p.name: data.get(p.name, p.default) for p in spec.params}
     return Context(event, at, None, parsed)
 
 
@@ -356,7 +380,7 @@ def _valid_step(order: Order, row: TransitionSpec) -> Step | None:
         if not all(g.allows(order, time_ctx) for g in row.guards if not g.needs_data):
             continue
         for data in _data_options(order, row.event):
-            ctx = _context(row.event, at, data)
+            ctx = _context(order, row.event, at, data)
             if all(g.allows(order, ctx) for g in row.guards):
                 return Step(row.event, data, at)
     return None
@@ -366,7 +390,7 @@ def _refused_by(order: Order, row: TransitionSpec, k: int) -> Step | None:
     """A step that guards before ``k`` admit and guard ``k`` of ``row`` refuses, if any."""
     for at in _times(order):
         for data in _data_options(order, row.event):
-            ctx = _context(row.event, at, data)
+            ctx = _context(order, row.event, at, data)
             if all(g.allows(order, ctx) for g in row.guards[:k]) and not row.guards[k].allows(
                 order, ctx
             ):
@@ -395,8 +419,9 @@ class _Node:
 def next_steps(order: Order) -> list[tuple[TransitionSpec, Step]]:
     """Every row the order's state offers, each with the earliest step its guards admit."""
     out: list[tuple[TransitionSpec, Step]] = []
-    for event in EVENTS:
-        for row in TABLE.candidates(order, event):
+    table = order.table
+    for event in table.events:
+        for row in table.candidates(order, event):
             step = _valid_step(order, row)
             if step is not None:
                 out.append((row, step))
@@ -407,7 +432,7 @@ def admits(order: Order, row: TransitionSpec, step: Step) -> bool:
     """Whether ``row``'s guards all admit ``step`` (data and time) for ``order`` now."""
     if step.at < _last_at(order):
         return False
-    ctx = _context(row.event, step.at, step.data)
+    ctx = _context(order, row.event, step.at, step.data)
     return all(g.allows(order, ctx) for g in row.guards)
 
 
@@ -457,10 +482,12 @@ def _root(start: Start) -> _Node:
     return _Node(start.new_order(), (), (), ())
 
 
-def _start(start: Start | None, policy: Policy | None) -> Start:
+def _start(start: Start | None, policy: Policy | None, definition: str | None = None) -> Start:
     start = start or Start()
     if policy is not None:
         start = attrs.evolve(start, policy=policy)
+    if definition is not None:
+        start = attrs.evolve(start, definition=resolve(definition).key)
     return start
 
 
@@ -472,12 +499,15 @@ def _path(start: Start, node: _Node, path_id: str) -> Path:
 # The three generators
 
 
-def shortest_paths(*, start: Start | None = None, policy: Policy | None = None) -> tuple[Path, ...]:
-    """The shortest path to each state, in the order of :data:`~statemachine.declaration.STATES`.
+def shortest_paths(
+    *, start: Start | None = None, policy: Policy | None = None, definition: str | None = None
+) -> tuple[Path, ...]:
+    """The shortest path to each state, in the order of the table's states (``definition``:
+    a registered version's, ``orders@1`` by default).
 
     A state no generated step reaches raises :class:`AssertionError` naming it.
     """
-    return _shortest_paths(_start(start, policy))
+    return _shortest_paths(_start(start, policy, definition))
 
 
 @lru_cache(maxsize=16)
@@ -485,17 +515,18 @@ def _shortest_paths(start: Start) -> tuple[Path, ...]:
     first: dict[str, _Node] = {}
     for node, _ in _explore(_root(start)):
         first.setdefault(node.order.state, node)
-    missing = [s for s in STATES if s not in first]
+    states = start.table.state_names
+    missing = [s for s in states if s not in first]
     if missing:
         raise AssertionError(f"no generated path reaches {', '.join(missing)}")
     return tuple(
         _path(start, first[s], f"to-{s}:{'>'.join(st.event for st in first[s].steps) or 'start'}")
-        for s in STATES
+        for s in states
     )
 
 
 def transition_cover(
-    *, start: Start | None = None, policy: Policy | None = None
+    *, start: Start | None = None, policy: Policy | None = None, definition: str | None = None
 ) -> tuple[Path, ...]:
     """A few paths that together take every row of the table from each of its sources.
 
@@ -503,7 +534,7 @@ def transition_cover(
     from where it stands, then a new path starts from a fresh order. A row no generated step can
     take raises :class:`AssertionError` naming it.
     """
-    return _transition_cover(_start(start, policy))
+    return _transition_cover(_start(start, policy, definition))
 
 
 def _nearest(root: _Node, wanted: set[str]) -> tuple[_Node, str, Step] | None:
@@ -516,7 +547,7 @@ def _nearest(root: _Node, wanted: set[str]) -> tuple[_Node, str, Step] | None:
 
 @lru_cache(maxsize=16)
 def _transition_cover(start: Start) -> tuple[Path, ...]:
-    wanted = set(transition_targets(start.policy))
+    wanted = set(transition_targets(start.policy, start.definition))
     paths: list[Path] = []
     while wanted:
         node = _root(start)
@@ -534,7 +565,7 @@ def _transition_cover(start: Start) -> tuple[Path, ...]:
 
 
 def refusal_cover(
-    *, start: Start | None = None, policy: Policy | None = None
+    *, start: Start | None = None, policy: Policy | None = None, definition: str | None = None
 ) -> tuple[RefusalCase, ...]:
     """For every refused (state, event) pair, and every guard that can refuse, one case.
 
@@ -543,7 +574,7 @@ def refusal_cover(
     the state does not take gives a ``"state"`` case, and every guard of a row it does take
     gives a ``"guard"`` case if some candidate data or time makes it the first guard to refuse.
     """
-    return _refusal_cover(_start(start, policy))
+    return _refusal_cover(_start(start, policy, definition))
 
 
 @lru_cache(maxsize=16)
@@ -560,8 +591,8 @@ def _refusal_cover(start: Start) -> tuple[RefusalCase, ...]:
         selectors = situation[1]
         where = f"{order.state}[{','.join(selectors)}]" if selectors else order.state
         path = _path(start, node, f"to-{where}")
-        for event in EVENTS:
-            rows = TABLE.candidates(order, event)
+        for event in order.table.events:
+            rows = order.table.candidates(order, event)
             if not rows:
                 rule = _expected_refusal_rule(order, event)
                 target: tuple[object, ...] = ("state", order.state, event, rule)

@@ -39,9 +39,12 @@ _CURRENCIES: Final = ("USD", "EUR", "JPY", "KWD")
 
 
 @st.composite
-def starts(draw: st.DrawFn, *, policy: Policy | None = None) -> Start:
+def starts(
+    draw: st.DrawFn, *, policy: Policy | None = None, definition: str | None = None
+) -> Start:
     """How a fresh order is created: an amount in a currency's minor unit, paid at a moment
-    of 2026 (a year with an official working-day schedule) in one of a few time zones."""
+    of 2026 (a year with an official working-day schedule) in one of a few time zones, under
+    ``definition`` (a registered version's key; ``None``: ``orders@1``)."""
     from zoneinfo import ZoneInfo
 
     currency = draw(st.sampled_from(_CURRENCIES))
@@ -53,12 +56,12 @@ def starts(draw: st.DrawFn, *, policy: Policy | None = None) -> Start:
     )
     paid_at = local.replace(tzinfo=ZoneInfo(draw(st.sampled_from(_ZONES))))
     order_id = f"ORDER-{draw(st.integers(min_value=1, max_value=10**6))}"
-    return Start(order_id, amount, currency, paid_at, policy or Start().policy)
+    return Start(order_id, amount, currency, paid_at, policy or Start().policy, definition)
 
 
 def _varied(draw: st.DrawFn, order: Order, row: TransitionSpec, base: Step) -> Step:
     """``base`` with a later time and other data, if the guards still admit it."""
-    spec = EVENTS[row.event]
+    spec = order.table.events[row.event]
     data: dict[str, object] = dict(base.data)
     places = minor_unit(order.currency)
     for p in spec.params:
@@ -94,9 +97,11 @@ def valid_paths(
     start: Start | None = None,
     policy: Policy | None = None,
     max_steps: int = 12,
+    definition: str | None = None,
 ) -> Path:
-    """A path of up to ``max_steps`` steps that a fresh order accepts, step by step."""
-    start = start if start is not None else draw(starts(policy=policy))
+    """A path of up to ``max_steps`` steps that a fresh order accepts, step by step (under
+    ``definition``, a registered version's key, unless ``start`` says)."""
+    start = start if start is not None else draw(starts(policy=policy, definition=definition))
     order = start.new_order()
     steps: list[Step] = []
     states: list[StateName] = []
