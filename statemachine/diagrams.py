@@ -44,11 +44,13 @@ import attrs
 
 from ._text import printable
 from .declaration._checks import ENGINE_RULES
+from .declaration._definition import event_spec, resolve
 from .declaration._records import StateName
 from .declaration._rules import RULES
-from .declaration._spec import TransitionSpec
-from .declaration._table import EVENTS, FINAL_STATES, INITIAL_STATE, STATES, TABLE, TRANSITIONS
+from .declaration._spec import Table, TransitionSpec
+from .declaration._table import FINAL_STATES, STATES, TABLE
 from .errors import GraphvizMissing
+from .runtime._migration import MIGRATED, start_table
 
 if TYPE_CHECKING:
     from .declaration._policy import Policy
@@ -116,7 +118,8 @@ class Edge:
     @property
     def clock(self) -> bool:
         """Whether the clock sends this event (not the customer, merchant or supplier)."""
-        return EVENTS[self.row.event].clock
+        spec = event_spec(self.row.event)
+        return spec is not None and spec.clock
 
     @property
     def internal(self) -> bool:
@@ -162,9 +165,11 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def edges(policy: Policy | None = None) -> tuple[Edge, ...]:
-    """Every edge, in table order. With ``policy``, only the rows that exist under it."""
-    rows = TRANSITIONS if policy is None else TABLE.rows_for(policy)
+def edges(policy: Policy | None = None, table: Table | None = None) -> tuple[Edge, ...]:
+    """Every edge of ``table`` (the shipped one by default), in table order. With
+    ``policy``, only the rows that exist under it."""
+    table = TABLE if table is None else table
+    rows = table.rows if policy is None else table.rows_for(policy)
     return tuple(Edge(row, source) for row in rows for source in row.sources)
 
 
@@ -182,14 +187,20 @@ class JourneyStep:
 
 
 def journey_steps(order: Order) -> tuple[JourneyStep, ...]:
-    """The edges ``order`` took, in order, from its history.
+    """The edges ``order`` took, in order, from its history, each in the table of the version
+    that decided it (a ``definition_migrated`` record is no edge: it is left out, its number
+    kept).
 
     ``ValueError`` if a history record matches no row of the table (the order was not made by
     this machine).
     """
     steps = []
+    table = start_table(order.history, order.table)
     for number, record in enumerate(order.history, start=1):
-        row = TABLE.row_taken(record.event, record.source, record.dest, order.policy)
+        if record.event == MIGRATED:
+            table = resolve(record.data.get("to"), "to").table
+            continue
+        row = table.row_taken(record.event, record.source, record.dest, order.policy)
         if row is None:
             raise ValueError(
                 f"history record {number} of order {order.order_id} ({record.event} from "
@@ -204,19 +215,23 @@ def journey_steps(order: Order) -> tuple[JourneyStep, ...]:
 
 
 def _state_label(
-    state: StateName, internal: Sequence[tuple[Sequence[str], str, bool]], *, current: bool
+    table: Table,
+    state: StateName,
+    internal: Sequence[tuple[Sequence[str], str, bool]],
+    *,
+    current: bool,
 ) -> str:
     """A state box: name, meaning, and below a rule the internal transitions (UML style), each
     given as (text, colour, taken)."""
     head = f"<B>{_html(state)}</B>"
-    if state == INITIAL_STATE:
+    if state == table.initial_state:
         head += " (initial)"
-    elif state in FINAL_STATES:
+    elif state in table.final_states:
         head += " (final)"
     rows = [f"<TR><TD>{head}</TD></TR>"]
     if current:
         rows.append("<TR><TD><I>current state</I></TD></TR>")
-    doc = "<BR/>".join(_html(line) for line in textwrap.wrap(TABLE.state(state).doc, 28))
+    doc = "<BR/>".join(_html(line) for line in textwrap.wrap(table.state(state).doc, 28))
     rows.append(f'<TR><TD><FONT POINT-SIZE="10">{doc}</FONT></TD></TR>')
     if internal:
         rows.append("<HR/>")
@@ -387,13 +402,14 @@ def _build_dot(
     show_switch: bool,
     steps: Sequence[JourneyStep] | None = None,
     current: str | None = None,
+    table: Table = TABLE,
 ) -> str:
-    """DOT for the lifecycle; with ``steps``, a journey over it."""
+    """DOT for the lifecycle of ``table``; with ``steps``, a journey over it."""
     journey = steps is not None
     numbers: dict[Edge, list[int]] = {}
     for step in steps or ():
         numbers.setdefault(step.edge, []).append(step.number)
-    visited = {INITIAL_STATE, *(s.edge.dest for s in steps or ())}
+    visited = {table.initial_state, *(s.edge.dest for s in steps or ())}
 
     internal: dict[str, list[tuple[Sequence[str], str, bool]]] = {}
     for edge in shown:
@@ -410,17 +426,17 @@ def _build_dot(
 
     g = _digraph(name, title)
     g.node("__start__", "", shape="circle", style="filled", fillcolor=_INK, width="0.2")
-    for state in STATES:
+    for state in table.state_names:
         node: dict[str, str] = {}
-        if state in FINAL_STATES:
+        if state in table.final_states:
             node.update(peripheries="2", fillcolor=_FINAL_FILL)
         if journey and state in visited:
             node["fillcolor"] = _VISITED_FILL
         if state == current:
             node.update(fillcolor=_CURRENT_FILL, penwidth="3")
-        label = _state_label(state, internal.get(state, ()), current=state == current)
+        label = _state_label(table, state, internal.get(state, ()), current=state == current)
         g.node(state, label, **node)
-    g.edge("__start__", INITIAL_STATE)
+    g.edge("__start__", table.initial_state)
 
     for edge in shown:
         if edge.internal:
@@ -439,7 +455,7 @@ def _build_dot(
         label = _edge_label(_edge_text(edge, show_switch=show_switch, numbers=taken), bool(taken))
         g.edge(edge.source, edge.dest, label, **attrs_)
 
-    finals = [s for s in STATES if s in FINAL_STATES]
+    finals = [s for s in table.state_names if s in table.final_states]
     with g.subgraph(name="final_states") as same:
         same.attr(rank="same")
         for state in finals:
@@ -450,14 +466,20 @@ def _build_dot(
     return str(g.source)
 
 
-def lifecycle_dot(policy: Policy | None = None) -> str:
-    """The lifecycle as DOT text: every state and every transition of the table.
+def lifecycle_dot(policy: Policy | None = None, table: Table | None = None) -> str:
+    """The lifecycle as DOT text: every state and every transition of ``table`` (the
+    shipped one, ``orders@1``, by default).
 
     Without ``policy``, every row is drawn and a row behind a policy switch says so; with one,
     only the rows that exist under it.
     """
+    table = TABLE if table is None else table
     return _build_dot(
-        "order_lifecycle", "Order lifecycle", edges(policy), show_switch=policy is None
+        "order_lifecycle",
+        "Order lifecycle",
+        edges(policy, table),
+        show_switch=policy is None,
+        table=table,
     )
 
 
@@ -477,10 +499,11 @@ def journey_dot(order: Order) -> str:
     return _build_dot(
         "order_journey",
         f"Journey of order {_dot_text(order.order_id)}: {order.state} after {len(steps)} events",
-        edges(),
+        edges(table=order.table),
         show_switch=True,
         steps=steps,
         current=order.state,
+        table=order.table,
     )
 
 
@@ -514,7 +537,9 @@ def _mermaid(
     numbers: dict[Edge, list[int]] | None = None,
     visited: frozenset[str] = frozenset(),
     current: str | None = None,
+    table: Table = TABLE,
 ) -> str:
+    states, finals = table.state_names, [s for s in table.state_names if s in table.final_states]
     lines = [
         "---",
         f"title: {_yaml_text(title)}",
@@ -528,22 +553,21 @@ def _mermaid(
             f"    classDef visited fill:{_VISITED_FILL},stroke:{_INK}",
             f"    classDef current fill:{_CURRENT_FILL},stroke:{_INK},stroke-width:3px",
         ]
-    for state in STATES:
-        doc = TABLE.state(state).doc
+    for state in states:
+        doc = table.state(state).doc
         lines.append(f'    state "{state}" as {state}')
         lines.append(f"    %% {state} - {doc}")
-    lines.append(f"    [*] --> {INITIAL_STATE}")
+    lines.append(f"    [*] --> {table.initial_state}")
     for edge in shown:
         prefix = ""
         if numbers is not None and edge in numbers:
             prefix = f"({', '.join(map(str, numbers[edge]))}) "
         label = _mermaid_label(edge, prefix=prefix, show_switch=show_switch)
         lines.append(f"    {edge.source} --> {edge.dest} : {label}")
-    lines.extend(f"    {state} --> [*]" for state in STATES if state in FINAL_STATES)
-    finals = [s for s in STATES if s in FINAL_STATES]
+    lines.extend(f"    {state} --> [*]" for state in finals)
     lines.append(f"    class {', '.join(finals)} finalState")
     if numbers is not None:
-        others = [s for s in STATES if s in visited and s != current]
+        others = [s for s in states if s in visited and s != current]
         if others:
             lines.append(f"    class {', '.join(others)} visited")
         if current is not None:
@@ -551,13 +575,17 @@ def _mermaid(
     return "\n".join(lines) + "\n"
 
 
-def lifecycle_mermaid(policy: Policy | None = None) -> str:
-    """The lifecycle as Mermaid ``stateDiagram-v2`` text (renders on code hosts).
+def lifecycle_mermaid(policy: Policy | None = None, table: Table | None = None) -> str:
+    """The lifecycle of ``table`` (the shipped one by default) as Mermaid
+    ``stateDiagram-v2`` text (renders on code hosts).
 
     Edge styles do not exist in Mermaid state diagrams, so clock events say ``(clock)``; final
     states are drawn with a thick border and lead to ``[*]``.
     """
-    return _mermaid("Order lifecycle", edges(policy), show_switch=policy is None)
+    table = TABLE if table is None else table
+    return _mermaid(
+        "Order lifecycle", edges(policy, table), show_switch=policy is None, table=table
+    )
 
 
 def journey_mermaid(order: Order) -> str:
@@ -566,14 +594,16 @@ def journey_mermaid(order: Order) -> str:
     numbers: dict[Edge, list[int]] = {}
     for step in steps:
         numbers.setdefault(step.edge, []).append(step.number)
-    visited = frozenset({INITIAL_STATE, *(s.edge.dest for s in steps)})
+    table = order.table
+    visited = frozenset({table.initial_state, *(s.edge.dest for s in steps)})
     return _mermaid(
         f"Journey of order {printable(order.order_id)} - {order.state} after {len(steps)} events",
-        edges(),
+        edges(table=table),
         show_switch=True,
         numbers=numbers,
         visited=visited,
         current=order.state,
+        table=table,
     )
 
 

@@ -245,6 +245,22 @@ def test_every_rule_holds_under_every_registered_version(plan: Plan, key: str) -
         assert any("risk_close" in c for p in transition_cover(definition=key) for c in p.covers)
 
 
+def test_a_journey_is_drawn_in_each_version_it_went_through(plan: Plan) -> None:
+    """R10: a migrated order's journey numbers the steps each version's table took (the
+    migration record is no edge) and is drawn over the table it runs under now; orders@2's
+    lifecycle shows on_hold."""
+    from statemachine.diagrams import journey_mermaid, journey_steps, lifecycle_mermaid
+
+    moved = _migrated_with_a_goodwill_only_orders_1_allowed(plan)
+    steps = journey_steps(moved)
+    assert [s.number for s in steps] == [1, 2, 3, 4]  # record 5 is the migration
+    assert [s.edge.event for s in steps][-1] == "decline_claim"
+    text = journey_mermaid(moved)
+    assert "on_hold" in text and "(4) decline_claim" in text
+    assert "on_hold" in lifecycle_mermaid(table=resolve("orders@2").table)
+    assert "on_hold" not in lifecycle_mermaid()
+
+
 # --------------------------------------------------------------------------------------------
 # Plans
 

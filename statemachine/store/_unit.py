@@ -374,11 +374,12 @@ class UnitOfWork:
             if expected_version is not None and version != expected_version:
                 raise VersionConflict(order_id, expected_version, version, "rewrite")
             change = Change.starting(read, source, actor)
+            before = order.history
             if not move(order):
                 tx.rollback()
                 return None
-            if order.history[: change.history_from] != read.order.history[: change.history_from]:
-                raise InvalidInput(  # pragma: no cover - a move only appends
+            if order.history[: len(before)] != before:
+                raise InvalidInput(
                     f"order {order_id}: a rewrite may only append to the history", field="history"
                 )
             reads_back(order)

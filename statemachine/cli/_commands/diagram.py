@@ -9,6 +9,7 @@ from typing import Final
 
 import click
 
+from ...declaration._definition import resolve
 from ...diagrams import journey_dot, journey_mermaid, lifecycle_dot, lifecycle_mermaid, render
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
@@ -29,9 +30,19 @@ _SUFFIXES: Final = {".mmd": "mermaid", ".dot": "dot", ".svg": "svg", ".png": "pn
     help="Default: from -o's suffix (.mmd .dot .svg .png), else mermaid.",
 )
 @click.option("-o", "--output", metavar="PATH", help="Write to PATH instead of standard output.")
+@click.option(
+    "--definition",
+    metavar="VERSION",
+    help="The lifecycle of this registered version (default: orders@1); a journey is drawn in "
+    "the order's own.",
+)
 @pass_invocation
 def diagram(
-    invocation: Invocation, order_id: str | None, fmt: str | None, output: str | None
+    invocation: Invocation,
+    order_id: str | None,
+    fmt: str | None,
+    output: str | None,
+    definition: str | None,
 ) -> ExitCode:
     """Draw the lifecycle, or an order's journey from the store.
 
@@ -48,8 +59,11 @@ def diagram(
     if order_id is None:
         if invocation.names_store:
             raise click.UsageError("--db and --dsn name the store of ORDER_ID; give one")
-        mermaid, dot = lifecycle_mermaid(), lifecycle_dot()
+        table = None if definition is None else resolve(definition, "--definition").table
+        mermaid, dot = lifecycle_mermaid(table=table), lifecycle_dot(table=table)
     else:
+        if definition is not None:
+            raise click.UsageError("a journey is drawn in the order's own version: no --definition")
         with invocation.open_store() as store:
             order = store.get(order_id)
         mermaid, dot = journey_mermaid(order), journey_dot(order)
