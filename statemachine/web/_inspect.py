@@ -503,6 +503,7 @@ def _facts(order: Order, zone: ZoneInfo) -> list[tuple[str, str]]:
         ("state", order.state),
         ("amount paid", f"{order.amount} {order.currency}"),
         ("paid at", _local(order.paid_at, zone)),
+        ("rules", order.definition or "an unregistered table"),
     ]
     if order.tracking_number:
         facts.append(("tracking number", order.tracking_number))
