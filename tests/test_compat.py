@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from statemachine import Order
+from statemachine.declaration._table import FINAL_STATES
 from statemachine.runtime._serialize import FORMAT_VERSION
 from statemachine.store import (
     SCHEMA_VERSION,
@@ -52,6 +53,13 @@ def _as_written_now(body: dict[str, Any]) -> dict[str, Any]:
     existed is an ``orders@1`` order."""
     assert "definition" not in body and body["format_version"] < FORMAT_VERSION
     return {**body, "definition": "orders@1", "format_version": FORMAT_VERSION}
+
+
+def _as_read_now(entry: dict[str, Any]) -> dict[str, Any]:
+    """A log entry an earlier release read back, as this release reads the same row: who sent
+    it and their note are unknown (``None``) for one logged before schema 4 kept them, and
+    every event logged before versions existed was decided by ``orders@1``."""
+    return {"actor": None, "note": None, "definition": "orders@1", **entry}
 
 
 @pytest.fixture(params=FOLDERS, ids=[p.name for p in FOLDERS])
@@ -89,7 +97,9 @@ def postgres_copy(folder: Path, pg_base_dsn: str) -> Iterator[str]:
 
 def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[str, Any]) -> None:
     """Every order reads back as the old release read it: state, version, log (events,
-    states, times with their offsets, event ids, sources, data), notifications, outbox."""
+    states, times with their offsets, event ids, sources, data, and from schema 4 who sent
+    each event and their note), notifications, outbox; every order and log entry is
+    ``orders@1``, the only definition there was, and a migration's listing finds them."""
     orders = expected["orders"]
     listed = [row.order_id for row in store.orders(limit=10_000)]  # type: ignore[attr-defined]
     assert listed == sorted(orders)
@@ -97,11 +107,10 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
     for order_id, want in orders.items():
         loaded = store.load(order_id)
         assert (loaded.order.state, loaded.version) == (want["state"], want["version"])
+        assert loaded.order.definition == "orders@1"
         logged = [e.to_dict() for e in store.history(order_id)]
-        assert [(e.pop("actor"), e.pop("note"), e.pop("definition")) for e in logged] == [
-            (None, None, "orders@1")
-        ] * len(logged)  # decided by the only definition there was
-        assert logged == want["history"]  # who sent each event was not kept before schema 4
+        assert all(e["definition"] == "orders@1" for e in logged)
+        assert logged == [_as_read_now(e) for e in want["history"]]
         assert loaded.order.to_dict() == _as_written_now(bodies[order_id])
         queued = store.notifications(order_id)  # type: ignore[attr-defined]
         assert [
@@ -109,6 +118,11 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
         ] == want["notifications"]
         counts[want["state"]] = counts.get(want["state"], 0) + 1
     assert store.state_counts() == counts  # type: ignore[attr-defined]
+    unfinished = sorted(oid for oid, want in orders.items() if want["state"] not in FINAL_STATES)
+    by_definition = {"orders@1": len(unfinished)}  # and so the old release counted, if it did
+    assert store.unfinished_by_definition(FINAL_STATES) == by_definition
+    assert expected.get("unfinished_by_definition", by_definition) == by_definition
+    assert store.unfinished_ids("orders@1", FINAL_STATES, limit=1000) == unfinished
     assert [item.to_dict() for item in store.outbox(limit=10_000)] == expected["outbox"]
     tried = store.deliveries(range(1, 10_000))  # type: ignore[attr-defined]
     assert [
@@ -121,8 +135,10 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
 def _relays_as_left(store: OrderStore, expected: dict[str, Any]) -> None:
     """R6: the old release's outbox goes on under leases: each notification stands as its
     tries left it (a dead letter dead, a retrying one retrying, the rest waiting or
-    delivered), no lease held and no time of queuing known; a relay claims the waiting ones
-    first in their order's queue, and its tries are kept from then on."""
+    delivered); before schema 4 no lease held and no time of queuing known, from schema 4
+    what that release's relay kept reads as it read it (:func:`_kept_by_the_relay`). A relay
+    claims the waiting ones first in their order's queue (one an old relay claimed and
+    left to its lease included), and its tries are kept after the old ones."""
     states = {s.notification_id: s for s in store.delivery_states(limit=1000)}  # type: ignore[attr-defined]
     tried = {d["notification_id"]: d["status"] for d in expected["deliveries"]}
     waiting = {item["id"] for item in expected["outbox"]}
@@ -131,7 +147,11 @@ def _relays_as_left(store: OrderStore, expected: dict[str, Any]) -> None:
             tried.get(nid, ""), "waiting" if nid in waiting else "sent"
         )
         assert state.standing == want, (nid, state)
-        assert (state.leased_until, state.queued_at) == (None, None)
+    if "delivery_states" in expected:
+        _kept_by_the_relay(store, expected, list(states.values()))
+    else:
+        for state in states.values():
+            assert (state.leased_until, state.queued_at) == (None, None)
     now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # past every next try the old release set
     claimed = store.claim("compat", now, dt.timedelta(minutes=1), 1000)  # type: ignore[attr-defined]
     firsts: dict[str, int] = {}
@@ -141,8 +161,54 @@ def _relays_as_left(store: OrderStore, expected: dict[str, Any]) -> None:
     one = claimed[0]
     store.record_delivery(one.id, status="acked", error=None, next_attempt_at=None,  # type: ignore[attr-defined]
                           now=now, answer="HTTP 200", owner="compat")  # fmt: skip
-    assert [t.answer for t in store.tries(one.id)] == ["HTTP 200"]  # type: ignore[attr-defined]
+    before = [t["answer"] for t in expected.get("tries", {}).get(str(one.id), [])]
+    assert [t.answer for t in store.tries(one.id)] == [*before, "HTTP 200"]  # type: ignore[attr-defined]
     assert store.release("compat") == len(claimed) - 1  # type: ignore[attr-defined]
+    for dead in expected.get("dead_letters", []):  # sent again, its old tries kept
+        nid = dead["notification_id"]
+        assert store.redeliver([nid]) == 1
+        again = store.delivery_state(nid)  # type: ignore[attr-defined]
+        assert (again.standing, again.attempts) == ("waiting", 0)
+        assert len(store.tries(nid)) == len(expected["tries"][str(nid)])  # type: ignore[attr-defined]
+
+
+def _kept_by_the_relay(store: OrderStore, expected: dict[str, Any], states: list[Any]) -> None:
+    """Schema 4: what the old release's relay kept reads back as that release read it: where
+    each notification stands (its tries, last answer, next try, a lease left to run out),
+    when each was queued (the database's own clock, so each database's apart), every try,
+    the dead letters, the outbox's depth; and the inspector's sessions, the open one open
+    until this release ends it, the ended one gone."""
+    backend = "postgres" if isinstance(store, PostgresStore) else "sqlite"
+    standing = [{k: v for k, v in s.to_dict().items() if k != "queued_at"} for s in states]
+    assert standing == expected["delivery_states"]
+    assert {
+        str(s.notification_id): None if s.queued_at is None else s.queued_at.isoformat()
+        for s in states
+    } == expected["queued_at"][backend]
+    assert {
+        str(s.notification_id): [t.to_dict() for t in store.tries(s.notification_id)]  # type: ignore[attr-defined]
+        for s in states
+    } == expected["tries"]
+    dead = store.dead_letters(limit=1000)  # type: ignore[attr-defined]
+    assert [d.to_dict() for d in dead] == expected["dead_letters"]
+    assert store.outbox_depth() == expected["outbox_depth"]  # type: ignore[attr-defined]
+    sessions = expected["sessions"]
+    at = dt.datetime.fromisoformat(sessions["at"])
+    for kept in (sessions["open"], sessions["ended"]):
+        found = store.session(kept["id"], at)  # type: ignore[attr-defined]
+        assert kept["reads"] == (
+            None
+            if found is None
+            else {
+                "credential": found.credential,
+                "secret_print": found.secret_print,
+                "csrf": found.csrf,
+                "created_at": found.created_at.isoformat(),
+                "expires_at": found.expires_at.isoformat(),
+            }
+        )
+    assert store.end_session(sessions["open"]["id"])  # type: ignore[attr-defined]
+    assert store.session(sessions["open"]["id"], at) is None  # type: ignore[attr-defined]
 
 
 def _takes_new_events(store: OrderStore, reopen: Any, expected: dict[str, Any]) -> None:
@@ -162,7 +228,14 @@ def _takes_new_events(store: OrderStore, reopen: Any, expected: dict[str, Any]) 
     at = dt.datetime(2026, 12, 20, 10, tzinfo=SHANGHAI)
     for order_id, (event, data) in moves.items():
         applied = store.apply(
-            order_id, event, at=at, source="compat", event_id=f"new-{order_id}", **data
+            order_id,
+            event,
+            at=at,
+            source="compat",
+            event_id=f"new-{order_id}",
+            actor="compat-check",
+            note=f"{event} after the upgrade",
+            **data,
         )
         assert applied.version == old[order_id]["version"] + 1
     swept = store.sweep(LATER, limit=100)
@@ -176,15 +249,16 @@ def _takes_new_events(store: OrderStore, reopen: Any, expected: dict[str, Any]) 
             log = fresh.history(order_id)
             new = log[len(old[order_id]["history"])]  # then, maybe, the clock's
             kept = [e.to_dict() for e in log[: new.seq - 1]]
-            unknown = ("actor", "note", "definition")
-            assert [{k: v for k, v in e.items() if k not in unknown} for e in kept] == (
-                old[order_id]["history"]
-            )
-            assert (new.event, new.source, new.event_id) == (
+            assert kept == [_as_read_now(e) for e in old[order_id]["history"]]
+            assert (new.event, new.source, new.event_id, new.actor, new.note) == (
                 event,
                 "compat",
                 f"new-{order_id}",
+                "compat-check",
+                f"{event} after the upgrade",
             )
+            assert new.definition == "orders@1"
+            assert fresh.get(order_id).definition == "orders@1"
             assert fresh.get(order_id) == store.get(order_id)
         assert fresh.get("AE-2004").state == "refund_pending"
         assert fresh.sweep(LATER) == []
