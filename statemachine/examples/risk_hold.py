@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from ..declaration._calendar import given_window_end, to_local_date
-from ..declaration._definition import Definition, shipped
+from ..declaration._definition import Definition, recorded_fingerprints, shipped
 from ..declaration._effects import _open_refund
 from ..declaration._guards import fmt_money, goodwill_is_partial
 from ..declaration._spec import (
@@ -54,7 +54,7 @@ from ..declaration._spec import (
     guard,
 )
 from ..declaration._table import PAID, REFUND_PENDING, STATE_SPECS, TABLE
-from ..runtime._migration import BEFORE
+from ..runtime._migration import BEFORE, MIGRATED
 
 if TYPE_CHECKING:
     from ..runtime._order import Order
@@ -77,7 +77,7 @@ def move_dispatch_deadline(order: Order, ctx: Context) -> None:
     if isinstance(given, dt.datetime):
         after = given_window_end(given, order.paid_at, order.policy.timezone, "dispatch_deadline")
     else:
-        began = next(r.at for r in reversed(order.history) if r.event == "risk_hold")
+        began = _held_since(order)
         cal = order.policy.business_calendar
         first = to_local_date(began, order.policy.timezone)
         last = to_local_date(ctx.at, order.policy.timezone)
@@ -89,6 +89,17 @@ def move_dispatch_deadline(order: Order, ctx: Context) -> None:
     order.dispatch_deadline = after
     order.check_calendar("dispatch_deadline", after)
     ctx.recorded.update({"dispatch_deadline": after.isoformat(), BEFORE: before.isoformat()})
+
+
+def _held_since(order: Order) -> dt.datetime:
+    """When the order went on hold: the record that brought it into ``on_hold`` (a
+    ``risk_hold``, or a migration that mapped it there)."""
+    for record in reversed(order.history):
+        if record.dest == ON_HOLD.name and record.source != ON_HOLD.name:
+            return record.at
+        if record.dest == ON_HOLD.name and record.event == MIGRATED:
+            return record.at
+    return order.history[-1].at if order.history else order.paid_at
 
 
 @effect("R4")
@@ -180,6 +191,7 @@ DEFINITION: Final = Definition(
     dict(shipped().constants),
     "orders@1 with a risk hold (on_hold: AliExpress RISK_CONTROL) and goodwill refunds of at "
     "most half the amount paid.",
+    recorded=recorded_fingerprints().get("orders@2"),
 )
 """``orders@2``: registered only when this module is named (:func:`~statemachine.declaration.
 load_definitions`)."""

@@ -499,8 +499,14 @@ the cost of structuring a scalar)."""
 
 
 def head_of(order: Order) -> dict[str, Any]:
-    """``order``'s head: the JSON form of the fields in :data:`HEAD_KEYS`."""
-    return {key: CONVERTER.unstructure(getattr(order, key)) for key in HEAD_KEYS}
+    """``order``'s head: the JSON form of the fields in :data:`HEAD_KEYS`, as the order was
+    created (its R1 deadline the one counted at payment, which a hold's release or a
+    migration may have moved since: the record that moved it keeps the new one)."""
+    head = {key: CONVERTER.unstructure(getattr(order, key)) for key in HEAD_KEYS}
+    first = first_dispatch_deadline(order)
+    if first is not order.dispatch_deadline:
+        head["dispatch_deadline"] = CONVERTER.unstructure(first)
+    return head
 
 
 class Logged(NamedTuple):
