@@ -174,3 +174,25 @@ def test_definitions_counts_the_unfinished_orders_of_each_version(
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)["definitions"]
     assert (row["key"], row["unfinished"], row["matches"]) == ("orders@1", 2, True)
+
+
+def _helper(order: object) -> object:
+    return order
+
+
+def _helper_changed(order: object) -> object:
+    return None
+
+
+def _guard_calling_a_helper(order: object, ctx: object) -> object:
+    return _helper(order)
+
+
+def test_a_helper_a_guard_calls_decides_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R5: the fingerprint follows the functions of the guard's own package it calls, and
+    the constants it reads: changing a helper's code changes the guard's fingerprint."""
+    before = _code(_guard_calling_a_helper)
+    monkeypatch.setitem(globals(), "_helper", _helper_changed)
+    assert _code(_guard_calling_a_helper) != before
+    monkeypatch.undo()
+    assert _code(_guard_calling_a_helper) == before

@@ -25,6 +25,7 @@ import json
 import re
 import textwrap
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -60,14 +61,27 @@ LOCK_FILE: Final = "definitions.lock"
 
 
 def _code(fn: Callable[..., Any] | None) -> str | None:
-    """The syntax tree of a function without its docstrings, as text; ``None`` for none."""
+    """The syntax tree of a function without its docstrings, as text, with the trees of the
+    functions of its own package it calls (all the way down: a guard's helpers decide too)
+    and the values of the constants it reads; ``None`` for none."""
     if fn is None:
         return None
-    target = inspect.unwrap(fn)
+    seen: dict[str, Any] = {}
+    _collect(inspect.unwrap(fn), seen)
+    return json.dumps(seen, sort_keys=True, separators=(",", ":"))
+
+
+def _collect(target: Any, seen: dict[str, Any]) -> None:
+    """Put the tree of ``target`` in ``seen`` under its qualified name, then those of the
+    functions and the values of the constants its code names, from its package."""
+    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    if name in seen:
+        return
     try:
         source = textwrap.dedent(inspect.getsource(target))
     except (OSError, TypeError):  # a builtin or a function made at run time: its name
-        return f"<{getattr(target, '__qualname__', repr(target))}>"
+        seen[name] = f"<{name}>"
+        return
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
@@ -79,7 +93,21 @@ def _code(fn: Callable[..., Any] | None) -> str | None:
                 and isinstance(body[0].value.value, str)
             ):
                 node.body = body[1:] or [ast.Pass()]
-    return json.dumps(_tree(tree), separators=(",", ":"))
+    seen[name] = _tree(tree)
+    package = str(getattr(target, "__module__", "")).split(".")[0]
+    names = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
+    scope = getattr(target, "__globals__", {})
+    for used in names:
+        value = scope.get(used)
+        if value is None:
+            continue
+        inner = getattr(value, "fn", None)  # a Guard, an Effect, a When, a Deadline
+        if inner is not None and callable(inner) and not isinstance(value, type):
+            value = inner
+        if inspect.isfunction(value) and value.__module__.split(".")[0] == package:
+            _collect(value, seen)
+        elif isinstance(value, str | int | float | bool | tuple | frozenset | Decimal):
+            seen[f"{name}:{used}"] = _value(value)
 
 
 _NOT_CODE: Final = frozenset({"ctx", "type_comment", "type_params", "kind"})
@@ -185,6 +213,18 @@ class Definition:
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+@cache
+def recorded_fingerprints() -> dict[str, str]:
+    """The fingerprint recorded for each shipped version (``definitions.lock``)."""
+    text = resources.files(__package__).joinpath(LOCK_FILE).read_text(encoding="utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise InvalidInput(f"{LOCK_FILE} must map each version to its fingerprint", field="lock")
+    return data
+
+
 def shipped() -> Definition:
     """The definition this package ships: ``orders@1``, the table of ``RULES.md``."""
     return Definition(
@@ -194,6 +234,7 @@ def shipped() -> Definition:
         Policy(),
         {"CANCELLATION_REASONS": CANCELLATION_REASONS, "CLAIM_REASONS": CLAIM_REASONS},
         "The order lifecycle of RULES.md (R1 to R16).",
+        recorded=recorded_fingerprints().get("orders@1"),
     )
 
 
@@ -323,7 +364,7 @@ def load_definitions(module: str) -> tuple[Definition, ...]:
             continue
         try:
             loaded = importlib.import_module(name)
-        except Exception as exc:  # an import runs the user's code: any error is theirs
+        except (Exception, SystemExit) as exc:  # an import runs the user's code: theirs
             raise InvalidInput(
                 f"definitions module {name!r} cannot be imported: {type(exc).__name__}: {exc}",
                 field="definitions",
@@ -339,15 +380,3 @@ def load_definitions(module: str) -> tuple[Definition, ...]:
             )
         found.extend(register(d) for d in declared)
     return tuple(found)
-
-
-@cache
-def recorded_fingerprints() -> dict[str, str]:
-    """The fingerprint recorded for each shipped version (``definitions.lock``)."""
-    text = resources.files(__package__).joinpath(LOCK_FILE).read_text(encoding="utf-8")
-    data = json.loads(text)
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-    ):
-        raise InvalidInput(f"{LOCK_FILE} must map each version to its fingerprint", field="lock")
-    return data

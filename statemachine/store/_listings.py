@@ -144,6 +144,13 @@ class Listings:
             )
             return {str(key): int(n) for key, n in cur.fetchall()}
 
+    def definitions_used(self) -> dict[str, int]:
+        """How many orders, finished or not, run under each definition, by its key: every
+        version the store needs registered to read its orders."""
+        with self._lock, self._db.statements() as cur:
+            cur.execute("SELECT definition, COUNT(*) FROM orders GROUP BY definition")
+            return {str(key): int(n) for key, n in cur.fetchall()}
+
     def unfinished_ids(
         self,
         definition: str,

@@ -330,6 +330,10 @@ class OrderStore(Protocol):
         """How many orders not in ``final_states`` each definition holds, by its key."""
         ...
 
+    def definitions_used(self) -> dict[str, int]:
+        """How many orders run under each definition, finished or not, by its key."""
+        ...
+
     def unfinished_ids(
         self,
         definition: str,

@@ -166,7 +166,12 @@ class Rows:
         try:
             return resolve(key, "definition").table
         except InvalidInput as exc:
-            raise CorruptOrder(order_id, exc.message, field="definition") from None
+            raise CorruptOrder(
+                order_id,
+                f"it runs under {key!r}, which this process has not registered (the rows may "
+                f"well be sound): {exc.message}",
+                field="definition",
+            ) from None
 
     def version(self, order_id: str, version: object) -> int:
         """``version`` if it is a row version; :class:`CorruptOrder` otherwise."""

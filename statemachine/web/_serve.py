@@ -13,11 +13,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 
 import anyio
 from fastapi import FastAPI
 
+from ..declaration._definition import DEFINITIONS
 from ..errors import InvalidInput, StoreUnavailable
 from ..store import AsyncPostgresStore, AsyncSQLiteStore, AsyncStore
 from ..store._ref import DB_ENV, DSN_ENV, StoreRef, in_memory, store_in_env
@@ -101,6 +103,21 @@ async def _ready(store: AsyncStore) -> None:
     the server starts, then close it."""
     async with store:
         await store.ping()
+        used = await store.run(lambda sync: sync.definitions_used())
+    check_versions(used)
+
+
+def check_versions(used: Mapping[str, int]) -> None:
+    """Refuse a store holding orders under versions this process has not registered: the
+    service would answer 500 for each of them, and list them as corrupt."""
+    missing = {key: n for key, n in used.items() if key not in DEFINITIONS}
+    if missing:
+        held = ", ".join(f"{n} under {key}" for key, n in sorted(missing.items()))
+        raise InvalidInput(
+            f"the store holds orders of versions not registered here ({held}): name the "
+            "module that declares them in ORDERFSM_DEFINITIONS",
+            field="definitions",
+        )
 
 
 _ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+")

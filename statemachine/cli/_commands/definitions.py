@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ...declaration._definition import DEFINITIONS, known_final_states, recorded_fingerprints
+from ...declaration._definition import DEFINITIONS, known_final_states
 from .._codes import ExitCode
 from .._context import Invocation, pass_invocation
 from .._options import json_option, store_options
@@ -27,7 +27,8 @@ __all__ = ["definitions"]
 )
 @json_option(
     'One JSON document: {"definitions": [{"key", "fingerprint", "recorded", "matches", '
-    '"unfinished"}]}.'
+    '"registered", "unfinished", "doc"}]}; a version the store holds that nobody registered is '
+    "listed with registered false."
 )
 @pass_invocation
 def definitions(invocation: Invocation, check: bool) -> ExitCode:
@@ -42,23 +43,37 @@ def definitions(invocation: Invocation, check: bool) -> ExitCode:
     needs a new version. With --db or --dsn, the
     number of unfinished orders each version holds (what must drain before it may go).
     """
-    recorded = recorded_fingerprints()
     unfinished: dict[str, int] | None = None
+    used: dict[str, int] = {}
     if invocation.names_store or invocation.environ.get("ORDERFSM_DB"):
         with invocation.open_store() as store:
             unfinished = store.unfinished_by_definition(known_final_states())
+            used = store.definitions_used()
     rows: list[dict[str, Any]] = []
     for key, definition in DEFINITIONS.items():
         found = definition.fingerprint()
-        kept = definition.recorded or recorded.get(key)
+        kept = definition.recorded
         rows.append(
             {
                 "key": key,
                 "fingerprint": found,
                 "recorded": kept,
                 "matches": kept == found,
+                "registered": True,
                 "unfinished": None if unfinished is None else unfinished.get(key, 0),
                 "doc": definition.doc,
+            }
+        )
+    for key in sorted(set(used) - set(DEFINITIONS)):  # the store needs them; nobody named them
+        rows.append(
+            {
+                "key": key,
+                "fingerprint": None,
+                "recorded": None,
+                "matches": False,
+                "registered": False,
+                "unfinished": None if unfinished is None else unfinished.get(key, 0),
+                "doc": "",
             }
         )
     if invocation.json:
@@ -66,12 +81,33 @@ def definitions(invocation: Invocation, check: bool) -> ExitCode:
     else:
         console = invocation.console
         for row in rows:
+            if not row["registered"]:
+                console.print(
+                    Text(
+                        f"{row['key']}  NOT REGISTERED: the store holds {used[row['key']]} "
+                        f"orders under it (unfinished: {row['unfinished']}); name the module "
+                        "that declares it with --definitions MODULE or ORDERFSM_DEFINITIONS",
+                        style="red",
+                    )
+                )
+                continue
             line = f"{row['key']}  {row['fingerprint'][:16]}"
-            line += "  recorded" if row["matches"] else "  NOT the recorded fingerprint"
+            if row["recorded"] is None:
+                line += "  no fingerprint recorded"
+            else:
+                line += "  recorded" if row["matches"] else "  NOT the recorded fingerprint"
             if row["unfinished"] is not None:
                 line += f"  unfinished orders: {row['unfinished']}"
             console.print(Text(line))
-            if not row["matches"] and check:
+            if row["recorded"] is None and check:
+                console.print(
+                    Text(
+                        f"{row['key']}: record its fingerprint where it is declared: "
+                        f"Definition(..., recorded={row['fingerprint']!r})",
+                        style="red",
+                    )
+                )
+            elif not row["matches"] and check:
                 console.print(
                     Text(
                         f"{row['key']}: its rules changed since its fingerprint was recorded "
@@ -81,5 +117,7 @@ def definitions(invocation: Invocation, check: bool) -> ExitCode:
                     )
                 )
     if check and not all(row["matches"] for row in rows):
+        return ExitCode.FINDINGS
+    if not all(row["registered"] for row in rows):
         return ExitCode.FINDINGS
     return ExitCode.OK
