@@ -57,7 +57,7 @@ from .declaration._definition import Definition, resolve
 from .declaration._policy import Policy
 from .declaration._spec import Table
 from .errors import CorruptOrder, InvalidInput
-from .runtime._machine import require_aware
+from .runtime._machine import MAX_ID_LENGTH, require_aware, require_text
 from .runtime._migration import MIGRATED, migration_data, switch
 from .runtime._order import Order
 from .runtime._serialize import replay
@@ -87,6 +87,12 @@ CLOCKS: Final[Mapping[str, str]] = {
 """The running clocks a plan must say what to do with, and the deadlines they are."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+MAX_PLAN_BYTES: Final = 256 * 1024
+"""The largest plan read: a plan maps a few states; more is a mistake (or an attack)."""
+
+_MOST_PROBLEMS: Final = 20
+"""How many of a plan's problems are listed; the rest are counted."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,7 +211,15 @@ class Plan:
         wrong (every problem, one per line)."""
         file = Path(path)
         try:
-            text = file.read_text(encoding="utf-8")
+            with file.open("rb") as stream:
+                raw = stream.read(MAX_PLAN_BYTES + 1)
+            if len(raw) > MAX_PLAN_BYTES:
+                raise InvalidInput(
+                    f"plan {file}: is larger than {MAX_PLAN_BYTES // 1024} KiB; a plan maps a "
+                    "few states",
+                    field="plan",
+                )
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"plan {file}: cannot be read: {exc}", field="plan") from None
         return cls.parse(text, where=str(file))
@@ -213,10 +227,17 @@ class Plan:
     @classmethod
     def parse(cls, text: str, *, where: str = "plan") -> Plan:
         """The plan TOML ``text`` describes, checked against the registered definitions."""
+        if len(text) > MAX_PLAN_BYTES:
+            raise InvalidInput(
+                f"{where}: is larger than {MAX_PLAN_BYTES // 1024} KiB; a plan maps a few states",
+                field="plan",
+            )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInput(f"{where}: is not TOML: {exc}", field="plan") from None
+        except RecursionError:
+            raise InvalidInput(f"{where}: is nested too deep to be a plan", field="plan") from None
         return cls.from_data(data, where=where)
 
     @classmethod
@@ -333,12 +354,43 @@ class Plan:
 
 
 def _plan_error(where: str, problems: Sequence[str]) -> InvalidInput:
-    lines = "; ".join(problems)
+    lines = "; ".join(problems[:_MOST_PROBLEMS])
+    more = len(problems) - _MOST_PROBLEMS
+    if more > 0:
+        lines += f"; and {more} more"
     return InvalidInput(f"{where}: {len(problems)} problem(s): {lines}", field="plan")
 
 
 def _unfinished(table: Table) -> tuple[str, ...]:
     return tuple(s for s in table.state_names if s not in table.final_states)
+
+
+Shape = tuple[str, bool, bool, bool, tuple[str, ...]]
+
+
+def _shape(order: Order) -> Shape:
+    """What of an order a version's table must have produced: its state, whether a refund is
+    pending, whether it was dispatched and delivered, and which of the state's selectors hold
+    (a cancellation refund or a claim refund pending)."""
+    from .testing.paths import _selectors  # the paths explore the table the same way
+
+    return (
+        order.state,
+        order.pending_refund is not None,
+        order.dispatched_at is not None,
+        order.delivered_at is not None,
+        _selectors(order),
+    )
+
+
+@lru_cache(maxsize=32)
+def _shapes(key: str, policy: Policy) -> frozenset[Shape]:
+    """Every shape an order of the version ``key`` under ``policy`` takes on some path: the
+    test kit's exploration of the table (each distinct situation once)."""
+    from .testing.paths import Start, _explore, _root
+
+    start = Start(policy=policy, definition=key)
+    return frozenset(_shape(node.order) for node, _ in _explore(_root(start)))
 
 
 @lru_cache(maxsize=32)
@@ -364,13 +416,14 @@ def _reachable(table: Table, policy: Policy) -> frozenset[str]:
 # One order
 
 
-Status = Literal["migrates", "migrated", "blocked"]
+Status = Literal["migrates", "migrated", "already", "blocked"]
 
 
 @attrs.frozen
 class Outcome:
-    """What a plan does to one order: it ``migrates`` (a dry run), was ``migrated`` (applied)
-    or is ``blocked``, with the ``reason`` (a short key, counted) and its ``detail``."""
+    """What a plan does to one order: it ``migrates`` (a dry run), was ``migrated`` (applied),
+    runs under the target ``already`` (another run moved it meanwhile) or is ``blocked``,
+    with the ``reason`` (a short key, counted) and its ``detail``."""
 
     order_id: str
     status: Status
@@ -435,6 +488,10 @@ def migrate(order: Order, plan: Plan, now: dt.datetime) -> tuple[Order | None, O
     def blocked(reason: str, detail: str) -> tuple[None, Outcome]:
         return None, Outcome(oid, "blocked", state, plan.states.get(state), reason, detail)
 
+    if order.definition == plan.target:
+        return None, Outcome(
+            oid, "already", state, state, "already", f"it runs under {plan.target}"
+        )
     if order.definition != plan.source:
         return blocked("not_source", f"it runs under {order.definition}, not {plan.source}")
     if order.is_final:
@@ -494,6 +551,20 @@ def _not_runnable(
             "unreachable",
             f"{moved.definition} can never bring an order to {moved.state}",
         )
+    version = moved.definition
+    if version is not None and _shape(moved) not in _shapes(version, moved.policy):
+        state, owed, dispatched, delivered, selectors = _shape(moved)
+        facts = [
+            "a refund pending" if owed else "no refund pending",
+            "dispatched" if dispatched else "not dispatched",
+            "delivered" if delivered else "not delivered",
+            *selectors,
+        ]
+        return (
+            "shape",
+            f"{version} never has an order in {state} with {', '.join(facts)}: no path of its "
+            "table gives one",
+        )
     try:
         moved.refusals(now)
         moved.runtime.clock_due_at(moved)
@@ -543,8 +614,12 @@ class Report:
         if len(found) < self.sample:
             found.append(outcome.order_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types: the plan, counts, reasons with their samples, every outcome."""
+    def to_dict(self, *, every: bool = True) -> dict[str, Any]:
+        """Plain JSON types: the plan, counts, reasons with their samples, and every outcome
+        (``every``), or those of the blocked orders only, the first 1,000."""
+        outcomes = self.outcomes if every else [o for o in self.outcomes if o.status == "blocked"]
+        if not every:
+            outcomes = outcomes[:1000]
         return {
             "plan": self.plan,
             "from": self.source,
@@ -553,7 +628,7 @@ class Report:
             "counts": dict(self.counts),
             "reasons": dict(self.reasons),
             "samples": self.samples,
-            "outcomes": [o.to_dict() for o in self.outcomes],
+            "outcomes": [o.to_dict() for o in outcomes],
         }
 
 
@@ -614,6 +689,8 @@ def apply(
     logged with ``actor``. Blocked orders are left as they were. Stopped half-way, run it
     again: the orders moved already run under the target and are not listed again."""
     now = require_aware(now, "now")
+    if actor is not None:
+        actor = require_text(actor, "actor", limit=MAX_ID_LENGTH)
     plan.check()
     report = Report(plan.name, plan.source, plan.target, False, sample=sample)
     _count_others(store, plan, report)

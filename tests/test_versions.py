@@ -555,3 +555,120 @@ def test_new_orders_are_created_under_the_version_the_setting_names(tmp_path: Pa
     missing = run("--definitions", "no.such.module", "rules")
     assert missing.returncode == 2 and "no.such.module" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# What an outside probe found (each once a failure)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_moved_r1_deadline_survives_a_rewritten_head_and_an_export(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, plan: Plan
+) -> None:
+    """R1 R4: a hold's release moves the R1 deadline; a later write that rewrites the row's
+    head (a calendar warning of 2027) keeps the deadline counted at payment there, so another
+    store object reads the order back equal, and so does a store importing its JSON."""
+
+    def opened() -> OrderStore:
+        if kind == "sqlite":
+            return SQLiteStore(tmp_path / "orders.db")
+        return PostgresStore(request.getfixturevalue("pg_dsn"))
+
+    paid = dt.datetime(2026, 12, 10, 10, tzinfo=SH)
+    with opened() as store:
+        store.add(Order.create("P-5", "100.00", "USD", paid, definition="orders@2"))
+        for event, days in (("risk_hold", 1), ("release_hold", 4), ("request_cancellation", 5)):
+            store.apply("P-5", event, at=paid + dt.timedelta(days=days))
+        store.apply("P-5", "supplier_accepts_cancellation", at=paid + dt.timedelta(days=6))
+        kept = store.get("P-5")
+    assert kept.warnings and kept.dispatch_deadline.date() == dt.date(2026, 12, 22)
+    with opened() as again:
+        assert again.get("P-5") == kept
+    with SQLiteStore(tmp_path / "imported.db") as other:
+        other.add(Order.from_dict(json.loads(json.dumps(kept.to_dict()))))
+    with SQLiteStore(tmp_path / "imported.db") as other:
+        assert other.get("P-5") == kept
+
+
+def test_a_plan_mapping_into_on_hold_is_released_from_the_migration(plan: Plan) -> None:
+    """R1: an order a plan put on hold is released counting the days held from the migration
+    (there is no risk_hold record), not refused with an internal error."""
+    mapped = attrs.evolve(plan, states={**plan.states, "paid": "on_hold"})
+    order = Order.create("AE-40", "10.00", "USD", t(2))
+    moved, outcome = migrate(order, mapped, t(3))
+    assert outcome.status == "migrates" and moved is not None and moved.state == "on_hold"
+    moved.fire("release_hold", at=t(6))
+    assert moved.state == "paid" and moved.dispatch_deadline.date() == dt.date(2026, 3, 16)
+    assert Order.from_dict(moved.to_dict()) == moved
+
+
+def test_a_plan_giving_a_paid_order_a_pending_refund_is_blocked(plan: Plan) -> None:
+    """R5 R12: mapping refund_pending to paid would leave a paid order owing a refund, which no
+    path of orders@2 gives: blocked with the shape it would have, the order untouched."""
+    wrong = attrs.evolve(plan, states={**plan.states, "refund_pending": "paid"})
+    order = Order.create("AE-41", "10.00", "USD", t(2))
+    order.tick(t(20))
+    assert order.state == "refund_pending"
+    moved, outcome = migrate(order, wrong, t(21))
+    assert moved is None and outcome.reason == "shape"
+    assert "in paid with a refund pending" in (outcome.detail or "")
+
+
+def test_an_order_already_moved_is_not_blocked(plan: Plan) -> None:
+    """R15: an order another run moved meanwhile is counted as moved, not blocked."""
+    moved, _ = migrate(delivered("AE-42"), plan, t(5))
+    assert moved is not None
+    again, outcome = migrate(moved, plan, t(6))
+    assert again is None and outcome.status == "already"
+
+
+def test_plans_that_would_exhaust_the_reader_are_refused(tmp_path: Path, plan: Plan) -> None:
+    """A plan nested too deep or too large is refused in one line, never a crash."""
+    with pytest.raises(InvalidInput, match="nested too deep"):
+        Plan.parse("x = " + "[" * 2000 + "]" * 2000)
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 50_000, encoding="utf-8")
+    with pytest.raises(InvalidInput, match="larger than"):
+        Plan.load(big)
+    many = "\n".join(f"k{i} = 1" for i in range(500))
+    with pytest.raises(InvalidInput) as caught:
+        Plan.parse(many)
+    assert caught.value.message.endswith("and 483 more")  # 500 keys, plan, from, to
+
+
+def test_migrate_refuses_what_cannot_be_undone_before_it_starts(tmp_path: Path) -> None:
+    """Both --dry-run and --apply, an --apply dated ahead of the clock (every migrated order
+    would refuse every real event, R16) and an actor no log keeps are usage errors: exit 2,
+    one line, the store untouched."""
+    db = tmp_path / "orders.db"
+    with SQLiteStore(db) as store:
+        store.add(delivered("AE-43"))
+    before = _digest(db)
+    base = ("--definitions", EXAMPLE, "migrate", str(PLAN), "--db", str(db))
+    for extra in (
+        ("--dry-run", "--apply"),
+        ("--apply", "--now", "2099-01-01T00:00:00+00:00"),
+        ("--apply", "--actor", "x" * 300),
+        (),
+    ):
+        done = run(*base, *extra)
+        assert done.returncode == 2, (extra, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert _digest(db) == before
+
+
+def test_a_store_holding_a_version_nobody_registered_is_named(tmp_path: Path, plan: Plan) -> None:
+    """definitions --db names a version the store holds that this process has not registered
+    (exit 1); the service refuses to start on it (exit 3), naming it."""
+    db = tmp_path / "orders.db"
+    with SQLiteStore(db) as store:
+        store.add(Order.create("AE-44", "10.00", "USD", t(2), definition="orders@2"))
+    listed = run("definitions", "--db", str(db))
+    assert listed.returncode == 1 and "orders@2  NOT REGISTERED" in listed.stdout
+    served = subprocess.run(
+        [sys.executable, "-m", "statemachine.web", "--db", str(db), "--port", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ORDERFSM_")},
+    )  # fmt: skip
+    assert served.returncode == 3 and "1 under orders@2" in served.stderr
+    assert "Traceback" not in served.stderr

@@ -86,10 +86,14 @@ def cli(ctx: click.Context, definitions_module: str | None, new_orders: str | No
     try:
         if definitions_module:
             load_definitions(definitions_module)
-        if new_orders:
-            invocation.new_orders = resolve(new_orders, "--new-orders").key
+        if new_orders and new_orders.strip():
+            invocation.new_orders = resolve(new_orders.strip(), "--new-orders").key
     except InvalidInput as exc:
-        said = exc.message if exc.field == "--new-orders" else f"--definitions: {exc.message}"
+        said = (
+            exc.message
+            if exc.field == "--new-orders"
+            else f"--definitions (or ORDERFSM_DEFINITIONS): {exc.message}"
+        )
         raise click.UsageError(said) from None
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())

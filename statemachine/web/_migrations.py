@@ -84,8 +84,9 @@ MIGRATION_SCHEMAS: Final[dict[str, Any]] = {
 )
 async def dry_run_migration(request: Request, caller: Writer) -> Response:
     """Run a migration plan in memory on every unfinished order of the store's source
-    version and answer what it would do: counts per outcome and reason, sample ids, and each
-    order's outcome. Nothing is written; apply a plan with ``orderfsm migrate --apply``."""
+    version and answer what it would do: counts per outcome and reason, sample ids, and the
+    outcome of each blocked order (the first 1,000). Nothing is written; apply a plan with
+    ``orderfsm migrate --apply``."""
     body = json_object(request.headers.get("content-type"), await request.body())
     unknown = sorted(set(body) - {"plan", "now"})
     if unknown:
@@ -101,4 +102,4 @@ async def dry_run_migration(request: Request, caller: Writer) -> Response:
         raise InvalidInput("plan must be the plan's TOML text or a JSON object", field="plan")
     now = parse_moment(body["now"], "now") if "now" in body else dt.datetime.now(dt.UTC)
     report = await caller.service.store.run(dry_run, plan, now)
-    return JSONResponse(report.to_dict())
+    return JSONResponse(report.to_dict(every=False))

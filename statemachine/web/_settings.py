@@ -205,7 +205,9 @@ class Settings:
                     f"{ENV['definitions']}: {exc.message}", field="definitions"
                 ) from None
         try:
-            resolve(self.new_orders, ENV["new_orders"])
+            object.__setattr__(
+                self, "new_orders", resolve(self.new_orders.strip(), ENV["new_orders"]).key
+            )
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="new_orders") from None
         if self.relay_url is not None:
