@@ -33,13 +33,13 @@ Role = Literal["read", "support", "write", "supplier"]
 ROLES: Final[tuple[Role, ...]] = typing.get_args(Role)
 """Every role."""
 
-Action = Literal["read", "create", "redeliver", "bulk"]
+Action = Literal["read", "create", "redeliver", "bulk", "migrate"]
 """What a caller asks to do besides firing an event."""
 
 _MAY: Final[dict[Role, frozenset[Action]]] = {
     "read": frozenset({"read"}),
     "support": frozenset({"read", "redeliver"}),
-    "write": frozenset({"read", "redeliver", "create", "bulk"}),
+    "write": frozenset({"read", "redeliver", "create", "bulk", "migrate"}),
     "supplier": frozenset(),
 }
 _FIRES: Final[dict[Role, frozenset[Party]]] = {
@@ -81,6 +81,7 @@ _WORDS: Final[dict[Action, str]] = {
     "create": "create orders",
     "redeliver": "send notifications again",
     "bulk": "run bulk work",
+    "migrate": "run migration plans",
 }
 
 

@@ -44,6 +44,7 @@ from ._service import SESSION_COOKIE, Service, Viewer
 __all__ = [
     "BearerAccess",
     "Caller",
+    "Migrator",
     "Reader",
     "Sender",
     "SenderDep",
@@ -127,6 +128,8 @@ Reader = Annotated[Service, Security(BearerAccess("read"))]
 """The service, for a caller whose role may read (read, support, write)."""
 Writer = Annotated[Caller, Security(CallerAccess("create"))]
 """Who called and the service, for a caller whose role may create orders (write)."""
+Migrator = Annotated[Caller, Security(CallerAccess("migrate"))]
+"""Who called and the service, for a caller whose role may run migration plans (write)."""
 Support = Annotated[Caller, Security(CallerAccess("redeliver"))]
 """Who called and the service, for a caller whose role may act for the customers (support,
 write): send notifications again."""

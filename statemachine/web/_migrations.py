@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ..application import parse_moment
 from ..errors import InvalidInput
 from ..migration import Plan, dry_run
-from ._deps import Writer
+from ._deps import Migrator
 from ._openapi import answer, problems, ref
 from ._parsing import json_object
 from ._routing import DirectRoute
@@ -82,7 +82,7 @@ MIGRATION_SCHEMAS: Final[dict[str, Any]] = {
         },
     ),
 )
-async def dry_run_migration(request: Request, caller: Writer) -> Response:
+async def dry_run_migration(request: Request, caller: Migrator) -> Response:
     """Run a migration plan in memory on every unfinished order of the store's source
     version and answer what it would do: counts per outcome and reason, sample ids, and the
     outcome of each blocked order (the first 1,000). Nothing is written; apply a plan with
