@@ -12,7 +12,6 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
-from conftest import open_async
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -32,6 +31,7 @@ from web_helpers import (
     wait_until,
 )
 
+from conftest import open_async
 from statemachine.web import SIGNATURE_HEADER, Settings, create_app, verify_signature
 
 

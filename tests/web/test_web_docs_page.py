@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SETTINGS
 from web_helpers import ThreadServer
 
+from conftest import SETTINGS
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import create_app
 

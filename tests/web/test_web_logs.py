@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SETTINGS
 from web_helpers import (
     ROOT,
     ProcessServer,
@@ -34,6 +33,7 @@ from web_helpers import (
     wait_healthy,
 )
 
+from conftest import SETTINGS
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import create_app
 from statemachine.web._logs import MAX_REQUEST_ID, RequestIdFilter

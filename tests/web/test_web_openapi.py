@@ -18,10 +18,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import SETTINGS, contract_of
 from contract import Contract
 from web_helpers import R, ThreadServer, at, create, fire
 
+from conftest import SETTINGS, contract_of
 from statemachine.declaration._records import CLAIM_REASONS, Notification
 from statemachine.declaration._table import EVENTS, STATES, TABLE
 from statemachine.schema import event_schema, order_schema

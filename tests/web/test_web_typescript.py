@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SETTINGS
 from web_helpers import WRITE, ThreadServer
 
+from conftest import SETTINGS
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import create_app
 from tests.helpers import skip_or_fail
