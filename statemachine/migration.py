@@ -556,8 +556,8 @@ def _not_runnable(
         state, owed, dispatched, delivered, selectors = _shape(moved)
         facts = [
             "a refund pending" if owed else "no refund pending",
-            "dispatched" if dispatched else "not dispatched",
-            "delivered" if delivered else "not delivered",
+            "shipped" if dispatched else "never shipped",
+            "its delivery confirmed" if delivered else "no delivery confirmed",
             *selectors,
         ]
         return (
