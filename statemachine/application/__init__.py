@@ -54,6 +54,7 @@ from ._requests import (
     parse_new_order,
     parse_order_id,
 )
+from ._summary import Summary, summarize
 
 __all__ = [
     "MAX_PAGE",
@@ -71,6 +72,7 @@ __all__ = [
     "RelayPolicy",
     "Role",
     "Shown",
+    "Summary",
     "backoff",
     "check_may",
     "check_may_fire",
@@ -89,5 +91,6 @@ __all__ = [
     "relay_batch",
     "relay_one",
     "show",
+    "summarize",
     "sweep_all",
 ]
