@@ -48,16 +48,16 @@ def test_every_state_says_where_the_money_is_and_what_comes_next(state: str, whe
     assert isinstance(summary, Summary)
     assert summary.state == state and summary.final is (state in TABLE.final_states)
     assert summary.zone == "Asia/Shanghai" and summary.zone_label == "UTC+08:00 China"
-    paid = summary.money_of("paid")
+    paid = summary.money_of("payment")
     assert len(paid) == 1 and paid[0].amount == order.amount
     assert "2026-03-02 10:00" in str(paid[0].words)
-    assert [m.amount for m in summary.money_of("refunded")] == [e.amount for e in order.refunds]
-    assert [m.party for m in summary.money_of("refunded")] == [e.blame for e in order.refunds]
-    assert [m.amount for m in summary.money_of("paid_back")] == [
+    assert [m.amount for m in summary.money_of("refund")] == [e.amount for e in order.refunds]
+    assert [m.party for m in summary.money_of("refund")] == [e.blame for e in order.refunds]
+    assert [m.amount for m in summary.money_of("reimbursement")] == [
         e.amount for e in order.customer_refunds
     ]
     pending = order.pending_refund
-    owed = summary.money_of("owed") + summary.money_of("pending")
+    owed = summary.money_of("owed") + summary.money_of("claimed")
     assert [m.amount for m in owed] == ([] if pending is None else [pending.amount])
     assert [m.party for m in owed] == ([] if pending is None else [pending.blame])
     assert [m.event for m in summary.moves] == list(order.allowed_events(now))
@@ -157,7 +157,7 @@ def test_a_claim_says_who_it_waits_on_and_that_no_rule_dates_it() -> None:
     order.confirm_delivery(at=PAID + dt.timedelta(days=5))
     order.open_claim(reason="damaged_in_transit", amount="12.50", at=PAID + dt.timedelta(days=6))
     summary = summarize(order, PAID + dt.timedelta(days=7))
-    (pending,) = summary.money_of("pending")
+    (pending,) = summary.money_of("claimed")
     assert pending.amount == Decimal("12.50") and pending.party == "supplier"
     assert "no rule sets a date" in str(pending.words)
     assert summary.money_of("to_pay_back") == ()  # a claim is not agreed until settled (R7)
@@ -179,7 +179,7 @@ def test_what_the_customer_is_still_owed_counts_agreed_refunds_only() -> None:
     summary = summarize(order, PAID + dt.timedelta(hours=4))
     assert summary.money_of("to_pay_back") == ()
     assert [m.party for m in summary.money_of("owed")] == ["supplier"]
-    assert "2026-03-02 13:00" in str(summary.money_of("paid_back")[0].words)
+    assert "2026-03-02 13:00" in str(summary.money_of("reimbursement")[0].words)
 
 
 def test_refusals_are_grouped_the_rule_specific_first() -> None:

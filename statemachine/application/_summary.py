@@ -202,15 +202,15 @@ def _days(count: int) -> str:
 # The summary's parts
 
 
-MoneyKind = Literal["paid", "refunded", "paid_back", "owed", "pending", "to_pay_back"]
+MoneyKind = Literal["payment", "refund", "reimbursement", "owed", "claimed", "to_pay_back"]
 
 
 @attrs.frozen
 class MoneyLine:
-    """One fact about the money: what was ``paid``; a refund settled (``refunded``, by its
-    funder); money ``paid_back`` to the customer; a cancellation refund still ``owed`` by
-    the supplier; another refund ``pending`` (a claim, goodwill); or what is still
-    ``to_pay_back`` to the customer."""
+    """One fact about the money: the ``payment`` to the supplier; a ``refund`` settled (by
+    its funder); a ``reimbursement`` paid back to the customer; a cancellation refund still
+    ``owed`` by the supplier; another refund asked for and pending (``claimed``: a claim,
+    goodwill); or what is still ``to_pay_back`` to the customer."""
 
     kind: MoneyKind
     label: str
@@ -398,7 +398,7 @@ def _money(order: Order, now: dt.datetime) -> Iterator[MoneyLine]:
     zone = order.policy.timezone
     paid = _moment(order.paid_at, zone)
     yield MoneyLine(
-        "paid",
+        "payment",
         "Paid to the supplier",
         order.amount,
         _words(f"{_money_text(order, order.amount)} on ", paid, ", by the merchant"),
@@ -409,7 +409,7 @@ def _money(order: Order, now: dt.datetime) -> Iterator[MoneyLine]:
         when = _moment(entry.at, zone)
         to = ", to the merchant" if entry.blame == "supplier" else ""
         yield MoneyLine(
-            "refunded",
+            "refund",
             f"Refunded by the {entry.blame}",
             entry.amount,
             _words(f"{_money_text(order, entry.amount)} on ", when, f" ({entry.reason}){to}"),
@@ -419,7 +419,7 @@ def _money(order: Order, now: dt.datetime) -> Iterator[MoneyLine]:
     for entry in order.customer_refunds:
         when = _moment(entry.at, zone)
         yield MoneyLine(
-            "paid_back",
+            "reimbursement",
             "Paid back to the customer",
             entry.amount,
             _words(f"{_money_text(order, entry.amount)} on ", when, ", by the merchant"),
@@ -479,7 +479,7 @@ def _pending_line(order: Order, now: dt.datetime) -> MoneyLine:
             overdue,
         )
     return MoneyLine(
-        "pending",
+        "claimed",
         f"Refund pending, funded by the {pending.blame}",
         pending.amount,
         _words(
