@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from statemachine.store import (
     OrderStore,
     PostgresStore,
     SQLiteStore,
+    StoreUnavailable,
 )
 
 COMPAT = Path(__file__).parent / "compat"
@@ -124,12 +126,38 @@ def _reads_as_written(store: OrderStore, expected: dict[str, Any], bodies: dict[
     assert expected.get("unfinished_by_definition", by_definition) == by_definition
     assert store.unfinished_ids("orders@1", FINAL_STATES, limit=1000) == unfinished
     assert [item.to_dict() for item in store.outbox(limit=10_000)] == expected["outbox"]
+    _found_as_written(store, bodies)
     tried = store.deliveries(range(1, 10_000))  # type: ignore[attr-defined]
     assert [
         {k: d.to_dict()[k] for k in ("notification_id", "attempts", "status", "last_error")}
         for d in tried.values()
     ] == expected["deliveries"]
     _relays_as_left(store, expected)
+
+
+def _found_as_written(store: OrderStore, bodies: dict[str, Any]) -> None:
+    """Issue 20 (store schema 5): the move made every order's search columns from its log, so
+    each order the old release wrote is found by its id, its number, its tracking number and
+    its amount, listed with its amount, currency and age, and sorted by amount as the bodies
+    say; the attention list names every order with an incident (R1, R7)."""
+    for order_id, body in bodies.items():
+        assert order_id in [r.order_id for r in store.search(order_id.lower())]  # type: ignore[attr-defined]
+        number = order_id.split("-")[-1]
+        assert order_id in [r.order_id for r in store.search(number)]  # type: ignore[attr-defined]
+        if body["tracking_number"] is not None:
+            tracked = store.search(body["tracking_number"].lower())  # type: ignore[attr-defined]
+            assert order_id in [r.order_id for r in tracked]
+        priced = store.search(f"{body['amount']} {body['currency']}")  # type: ignore[attr-defined]
+        assert order_id in [r.order_id for r in priced]
+    rows = {r.order_id: r for r in store.orders(sort="amount", limit=10_000)}  # type: ignore[call-arg]
+    for order_id, body in bodies.items():
+        row = rows[order_id]
+        assert (str(row.amount), row.currency) == (body["amount"], body["currency"])
+        assert row.paid_at == dt.datetime.fromisoformat(body["paid_at"])
+    by_amount = [Decimal(bodies[oid]["amount"]) for oid in rows]
+    assert by_amount == sorted(by_amount)
+    flagged = {a.order.order_id for a in store.attention(LATER, reasons=["incident"])}  # type: ignore[attr-defined]
+    assert flagged == {oid for oid, body in bodies.items() if body["incidents"]}
 
 
 def _relays_as_left(store: OrderStore, expected: dict[str, Any]) -> None:
@@ -424,3 +452,92 @@ def test_a_postgres_time_past_year_9999_does_not_stop_the_move(
             row = conn.execute("SELECT log FROM schema2_unread WHERE order_id = 'AE-2004'")
             (log,) = row.fetchone() or (None,)
         assert log is not None and "10000-01-01" in log
+
+
+# ------------------------------------------------------------------------------------------
+# The move to store schema 5 makes every order again from its log
+
+schema4_only = pytest.mark.parametrize("folder", [COMPAT / "schema4"], ids=["schema4"])
+"""The tests below change a schema-4 store (a copy) before this release opens it."""
+
+
+def _schema4_sqlite(path: str, *statements: str) -> None:
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+@schema4_only
+def test_the_move_to_5_refuses_orders_of_a_version_not_registered(sqlite_copy: str) -> None:
+    """The move to schema 5 makes every order again through its own machine: a store holding
+    orders of a version this process has not registered is refused, naming it, and left at
+    schema 4, unchanged; registered, it moves."""
+    _schema4_sqlite(
+        sqlite_copy, "UPDATE orders SET definition = 'orders@9' WHERE order_id = 'AE-2004'"
+    )
+    with pytest.raises(StoreUnavailable, match=r"1 under orders@9.*nothing was changed"):
+        SQLiteStore(sqlite_copy)
+    conn = sqlite3.connect(sqlite_copy)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    assert "order_key" not in {row[1] for row in conn.execute("PRAGMA table_info(orders)")}
+    conn.close()
+    _schema4_sqlite(
+        sqlite_copy, "UPDATE orders SET definition = 'orders@1' WHERE order_id = 'AE-2004'"
+    )
+    with SQLiteStore(sqlite_copy) as store:
+        assert [r.order_id for r in store.search("2004")] == ["AE-2004"]
+
+
+@schema4_only
+def test_an_order_the_move_to_5_cannot_make_stays_corrupt_until_repaired_and_rebuilt(
+    sqlite_copy: str,
+) -> None:
+    """R16: an order whose rows are corrupt when the store moves to schema 5 does not stop the
+    move: its new columns stay empty, it stays CorruptOrder (naming its head), search does not
+    find it and a listing still shows it; repaired by hand, it is CorruptOrder naming the
+    first empty column until ``rebuild`` writes them from its log."""
+    conn = sqlite3.connect(sqlite_copy)
+    [(head,)] = conn.execute("SELECT head FROM orders WHERE order_id = 'AE-1003'").fetchall()
+    conn.close()
+    _schema4_sqlite(sqlite_copy, "UPDATE orders SET head = '[]' WHERE order_id = 'AE-1003'")
+    with SQLiteStore(sqlite_copy) as store:
+        with pytest.raises(CorruptOrder) as corrupt:
+            store.get("AE-1003")
+        assert corrupt.value.field == "head"
+        assert store.search("ae-1003") == []
+        [listed] = [r for r in store.orders(limit=100) if r.order_id == "AE-1003"]
+        assert (listed.amount, listed.paid_at) == (None, None)
+        assert store.get("AE-1002").state == "dispatched"
+    conn = sqlite3.connect(sqlite_copy)
+    conn.execute("UPDATE orders SET head = ? WHERE order_id = 'AE-1003'", (head,))
+    conn.commit()
+    conn.close()
+    with SQLiteStore(sqlite_copy) as store:
+        with pytest.raises(CorruptOrder) as corrupt:
+            store.get("AE-1003")
+        assert corrupt.value.field == "tracking_key"
+        assert store.rebuild("AE-1003").order.state == "dispatched"
+        assert [r.order_id for r in store.search("LP00000103CN")] == ["AE-1003"]
+
+
+@schema4_only
+def test_the_move_to_5_on_postgres_refuses_an_unregistered_version_and_changes_nothing(
+    postgres_copy: str,
+) -> None:
+    """The same refusal on PostgreSQL: the move runs in one transaction, so the store is left
+    at schema 4 with none of schema 5's columns."""
+    import psycopg
+
+    with psycopg.connect(postgres_copy, autocommit=True) as conn:
+        conn.execute("UPDATE orders SET definition = 'orders@9' WHERE order_id = 'AE-2004'")
+    with pytest.raises(StoreUnavailable, match="orders@9"):
+        PostgresStore(postgres_copy)
+    with psycopg.connect(postgres_copy, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' "
+            "AND table_schema = current_schema()"
+        ).fetchall()
+        assert ("order_key",) not in columns

@@ -25,7 +25,10 @@ from ..errors import (
 )
 from ._inputs import MAX_LIMIT
 from ._records import (
+    REASONS,
+    SORT_KEYS,
     Applied,
+    Attention,
     Delivery,
     DeliveryState,
     DeliveryStatus,
@@ -36,7 +39,9 @@ from ._records import (
     OrderRow,
     OrderStore,
     OutboxItem,
+    Reason,
     Skipped,
+    SortKey,
     Standing,
     Swept,
 )
@@ -52,11 +57,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_LIMIT",
+    "REASONS",
     "SCHEMA_VERSION",
+    "SORT_KEYS",
     "Applied",
     "AsyncPostgresStore",
     "AsyncSQLiteStore",
     "AsyncStore",
+    "Attention",
     "ConcurrentUpdate",
     "CorruptOrder",
     "Delivery",
@@ -71,11 +79,13 @@ __all__ = [
     "OrderStore",
     "OutboxItem",
     "PostgresStore",
+    "Reason",
     "SQLStore",
     "SQLiteStore",
     "SchemaVersionError",
     "Session",
     "Skipped",
+    "SortKey",
     "Standing",
     "StoreUnavailable",
     "Swept",

@@ -43,6 +43,7 @@ from ..errors import ConcurrentUpdate, StoreUnavailable
 from ..runtime._order import Order
 from ._records import (
     Applied,
+    Attention,
     Delivery,
     DeliveryState,
     DeliveryStatus,
@@ -52,6 +53,8 @@ from ._records import (
     NotificationRow,
     OrderRow,
     OutboxItem,
+    Reason,
+    SortKey,
     Standing,
     Swept,
 )
@@ -191,12 +194,45 @@ class AsyncStore:
         *,
         state: str | None = None,
         due_before: dt.datetime | None = None,
-        after: tuple[dt.datetime | None, str] | None = None,
+        sort: SortKey | None = None,
+        descending: bool = False,
+        after: tuple[object, str] | None = None,
         limit: int = 100,
     ) -> list[OrderRow]:
         """:meth:`SQLStore.orders`, awaited."""
         return await self._read(
-            self._store.orders, state=state, due_before=due_before, after=after, limit=limit
+            self._store.orders,
+            state=state,
+            due_before=due_before,
+            sort=sort,
+            descending=descending,
+            after=after,
+            limit=limit,
+        )
+
+    async def search(
+        self, text: str, *, limit: int = 100, after: str | None = None
+    ) -> list[OrderRow]:
+        """:meth:`SQLStore.search`, awaited."""
+        return await self._read(self._store.search, text, limit=limit, after=after)
+
+    async def attention(
+        self,
+        now: dt.datetime,
+        *,
+        reasons: Iterable[Reason] | None = None,
+        sweep_grace: dt.timedelta | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[Attention]:
+        """:meth:`SQLStore.attention`, awaited."""
+        return await self._read(
+            self._store.attention,
+            now,
+            reasons=None if reasons is None else list(reasons),
+            sweep_grace=sweep_grace,
+            limit=limit,
+            after=after,
         )
 
     async def state_counts(self) -> dict[str, int]:

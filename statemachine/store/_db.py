@@ -88,6 +88,17 @@ class Database(abc.ABC):
     after_move: tuple[str, ...] = ()
     """Statements to run once the rows moved to schema 3 (PostgreSQL: the outbox's id
     sequence set past the ids carried over)."""
+    after_fill: Mapping[int, tuple[str, ...]] = {}
+    """The statements that finish version N once its data moved, by N: the indexes of the
+    columns the move filled (built once, not updated row by row)."""
+    binary: str = ""
+    """What makes a text comparison compare code points, as Python does (PostgreSQL:
+    ``COLLATE "C"``; SQLite's ``BINARY`` does already): the order search pages merge in."""
+    loose_id: str = "+order_id"
+    """The order id compared by code point in a form no index of the ids orders (SQLite: the
+    unary ``+``; PostgreSQL: ``COLLATE "C"``, not the primary key's collation): a lookup by
+    another indexed column (the attention list's) is then driven by that column's index,
+    never by a walk of every id in order that a planner without statistics may prefer."""
     page_key: str = "order_id"
     """The column the move from schema 2 pages ``orders_v2`` by."""
     old_at: str = "l.at"

@@ -109,6 +109,37 @@ sent each event (the credential's name) and the note they gave; the definition e
 runs under and each event was decided by (``orders@1`` for all before); the inspector's
 sessions."""
 
+_FIVE: Final = (
+    'ALTER TABLE orders ADD COLUMN tracking_key TEXT COLLATE "C"',
+    "ALTER TABLE orders ADD COLUMN last_at TIMESTAMPTZ",
+    "ALTER TABLE orders ADD COLUMN incidents INTEGER",
+    'ALTER TABLE orders ADD COLUMN order_key TEXT COLLATE "C"',
+    'ALTER TABLE orders ADD COLUMN order_number TEXT COLLATE "C"',
+    'ALTER TABLE orders ADD COLUMN amount_key TEXT COLLATE "C"',
+    "ALTER TABLE orders ADD COLUMN currency TEXT",
+    "ALTER TABLE orders ADD COLUMN paid_at TIMESTAMPTZ",
+)
+"""Schema 4 to 5: the derived columns search, sorting and the attention list read (filled
+by the move, :mod:`~statemachine.store._schema`); the keys compare by code point
+(``COLLATE "C"``), as Python does, so a prefix is a range and merged pages keep their order."""
+
+_FIVE_INDEXES: Final = (
+    "DROP INDEX IF EXISTS orders_due_at",
+    "CREATE INDEX orders_deadline ON orders (due_at, order_id)",
+    'CREATE INDEX orders_key ON orders (order_key, order_id COLLATE "C")',
+    "CREATE INDEX orders_number ON orders (order_number)",
+    'CREATE INDEX orders_tracking ON orders (tracking_key, order_key, order_id COLLATE "C") '
+    "WHERE tracking_key IS NOT NULL",
+    "CREATE INDEX orders_amount ON orders (amount_key, order_id)",
+    "CREATE INDEX orders_paid_at ON orders (paid_at, order_id)",
+    "CREATE INDEX orders_last_at ON orders (last_at)",
+    "CREATE INDEX orders_repayment ON orders (repayment_deadline) "
+    "WHERE repayment_deadline IS NOT NULL",
+    'CREATE INDEX orders_incidents ON orders ((order_id COLLATE "C")) WHERE incidents > 0',
+    "CREATE INDEX outbox_dead_orders ON outbox (order_id) WHERE status = 'dead'",
+)
+"""Schema 5's indexes, built once its columns are filled (see the SQLite store's)."""
+
 _RETIRE_2: Final = (
     "ALTER TRIGGER order_log_append_only ON order_log RENAME TO order_log_v2_append_only",
     "ALTER TABLE order_log RENAME CONSTRAINT order_log_order_id_fkey TO order_log_v2_order_id_fkey",
@@ -129,10 +160,13 @@ _RETIRE_2: Final = (
 """Schema 2's tables, their constraints and indexes put aside (``*_v2``) for their rows to
 move into schema 3's (names of constraints and indexes are the schema's, not the table's)."""
 
+_AFTER_FILL: Final = {5: _FIVE_INDEXES}
+
 _UPGRADES: Final = {
     2: ("CREATE INDEX orders_state ON orders (state, order_id)",),
     3: (*_RETIRE_2, *_CREATE),
     4: _FOUR,
+    5: _FIVE,
 }
 
 _AFTER_MOVE: Final = (
@@ -157,8 +191,11 @@ class PostgresDatabase(Database):
     kind = "PostgreSQL database"
     placeholder = "%s"
     lock_due = " FOR UPDATE SKIP LOCKED"
-    create = (*_CREATE, *_FOUR)
+    create = (*_CREATE, *_FOUR, *_FIVE, *_FIVE_INDEXES)
     upgrades = _UPGRADES
+    after_fill = _AFTER_FILL
+    binary = ' COLLATE "C"'
+    loose_id = 'order_id COLLATE "C"'
     now_sql = "clock_timestamp()"
     after_move = _AFTER_MOVE
     old_at = "EXTRACT(EPOCH FROM l.at)"  # a number even where a time past year 9999 is stored

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -18,7 +19,10 @@ from ..errors import OrderError
 from ..runtime._order import Order
 
 __all__ = [
+    "REASONS",
+    "SORT_KEYS",
     "Applied",
+    "Attention",
     "Delivery",
     "DeliveryState",
     "DeliveryStatus",
@@ -29,7 +33,9 @@ __all__ = [
     "OrderRow",
     "OrderStore",
     "OutboxItem",
+    "Reason",
     "Skipped",
+    "SortKey",
     "Standing",
     "Swept",
 ]
@@ -78,11 +84,24 @@ class Loaded:
     version: int
 
 
+SortKey = Literal["id", "state", "amount", "age", "deadline"]
+"""What a listing is sorted by: the order id, the state, the amount (as a number, whatever the
+currency), the age (the time since payment: ascending is the youngest first) or the next clock
+deadline (``due_at``); ties by order id, and orders without the value (no deadline) last."""
+
+SORT_KEYS: tuple[SortKey, ...] = ("id", "state", "amount", "age", "deadline")
+"""Every :data:`SortKey`."""
+
+
 @attrs.frozen
 class OrderRow:
     """One order in a listing: the indexed columns of its row, not the order (a listing is an
     index; read the order itself with ``get``, which checks it). Its moments are in
-    ``timezone``, the supplier's (the order's policy's), as in the order's own JSON form."""
+    ``timezone``, the supplier's (the order's policy's), as in the order's own JSON form.
+
+    ``amount`` and ``currency`` are what was paid, ``paid_at`` when (the order's age), and
+    ``due_at`` the next clock deadline; all three are ``None`` only for an order whose rows
+    could not be read when store schema 5 was made (it is corrupt)."""
 
     order_id: str
     state: str
@@ -91,6 +110,56 @@ class OrderRow:
     repayment_deadline: dt.datetime | None
     due_at: dt.datetime | None
     timezone: str = "UTC"
+    amount: Decimal | None = None
+    currency: str | None = None
+    paid_at: dt.datetime | None = None
+
+    def sort_value(self, sort: SortKey) -> object:
+        """This row's value under ``sort`` (``None`` for ``id``, and for a row without it):
+        with the order id, the ``after`` of the next page."""
+        values: dict[str, object] = {
+            "id": None,
+            "state": self.state,
+            "amount": self.amount,
+            "age": self.paid_at,
+            "deadline": self.due_at,
+        }
+        return values[sort]
+
+
+Reason = Literal["repayment_overdue", "incident", "dead_letter", "sweep_behind", "ahead_of_clock"]
+"""Why an order needs a person (:meth:`~statemachine.store.SQLStore.attention`):
+
+- ``repayment_overdue``: its R4 repayment deadline has passed and the refund is still pending;
+- ``incident``: it has an incident (R1 ``late_dispatch``, R7 ``dispatched_after_cancellation``);
+- ``dead_letter``: a notification of it is a dead letter (the relay gave up on it, R6);
+- ``sweep_behind``: a clock deadline of it passed (R12, R4) and the sweep has not fired it;
+- ``ahead_of_clock``: its last event (or its payment) is dated after the clock: R16 refuses
+  every event dated before it, so nothing reaches it until the clock catches up.
+"""
+
+REASONS: tuple[Reason, ...] = (
+    "repayment_overdue",
+    "incident",
+    "dead_letter",
+    "sweep_behind",
+    "ahead_of_clock",
+)
+"""Every :data:`Reason`, in the order an attention row lists them."""
+
+
+@attrs.frozen
+class Attention:
+    """An order that needs a person: its listing row and every reason that holds
+    (:data:`Reason`, in the order of :data:`REASONS`)."""
+
+    order: OrderRow
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        data: dict[str, Any] = to_json(self)
+        return data
 
 
 @attrs.frozen
@@ -316,10 +385,29 @@ class OrderStore(Protocol):
         *,
         state: str | None = None,
         due_before: dt.datetime | None = None,
-        after: tuple[dt.datetime | None, str] | None = None,
+        sort: SortKey | None = None,
+        descending: bool = False,
+        after: tuple[object, str] | None = None,
         limit: int = 100,
     ) -> list[OrderRow]:
         """A page of orders from the indexes (see :meth:`SQLStore.orders`)."""
+        ...
+
+    def search(self, text: str, *, limit: int = 100, after: str | None = None) -> list[OrderRow]:
+        """The orders ``text`` finds: a prefix of the id or its number, a tracking number, an
+        amount (see :meth:`SQLStore.search`)."""
+        ...
+
+    def attention(
+        self,
+        now: dt.datetime,
+        *,
+        reasons: Iterable[Reason] | None = None,
+        sweep_grace: dt.timedelta | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[Attention]:
+        """The orders that need a person at ``now``, with why (see :meth:`SQLStore.attention`)."""
         ...
 
     def state_counts(self) -> dict[str, int]:

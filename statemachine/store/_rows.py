@@ -2,8 +2,9 @@
 
 An order is kept as its **head** (what it was created with: :data:`~statemachine.runtime._serialize.
 HEAD_KEYS`) on its ``orders`` row and its **log**, one ``order_log`` row per history record.
-Those are the truth. The rest of the ``orders`` row (``state``, the deadlines, ``due_at``) and
-each log row's ``from_state``/``to_state`` are derived: written from the order in the same
+Those are the truth. The rest of the ``orders`` row (``state``, the deadlines, ``due_at``, the
+keys search and sorting read: :data:`DERIVED_COLUMNS`) and each log row's
+``from_state``/``to_state`` are derived: written from the order in the same
 transaction, for indexes and for people reading the tables, and checked against the order
 whenever it is made again from its rows.
 
@@ -28,15 +29,51 @@ from ..runtime._migration import decided_by
 from ..runtime._order import Order
 from ..runtime._serialize import Logged, head_of, rebuild
 from ._db import Database
+from ._keys import amount_key, order_key, order_number, tracking_key
 
-__all__ = ["LOG_COLUMNS", "ORDER_COLUMNS", "Rows", "clock_due_at"]
+__all__ = [
+    "CHANGING",
+    "DERIVED_COLUMNS",
+    "LOG_COLUMNS",
+    "ORDER_COLUMNS",
+    "SCHEMA3_DERIVED",
+    "Rows",
+    "clock_due_at",
+    "last_moment",
+    "shipped_with",
+]
+
+DERIVED_COLUMNS: Final = (
+    "state",
+    "dispatch_deadline",
+    "repayment_deadline",
+    "due_at",
+    "tracking_key",
+    "last_at",
+    "incidents",
+    "order_key",
+    "order_number",
+    "amount_key",
+    "currency",
+    "paid_at",
+)
+"""The derived columns of an ``orders`` row, in the order :meth:`Rows.derived` gives them:
+the four of schema 3 (for the listings and the sweep), then those of schema 5 (for search,
+sorting and the list of orders that need a person). The first :data:`CHANGING` may change with
+each event; the rest come from the head and are written once, when the order is added."""
+CHANGING: Final = 7
+"""How many of :data:`DERIVED_COLUMNS` (the first ones) an event may change."""
+SCHEMA3_DERIVED: Final = 4
+"""How many of :data:`DERIVED_COLUMNS` (the first ones) schema 3 had."""
 
 ORDER_COLUMNS: Final = (
-    "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at, definition"
+    "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at, definition, "
+    + ", ".join(DERIVED_COLUMNS[SCHEMA3_DERIVED:])
 )
 """An ``orders`` row as the stores read it: the id, the row version, the head (truth), the
-derived columns, then the definition the order runs under (truth for an order never
-migrated: nothing else says which version it was created under)."""
+derived columns of schema 3, the definition the order runs under (truth for an order never
+migrated: nothing else says which version it was created under), then the derived columns of
+schema 5."""
 
 LOG_COLUMNS: Final = (
     "seq, event, at, utc_offset, event_id, source, data, from_state, to_state, definition"
@@ -45,10 +82,27 @@ LOG_COLUMNS: Final = (
 that decided the event, is derived and checked."""
 
 _DATA_TYPES: Final = (str, bool)
-_DERIVED: Final = ("state", "dispatch_deadline", "repayment_deadline", "due_at")
 _HISTORY_FIELD: Final = re.compile(r"^history\[(\d+)\]")
 _COLUMN_OF: Final = {".source": ".from_state", ".dest": ".to_state"}
 """A history record's field by the log column that holds it."""
+
+
+def last_moment(order: Order) -> dt.datetime:
+    """The latest moment ``order`` holds: its last event's time, or its payment's before any
+    event. R16 refuses every event dated before it; a ``last_at`` ahead of the service's clock
+    is an order no event can reach until the clock catches up."""
+    return order.history[-1].at if order.history else order.paid_at
+
+
+def shipped_with(order: Order) -> str | None:
+    """The tracking number of ``order``'s last dispatch in its log: R1's, or R7's dispatch
+    reported after a cancellation (which the order records as an incident, not as its
+    ``tracking_number``, but whose parcel a person may still hold); ``None`` before any."""
+    for record in reversed(order.history):
+        number = record.data.get("tracking_number")
+        if isinstance(number, str):
+            return number
+    return None
 
 
 def clock_due_at(order: Order) -> dt.datetime | None:
@@ -78,9 +132,8 @@ class Rows:
         """The ``head`` column of ``order`` (the JSON of what it was created with)."""
         return self.db.json(head_of(order))
 
-    def derived(self, order: Order) -> tuple[Any, Any, Any, Any]:
-        """The derived columns of ``order``'s row: state, dispatch_deadline,
-        repayment_deadline, due_at."""
+    def derived(self, order: Order) -> tuple[Any, ...]:
+        """The derived columns of ``order``'s row, as :data:`DERIVED_COLUMNS` names them."""
         ts = self.db.ts
         pending = order.pending_refund
         repayment = pending.repayment_deadline if pending is not None else None
@@ -90,6 +143,14 @@ class Rows:
             ts(order.dispatch_deadline),
             None if repayment is None else ts(repayment),
             None if due is None else ts(due),
+            tracking_key(shipped_with(order)),
+            ts(last_moment(order)),
+            len(order.incidents),
+            order_key(order.order_id),
+            order_number(order.order_id),
+            amount_key(order.amount),
+            order.currency,
+            ts(order.paid_at),
         )
 
     def definition(self, order: Order) -> str:
@@ -264,10 +325,10 @@ class Rows:
     ) -> None:
         """Raise :class:`CorruptOrder` unless the derived columns of ``row`` are ``order``'s
         (``expected``: :meth:`derived` of the order, if worked out already)."""
-        found = row[3:7]
+        found = (*row[3:7], *row[8:16])
         if expected is None:
             expected = self.derived(order)
-        for name, want, got in zip(_DERIVED, expected, found, strict=True):
+        for name, want, got in zip(DERIVED_COLUMNS, expected, found, strict=True):
             if want != got:
                 raise CorruptOrder(
                     order.order_id,

@@ -25,6 +25,17 @@ refused with :class:`~statemachine.errors.SchemaVersionError`):
    one so far, for everything stored before); ``sessions`` keeps
    the inspector's sign-ins (a hash of the session's id, the credential, a print of its
    secret so that rotating it ends the session, the form token, the expiry).
+5. Finding orders: ``orders`` gains derived, indexed columns for search and sorting
+   (``order_key``, ``order_number``, ``tracking_key``, ``amount_key``, ``currency``,
+   ``paid_at``: :mod:`~statemachine.store._keys`) and for the orders that need a person
+   (``last_at``, the latest moment the order holds; ``incidents``, how many it has), with
+   their indexes, and an index of dead letters by order; ``orders_due_at`` becomes
+   ``orders_deadline`` (``due_at, order_id``), which pages as well as it sweeps. The move to
+   5 makes every order again from its head and log (as a read does) and writes its new
+   columns; an order that cannot be made (its rows corrupt, as a read would say) keeps them
+   empty, and stays :class:`~statemachine.errors.CorruptOrder` until it is repaired and
+   rebuilt (``store.rebuild``). It needs every definition the orders run under registered,
+   and refuses to start otherwise.
 
 Upgrading runs in one write transaction, under a lock that keeps other processes from
 upgrading at the same time. The move to 3 reads every order as release 2 stored it (its body,
@@ -43,14 +54,16 @@ import itertools
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..errors import InvalidInput, SchemaVersionError, StoreUnavailable
+from .._observe import LOGGER
+from ..declaration._definition import DEFINITIONS
+from ..errors import CorruptOrder, InvalidInput, SchemaVersionError, StoreUnavailable
 from ..runtime._order import Order
-from ._db import Database, Transaction
-from ._rows import Rows
+from ._db import Cursor, Database, Transaction
+from ._rows import DERIVED_COLUMNS, LOG_COLUMNS, SCHEMA3_DERIVED, Rows
 
 __all__ = ["OUR_TABLES", "SCHEMA_VERSION", "UNREAD_TABLE", "migrate"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """The schema this release writes and reads (see the module docstring for each version)."""
 
 OUR_TABLES: Final = frozenset({"orders", "order_log", "outbox"})
@@ -94,11 +107,17 @@ def migrate(db: Database) -> None:
             for statement in db.create:
                 cur.execute(statement)
         else:
+            if current < 5:
+                _refuse_unregistered(db, cur)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in db.upgrades.get(version, ()):
                     cur.execute(statement)
                 if version == 3:
                     _move_to_3(tx, db, tables)
+                if version == 5:
+                    _fill_5(tx, db)
+                for statement in db.after_fill.get(version, ()):
+                    cur.execute(statement)
         cur.execute("DELETE FROM schema_version")
         cur.execute(db.q("INSERT INTO schema_version (version) VALUES (?)"), (SCHEMA_VERSION,))
 
@@ -240,7 +259,7 @@ def _move(
     tx.run(
         "INSERT INTO orders (order_id, version, head, state, dispatch_deadline, "
         "repayment_deadline, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(order.order_id, version, rows.head(order), *rows.derived(order))],
+        [(order.order_id, version, rows.head(order), *rows.derived(order)[:SCHEMA3_DERIVED])],
         db,
     )
     tx.run(
@@ -285,3 +304,86 @@ def _carry_over(tx: Transaction, db: Database, page: Any, inbox: bool) -> None:
         ),
         (page,),
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# 4 -> 5: the columns search, sorting and the attention list read
+
+_NEW_IN_5: Final = DERIVED_COLUMNS[SCHEMA3_DERIVED:]
+
+
+def _refuse_unregistered(db: Database, cur: Cursor) -> None:
+    """Refuse to start the move to 5 when an order runs under a definition this process has
+    not registered: its new columns can only be made through its machine. Nothing is
+    changed then (the transaction rolls back)."""
+    if "definition" not in _columns(db, cur, "orders"):
+        return  # before schema 4 every order is orders@1
+    cur.execute("SELECT definition, COUNT(*) FROM orders GROUP BY definition")
+    missing = {str(key): int(n) for key, n in cur.fetchall() if key not in DEFINITIONS}
+    if missing:
+        held = ", ".join(f"{n} under {key}" for key, n in sorted(missing.items()))
+        raise StoreUnavailable(
+            db.described,
+            f"moving it to store schema {SCHEMA_VERSION} makes every order again through its "
+            f"machine, and it holds orders of versions this process has not registered "
+            f"({held}); register them (ORDERFSM_DEFINITIONS, or import the module that "
+            "declares them) and open it again: nothing was changed",
+        )
+
+
+def _columns(db: Database, cur: Cursor, table: str) -> set[str]:
+    """The names of ``table``'s columns."""
+    cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+    description = getattr(cur, "description", None) or ()
+    return {str(column[0]) for column in description}
+
+
+def _fill_5(tx: Transaction, db: Database) -> None:
+    """Write the new columns of every order (the dialect's statements added them, empty): each
+    order made again from its head and log, a batch at a time by the dialect's page key. An
+    order that cannot be made keeps them empty (logged at WARNING), so that it stays corrupt
+    until repaired and rebuilt."""
+    cur, rows, key = tx.cur, Rows(db), db.page_key
+    assignments = ", ".join(f"{name} = ?" for name in _NEW_IN_5)
+    update = f"UPDATE orders SET {assignments} WHERE {key} = ?"
+    columns = (
+        "order_id, version, head, state, dispatch_deadline, repayment_deadline, due_at, definition"
+    )
+    previous: Any = None
+    while True:
+        after = "" if previous is None else f"WHERE {key} > ? "
+        cur.execute(
+            db.q(f"SELECT {key}, {columns} FROM orders {after}ORDER BY {key} LIMIT ?"),
+            (() if previous is None else (previous,)) + (_BATCH,),
+        )
+        batch = cur.fetchall()
+        if not batch:
+            break
+        within = f"o.{key} <= ?" + ("" if previous is None else f" AND o.{key} > ?")
+        bounds = (batch[-1][0],) + (() if previous is None else (previous,))
+        logged = ", ".join(f"l.{name.strip()}" for name in LOG_COLUMNS.split(","))
+        cur.execute(
+            db.q(
+                f"SELECT o.{key}, {logged} FROM order_log AS l JOIN orders AS o "
+                f"ON o.order_id = l.order_id WHERE {within} ORDER BY o.{key}, l.seq"
+            ),
+            bounds,
+        )
+        logs = {k: list(group) for k, group in itertools.groupby(cur.fetchall(), key=_first)}
+        filled: list[tuple[Any, ...]] = []
+        for page, *row in batch:
+            log = [entry[1:] for entry in logs.get(page, [])]
+            try:
+                order, _ = rows.order(row, log, check_derived=False)
+            except CorruptOrder as exc:
+                LOGGER.warning(
+                    "order %s cannot be made from its rows (%s): its columns of store schema 5 "
+                    "are left empty until it is repaired and rebuilt",
+                    row[0],
+                    exc,
+                    extra={"order_id": str(row[0]), "outcome": "corrupt"},
+                )
+                continue
+            filled.append((*rows.derived(order)[SCHEMA3_DERIVED:], page))
+        tx.run(update, filled, db)
+        previous = batch[-1][0]

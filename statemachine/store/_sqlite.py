@@ -114,6 +114,39 @@ sent each event (the credential's name) and the note they gave; the definition e
 runs under and each event was decided by (``orders@1`` for all before); the inspector's
 sessions."""
 
+_FIVE: Final = (
+    "ALTER TABLE orders ADD COLUMN tracking_key TEXT",
+    "ALTER TABLE orders ADD COLUMN last_at TEXT",
+    "ALTER TABLE orders ADD COLUMN incidents INTEGER",
+    "ALTER TABLE orders ADD COLUMN order_key TEXT",
+    "ALTER TABLE orders ADD COLUMN order_number TEXT",
+    "ALTER TABLE orders ADD COLUMN amount_key TEXT",
+    "ALTER TABLE orders ADD COLUMN currency TEXT",
+    "ALTER TABLE orders ADD COLUMN paid_at TEXT",
+)
+"""Schema 4 to 5: the derived columns search, sorting and the attention list read (filled
+by the move, :mod:`~statemachine.store._schema`)."""
+
+_FIVE_INDEXES: Final = (
+    "DROP INDEX IF EXISTS orders_due_at",
+    "CREATE INDEX orders_deadline ON orders (due_at, order_id)",
+    "CREATE INDEX orders_key ON orders (order_key, order_id)",
+    "CREATE INDEX orders_number ON orders (order_number)",
+    "CREATE INDEX orders_tracking ON orders (tracking_key, order_key, order_id) "
+    "WHERE tracking_key IS NOT NULL",
+    "CREATE INDEX orders_amount ON orders (amount_key, order_id)",
+    "CREATE INDEX orders_paid_at ON orders (paid_at, order_id)",
+    "CREATE INDEX orders_last_at ON orders (last_at)",
+    "CREATE INDEX orders_repayment ON orders (repayment_deadline) "
+    "WHERE repayment_deadline IS NOT NULL",
+    "CREATE INDEX orders_incidents ON orders (order_id) WHERE incidents > 0",
+    "CREATE INDEX outbox_dead_orders ON outbox (order_id) WHERE status = 'dead'",
+)
+"""Schema 5's indexes, built once its columns are filled: the id, its number, the tracking
+number, the amount and the payment time (search and sorting, each with the order id that
+breaks ties), the clock deadline (the sweep's, and sorting), and what the attention list
+looks up (the latest moment, a repayment deadline, incidents, dead letters)."""
+
 _RETIRE_2: Final = (
     "DROP TRIGGER IF EXISTS order_log_no_update",
     "DROP TRIGGER IF EXISTS order_log_no_delete",
@@ -126,10 +159,13 @@ _RETIRE_2: Final = (
 )
 """Schema 2's tables put aside (``*_v2``) for their rows to move into schema 3's."""
 
+_AFTER_FILL: Final = {5: _FIVE_INDEXES}
+
 _UPGRADES: Final = {
     2: ("CREATE INDEX orders_state ON orders (state, order_id)",),
     3: (*_RETIRE_2, *_CREATE),
     4: _FOUR,
+    5: _FIVE,
 }
 
 _STORE_TABLES: Final = frozenset({"schema_version", "orders", "order_log", "outbox"})
@@ -175,9 +211,10 @@ class SQLiteDatabase(Database):
     """One SQLite file through one connection (the store serialises its threads)."""
 
     kind = "SQLite file"
-    create = (*_CREATE, *_FOUR)
+    create = (*_CREATE, *_FOUR, *_FIVE, *_FIVE_INDEXES)
     now_sql = "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'"
     upgrades = _UPGRADES
+    after_fill = _AFTER_FILL
     page_key = "rowid"
 
     def __init__(

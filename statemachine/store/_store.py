@@ -42,7 +42,7 @@ from ._inputs import (
 from ._listings import Listings
 from ._outbox import Outbox
 from ._records import Applied, Loaded, Skipped, Swept
-from ._rows import ORDER_COLUMNS
+from ._rows import DERIVED_COLUMNS, ORDER_COLUMNS
 from ._schema import migrate
 from ._sessions import Sessions
 from ._unit import Change, LostSwap, UnitOfWork, reads_back
@@ -54,6 +54,7 @@ DEFAULT_ATTEMPTS: Final = 10
 
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound="SQLStore")
+_ALL_DERIVED: Final = ", ".join(f"{name} = ?" for name in DERIVED_COLUMNS)
 
 
 def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
@@ -468,19 +469,19 @@ class SQLStore(Listings, Outbox, Sessions):
         )
 
     def rebuild(self, order_id: str) -> Loaded:
-        """Write an order's derived columns again from its log (its state, deadlines and
-        ``due_at``, for the indexes), after someone changed them by hand; the order as its log
-        gives it. Its head and log are the truth and are left as they are: when they are not
-        an order the machine could have produced, :class:`CorruptOrder` says so and nothing is
-        written."""
+        """Write an order's derived columns again from its log (its state, deadlines,
+        ``due_at`` and the keys search and sorting read, for the indexes), after someone
+        changed them by hand or the move to store schema 5 could not make them; the order as
+        its log gives it. Its head and log are the truth and are left as they are: when they
+        are not an order the machine could have produced, :class:`CorruptOrder` says so and
+        nothing is written."""
         order_id = valid_order_id(order_id)
         db, unit = self._db, self._unit
         with span("rebuild", order_id=order_id), self._lock, db.write() as tx:
             row, log = unit.whole(tx.cur, order_id)
             order, version = unit.rows.order(row, log, check_derived=False)
             tx.run(
-                "UPDATE orders SET state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-                "due_at = ? WHERE order_id = ? AND version = ?",
+                f"UPDATE orders SET {_ALL_DERIVED} WHERE order_id = ? AND version = ?",
                 [(*unit.rows.derived(order), order_id, version)],
                 db,
             )

@@ -25,21 +25,24 @@ from ..runtime._order import Order
 from ._cache import ValidatedOrders
 from ._db import Cursor, Database, Transaction
 from ._records import Applied
-from ._rows import LOG_COLUMNS, ORDER_COLUMNS, Rows
+from ._rows import CHANGING, DERIVED_COLUMNS, LOG_COLUMNS, ORDER_COLUMNS, SCHEMA3_DERIVED, Rows
 
 __all__ = ["Change", "Loading", "LostSwap", "Read", "UnitOfWork", "reads_back"]
 
 _INSERT_ORDER: Final = (
-    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (order_id) DO NOTHING"
+    f"INSERT INTO orders (order_id, version, head, definition, {', '.join(DERIVED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (4 + len(DERIVED_COLUMNS)))}) ON CONFLICT (order_id) DO NOTHING"
 )
+_CHANGED: Final = ", ".join(f"{name} = ?" for name in DERIVED_COLUMNS[:CHANGING])
+"""The derived columns an event may change; those of the head are written once, on insert
+(an ``UPDATE`` that names a column costs its index an update even when the value is the
+same)."""
 _SWAP: Final = (
-    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ?, definition = ? WHERE order_id = ? AND version = ?"
+    f"UPDATE orders SET version = ?, definition = ?, {_CHANGED} WHERE order_id = ? AND version = ?"
 )
 _SWAP_WITH_HEAD: Final = (
-    "UPDATE orders SET version = ?, state = ?, dispatch_deadline = ?, repayment_deadline = ?, "
-    "due_at = ?, definition = ?, head = ? WHERE order_id = ? AND version = ?"
+    f"UPDATE orders SET version = ?, definition = ?, {_CHANGED}, head = ? "
+    "WHERE order_id = ? AND version = ?"
 )
 _APPEND: Final = (
     "INSERT INTO order_log (order_id, seq, event, at, utc_offset, event_id, source, data, "
@@ -52,11 +55,13 @@ _QUEUE: Final = (
 )
 """A notification is queued once: a row already there (put there by hand) keeps its place."""
 _KIND_AND_SEQ: Final = itemgetter(0, 1)
+_SCHEMA5: Final = DERIVED_COLUMNS[SCHEMA3_DERIVED:]
 _WHOLE: Final = (
     "SELECT 0, version, state, dispatch_deadline, repayment_deadline, due_at, head, "
-    "NULL, NULL, NULL, NULL, NULL, definition FROM orders WHERE order_id = ? "
-    "UNION ALL SELECT 1, seq, event, at, NULL, NULL, data, utc_offset, event_id, source, "
-    "from_state, to_state, definition FROM order_log WHERE order_id = ?"
+    f"NULL, NULL, NULL, NULL, NULL, definition, {', '.join(_SCHEMA5)} FROM orders "
+    "WHERE order_id = ? UNION ALL SELECT 1, seq, event, at, NULL, NULL, data, utc_offset, "
+    f"event_id, source, from_state, to_state, definition{', NULL' * len(_SCHEMA5)} "
+    "FROM order_log WHERE order_id = ?"
 )
 """An order's row, then its log rows by ``seq``, in one statement: one view of both, even at
 READ COMMITTED (where two statements may see another writer's commit in between), and the
@@ -174,7 +179,17 @@ class UnitOfWork:
             raise UnknownOrder(order_id)
         _, version, state, dispatch, repayment, due, head = found[0][:7]
         definition = found[0][12]
-        row: Sequence[Any] = (order_id, version, head, state, dispatch, repayment, due, definition)
+        row: Sequence[Any] = (
+            order_id,
+            version,
+            head,
+            state,
+            dispatch,
+            repayment,
+            due,
+            definition,
+            *found[0][13:],
+        )
         log: list[Sequence[Any]] = [
             (r[1], r[2], r[3], r[7], r[8], r[9], r[6], r[10], r[11], r[12]) for r in found[1:]
         ]
@@ -271,13 +286,16 @@ class UnitOfWork:
             definition = rows.definition(order)
             if version == 0:
                 head = rows.head(order)
-                new.append((order.order_id, 1, head, *derived, definition))
-            elif order.warnings is change.warnings:
+                new.append((order.order_id, 1, head, definition, *derived))
+                heads.append(db.stored_json(head))
+                continue
+            changed = derived[:CHANGING]
+            if order.warnings is change.warnings:
                 head = None
-                swapped.append((version + 1, *derived, definition, order.order_id, version))
+                swapped.append((version + 1, definition, *changed, order.order_id, version))
             else:
                 head = rows.head(order)
-                with_head.append((version + 1, *derived, definition, head, order.order_id, version))
+                with_head.append((version + 1, definition, *changed, head, order.order_id, version))
             heads.append(change.head if head is None else db.stored_json(head))
         written = (
             tx.run(_INSERT_ORDER, new, db)
