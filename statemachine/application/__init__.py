@@ -13,8 +13,10 @@ same words everywhere.
   credential's name and :data:`Role`), checked by the use cases against the party the table
   declares for each event (:func:`check_may_fire`).
 * Use cases (:mod:`~statemachine.application._cases`): :func:`create` (or confirm the same
-  order), :func:`fire`, :func:`explain`, :func:`show`, :func:`list_orders`, :func:`sweep_all`
-  (until a batch comes back short), :func:`relay_batch` and :func:`relay_one` (the relay:
+  order), :func:`fire`, :func:`explain`, :func:`show`, :func:`list_orders` (sorted and paged),
+  :func:`find_orders` (by id, number, tracking number or amount), :func:`needs_attention`
+  (the orders a person must look at, with why), :func:`sweep_all` (until a batch comes back
+  short), :func:`relay_batch` and :func:`relay_one` (the relay:
   claim, deliver at once, record every try) and :func:`redeliver`.
 """
 
@@ -25,7 +27,9 @@ from ._cases import (
     MAX_PAGE,
     RELAY_DEFAULTS,
     Answer,
+    AttentionPage,
     Created,
+    Direction,
     Explained,
     Fired,
     Page,
@@ -35,9 +39,11 @@ from ._cases import (
     check_not_too_far_ahead,
     create,
     explain,
+    find_orders,
     fire,
     first_result,
     list_orders,
+    needs_attention,
     redeliver,
     relay_batch,
     relay_one,
@@ -63,7 +69,9 @@ __all__ = [
     "ROLES",
     "Actor",
     "Answer",
+    "AttentionPage",
     "Created",
+    "Direction",
     "EventRequest",
     "Explained",
     "Fired",
@@ -79,10 +87,12 @@ __all__ = [
     "check_not_too_far_ahead",
     "create",
     "explain",
+    "find_orders",
     "fire",
     "first_result",
     "list_orders",
     "loads",
+    "needs_attention",
     "parse_event",
     "parse_moment",
     "parse_new_order",

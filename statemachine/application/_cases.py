@@ -17,7 +17,9 @@ import binascii
 import datetime as dt
 import json
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import anyio
@@ -38,7 +40,19 @@ from ..errors import (
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
 from ..runtime._serialize import replay
-from ..store import Applied, Delivery, LogEntry, NotificationRow, OrderRow, OrderStore, Swept
+from ..store import (
+    SORT_KEYS,
+    Applied,
+    Attention,
+    Delivery,
+    LogEntry,
+    NotificationRow,
+    OrderRow,
+    OrderStore,
+    Reason,
+    SortKey,
+    Swept,
+)
 from ._access import Actor, check_may, check_may_fire, needs_order
 from ._requests import EventRequest, NewOrder
 
@@ -49,7 +63,9 @@ __all__ = [
     "MAX_PAGE",
     "RELAY_DEFAULTS",
     "Answer",
+    "AttentionPage",
     "Created",
+    "Direction",
     "Explained",
     "Fired",
     "Page",
@@ -59,9 +75,11 @@ __all__ = [
     "check_not_too_far_ahead",
     "create",
     "explain",
+    "find_orders",
     "fire",
     "first_result",
     "list_orders",
+    "needs_attention",
     "redeliver",
     "relay_batch",
     "relay_one",
@@ -70,7 +88,8 @@ __all__ = [
 ]
 
 MAX_PAGE: Final = 500
-"""The most orders one page of :func:`list_orders` holds."""
+"""The most orders one page of :func:`list_orders`, :func:`find_orders` or
+:func:`needs_attention` holds."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -318,47 +337,186 @@ class Page:
     next_cursor: str | None
 
 
+Direction = Literal["asc", "desc"]
+"""Which way a listing runs: ``asc`` (the default) or ``desc``."""
+
+
 def list_orders(
     store: OrderStore,
     *,
     state: str | None = None,
     due_before: dt.datetime | None = None,
+    sort: SortKey | None = None,
+    order: Direction = "asc",
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
     """A page of orders from the store's indexes: in ``state``, due at or before
-    ``due_before`` (soonest first), after the page ``cursor`` ends (keyset paging: stable
-    while orders change)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
-    after = None if cursor is None else _decode_cursor(cursor)
-    rows = store.orders(state=state, due_before=due_before, after=after, limit=limit + 1)
+    ``due_before``, sorted by ``sort`` (:data:`~statemachine.store.SortKey`: ``id`` by
+    default, ``deadline``, soonest first, with ``due_before``) in ``order``, after the page
+    ``cursor`` ends (keyset paging: stable while orders change). A cursor holds its sort and
+    direction: one given out for another is refused (:class:`InvalidInput` naming
+    ``cursor``)."""
+    limit = _page_size(limit)
+    if order not in _DIRECTIONS:
+        raise InvalidInput(f"order must be asc or desc, got {order!r}", field="order")
+    if sort is None:
+        sort = "deadline" if due_before is not None else "id"
+    if sort not in SORT_KEYS:
+        raise InvalidInput(
+            f"sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}", field="sort"
+        )
+    after = None if cursor is None else _listing_after(cursor, sort, order, due_before)
+    rows = store.orders(
+        state=state,
+        due_before=due_before,
+        sort=sort,
+        descending=order == "desc",
+        after=after,
+        limit=limit + 1,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
     if more:
         last = rows[-1]
-        next_cursor = _encode_cursor(last.due_at if due_before is not None else None, last.order_id)
+        value = _cursor_value(last.sort_value(sort))
+        next_cursor = _encode_cursor(["orders", sort, order, value, last.order_id])
     return Page(tuple(rows), next_cursor)
 
 
-def _encode_cursor(due_at: dt.datetime | None, order_id: str) -> str:
-    key = [None if due_at is None else due_at.astimezone(dt.UTC).isoformat(), order_id]
+def find_orders(
+    store: OrderStore, text: str, *, cursor: str | None = None, limit: int = 50
+) -> Page:
+    """A page of the orders ``text`` finds (:meth:`SQLStore.search
+    <statemachine.store.SQLStore.search>`: a prefix of the id or of its number, case and the
+    spaces around it aside; a tracking number; an amount, in a currency if named), in the
+    order of their ids case-folded, after the page ``cursor`` ends."""
+    limit = _page_size(limit)
+    after = None if cursor is None else _id_after(cursor, "search")
+    rows = store.search(text, limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(["search", rows[-1].order_id]) if more else None
+    return Page(tuple(rows), next_cursor)
+
+
+@attrs.frozen
+class AttentionPage:
+    """One page of the orders that need a person, and the cursor of the next (``None``: the
+    last page)."""
+
+    orders: tuple[Attention, ...]
+    next_cursor: str | None
+
+
+def needs_attention(
+    store: OrderStore,
+    now: dt.datetime,
+    *,
+    reasons: Iterable[Reason] | None = None,
+    sweep_grace: dt.timedelta | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> AttentionPage:
+    """A page of the orders that need a person at ``now`` (:meth:`SQLStore.attention
+    <statemachine.store.SQLStore.attention>`), each with why (:data:`~statemachine.store.
+    Reason`: a repayment overdue under R4, an incident under R1 or R7, a dead letter, a clock
+    deadline the sweep has not fired under R12 or R4, an event dated after ``now`` under
+    R16), by order id, after the page ``cursor`` ends. ``reasons`` keeps only those;
+    ``sweep_grace`` leaves out a deadline passed less than that long ago (the sweep's next
+    round)."""
+    limit = _page_size(limit)
+    after = None if cursor is None else _id_after(cursor, "attention")
+    found = store.attention(
+        now, reasons=reasons, sweep_grace=sweep_grace, limit=limit + 1, after=after
+    )
+    more = len(found) > limit
+    found = found[:limit]
+    next_cursor = _encode_cursor(["attention", found[-1].order.order_id]) if more else None
+    return AttentionPage(tuple(found), next_cursor)
+
+
+_DIRECTIONS: Final = ("asc", "desc")
+_AMOUNT_VALUE: Final = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,4})?")
+
+
+def _page_size(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return limit
+
+
+def _cursor_value(value: object) -> str | None:
+    """A row's sort value as a cursor holds it: text (a moment in UTC, an amount, a state)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    return str(value)  # an amount
+
+
+def _encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[dt.datetime | None, str]:
-    bad = InvalidInput("cursor is not one this service gave out", field="cursor")
+def _decode_cursor(cursor: object) -> Any:
+    """The key a cursor of this service holds; :class:`InvalidInput` for anything else."""
     if not isinstance(cursor, str) or len(cursor) > 4 * MAX_ID_LENGTH + 200:
-        raise bad
+        raise _NOT_OURS
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        due, order_id = key
-        moment = None if due is None else dt.datetime.fromisoformat(due)
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise bad from None
-    if not isinstance(order_id, str) or (moment is not None and moment.utcoffset() is None):
-        raise bad
+        raise _NOT_OURS from None
+
+
+_NOT_OURS: Final = InvalidInput("cursor is not one this service gave out", field="cursor")
+
+
+def _id_after(cursor: str, listing: str) -> str:
+    """The order id a search's or the attention list's cursor ends after."""
+    key = _decode_cursor(cursor)
+    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[1], str)):
+        raise _NOT_OURS
+    if key[0] != listing:
+        raise InvalidInput(
+            f"cursor is the next page of another listing, not of this {listing}", field="cursor"
+        )
+    return key[1]
+
+
+def _listing_after(
+    cursor: str, sort: str, order: str, due_before: dt.datetime | None
+) -> tuple[object, str]:
+    """Where a listing's cursor says the previous page ended: (its last row's sort value, its
+    order id). A cursor of the release before sorts (``[due_at, order_id]``) still reads, for
+    the listing it was given for."""
+    key = _decode_cursor(cursor)
+    if isinstance(key, list) and len(key) == 2:  # before sorts: by deadline or by id
+        key = ["orders", "deadline" if due_before is not None else "id", "asc", *key]
+    if not (isinstance(key, list) and len(key) == 5 and key[0] == "orders"):
+        raise _NOT_OURS
+    _, given_sort, given_order, value, order_id = key
+    if (given_sort, given_order) != (sort, order):
+        raise InvalidInput(
+            f"cursor is the next page of the listing sorted by {given_sort} {given_order}, not "
+            f"by {sort} {order}",
+            field="cursor",
+        )
+    if not isinstance(order_id, str) or not (value is None or isinstance(value, str)):
+        raise _NOT_OURS
+    if value is None or sort in ("id", "state"):
+        return value, order_id
+    if sort == "amount":
+        if not _AMOUNT_VALUE.fullmatch(value):
+            raise _NOT_OURS
+        return Decimal(value), order_id
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _NOT_OURS from None
+    if moment.utcoffset() is None:
+        raise _NOT_OURS
     return moment, order_id
 
 
