@@ -7,13 +7,14 @@ session's form token; the support and write roles see the forms that act."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio.to_thread
 import jinja2
@@ -23,18 +24,30 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .._text import printable_lines
+from ..application import EventRequest, check_may_fire, explain, fire, parse_event, redeliver, show
 from ..application import list_orders as list_page
-from ..application import redeliver
+from ..application._summary import Moment, Words, summarize, zone_label
 from ..declaration._definition import known_final_states, known_states
+from ..declaration._records import CLAIM_REASONS
 from ..diagrams import journey_dot, journey_mermaid, render
-from ..errors import GraphvizMissing, InvalidInput, OrderError, UnknownOrder
+from ..errors import (
+    EventRejected,
+    GraphvizMissing,
+    InvalidInput,
+    NotPermitted,
+    OrderError,
+    RequestError,
+    UnknownOrder,
+)
 from ..runtime._machine import MAX_ID_LENGTH
 from ..runtime._order import Order
+from ..schema import AMOUNT_PATTERN, event_schema
 from ._deps import ServiceDep, ViewerDep
+from ._metrics import event_fired, event_refused
 from ._problems import LOGGER
 from ._routing import DirectRoute
 from ._security import page_headers
-from ._service import SESSION_COOKIE
+from ._service import SESSION_COOKIE, Viewer
 
 __all__ = ["router", "templates"]
 
@@ -89,12 +102,6 @@ def _left(moment: dt.datetime, now: dt.datetime) -> str:
         parts.append(f"{minutes} min")
     text = " ".join(parts)
     return f"{text} left" if seconds >= 0 else f"passed {text} ago"
-
-
-def _local(moment: dt.datetime | None, zone: ZoneInfo) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -365,22 +372,23 @@ async def dead_letters(request: Request, service: ServiceDep, viewer: ViewerDep)
 
 @router.get("/orders/{order_id}", name="inspect_order")
 async def order_page(
-    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str
+    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str, sent: str = ""
 ) -> Response:
-    """One order: its journey drawn, its timeline, deadlines with the time left, the events
-    allowed now and why not the others, its ledgers, and its notifications' delivery."""
+    """One order. First what the customer asks about, in the words of
+    :func:`~statemachine.application.summarize`: incidents and overdue deadlines, where the
+    money is, what happens next and by when; then, for a support or write session, a form per
+    event it may send now; then the deadlines, the timeline, the refusals (the rule-specific
+    ones first), the journey (its path in words, the drawing folded), the ledgers and the
+    notifications' delivery. ``sent`` is the idempotency key of an event just sent from here."""
     if viewer is None:
         return _login_page(request)
     if len(order_id) > MAX_ID_LENGTH:
         return _page(request, "not_found.html", 404, title="Not found", wanted=order_id[:40])
     try:
-        loaded = await service.store.load(order_id)
+        shown = await service.store.run(show, order_id)
     except UnknownOrder:
         return _page(request, "not_found.html", 404, title="Not found", wanted=order_id)
-    order = loaded.order
-    entries = await service.store.history(order_id)
-    queued = await service.store.notifications(order_id)
-    tried = await service.store.deliveries([n.notification_id for n in queued])
+    order = shown.order
     try:
         svg = await anyio.to_thread.run_sync(render, journey_dot(order))
         picture = Markup(_SVG_HEAD.sub("", svg.decode("utf-8"), count=1))
@@ -391,80 +399,167 @@ async def order_page(
             "<pre>{}</pre>"
         ).format(journey_mermaid(order))
     now = _now()
-    zone = ZoneInfo(order.policy.timezone)
-    by_position = {n.position: n for n in queued}
+    summary = summarize(order, now)
+    by_position = {n.position: n for n in shown.notifications}
     notifications = []
     for position, note in enumerate(order.notifications):
         row = by_position.get(position)
-        delivery = tried.get(row.notification_id) if row is not None else None
+        delivery = shown.deliveries.get(row.notification_id) if row is not None else None
         notifications.append(
             {
                 "kind": note.kind,
                 "channel": note.channel,
                 "rule": note.rule,
-                "at": _local(note.at, zone),
+                "at": note.at,
                 "message": note.message,
                 "id": row.notification_id if row is not None else None,
                 "acked": row.acked if row is not None else False,
                 "status": delivery.status if delivery is not None else None,
                 "attempts": delivery.attempts if delivery is not None else 0,
                 "error": delivery.last_error if delivery is not None else None,
-                "next": _local(delivery.next_attempt_at, zone) if delivery is not None else "",
+                "next": delivery.next_attempt_at if delivery is not None else None,
             }
         )
-    return _page(
+    recorded = next((e for e in shown.history if sent and e.event_id == sent), None)
+    zone = _viewer_zone(request)
+    page = _page(
         request,
         "order.html",
         title=f"Order {order.order_id}",
         order=order,
-        version=loaded.version,
-        zone=order.policy.timezone,
-        now=_local(now, zone),
+        s=summary,
+        version=shown.version,
         svg=picture,
-        facts=_facts(order, zone),
-        deadlines=_deadlines(order, zone, now),
-        timeline=[
-            {
-                "seq": e.seq,
-                "event": e.event,
-                "from": e.from_state,
-                "to": e.to_state,
-                "at": _local(e.at, zone),
-                "utc": e.at.astimezone(dt.UTC).isoformat(timespec="seconds"),
-                "event_id": e.event_id or "",
-                "source": e.source or "",
-                "actor": e.actor or "",
-                "note": e.note or "",
-                "data": ", ".join(f"{k}={v}" for k, v in e.data.items()),
-            }
-            for e in entries
-        ],
-        allowed=order.allowed_events(now),
-        refusals=[
-            {"event": event, "rule": r.rule or "", "kind": r.kind, "message": r.message}
-            for event, r in order.refusals(now).items()
-        ],
-        refunds=[_ledger(e, zone) for e in order.refunds],
-        customer_refunds=[_ledger(e, zone) for e in order.customer_refunds],
-        refunded_total=order.refunded_total,
-        customer_refunded_total=order.customer_refunded_total,
-        pending=order.pending_refund,
-        incidents=[
-            {"kind": i.kind, "rule": i.rule, "at": _local(i.at, zone), "detail": i.detail}
-            for i in order.incidents
-        ],
-        warnings=[w.message for w in order.warnings],
+        when=_when(order.policy.timezone, zone),
+        there=lambda moment: Moment(moment, zone).elsewhere(zone).text,
+        zone=zone,
+        zone_label=zone_label(zone, now),
+        recorded=recorded,
+        replayed=request.query_params.get("replay") == "1",
+        forms=_forms(order, viewer, now),
+        timeline=shown.history,
         notifications=notifications,
         relay=service.settings.relay_url is not None,
     )
+    if request.query_params.get("tz") == zone:
+        page.set_cookie(ZONE_COOKIE, zone, max_age=365 * 86_400, httponly=True,
+                        samesite="strict", path=_base(request))  # fmt: skip
+    return page
 
 
-@router.post("/notifications/{notification_id}/redeliver", name="inspect_redeliver")
-async def redeliver_page(
-    request: Request, service: ServiceDep, viewer: ViewerDep, notification_id: int
-) -> Response:
-    """The order page's "Send again" beside a dead letter: for a support or write session,
-    from the service's own page with the session's form token; back to the order."""
+ZONE_COOKIE: Final = "orderfsm_zone"
+"""The viewer's own time zone, as they chose it on an order page (``?tz=``); UTC until then."""
+_ZONE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
+
+
+def _viewer_zone(request: Request) -> str:
+    """The zone the viewer asked to see times in too (``?tz=``, else their cookie), if it is
+    one of the tz database's; else UTC."""
+    for asked in (request.query_params.get("tz"), request.cookies.get(ZONE_COOKIE)):
+        if asked and len(asked) <= 64 and _ZONE_NAME.fullmatch(asked):
+            try:
+                ZoneInfo(asked)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return asked
+    return "UTC"
+
+
+def _when(zone: str, viewer: str) -> Callable[[dt.datetime | Moment | None], Markup]:
+    """How the page writes a time: in the supplier's zone (``zone``) to the minute, as a
+    ``<time>`` whose title gives it in UTC and in the viewer's zone (``viewer``)."""
+
+    def when(moment: dt.datetime | Moment | None) -> Markup:
+        if moment is None:
+            return Markup("")
+        local = moment if isinstance(moment, Moment) else Moment(moment, zone).elsewhere(zone)
+        also = [f"{local.text} {local.label} ({zone})"]
+        for other in dict.fromkeys(("UTC", viewer)):
+            there = local.elsewhere(other)
+            mine = " (your zone)" if other == viewer and viewer != "UTC" else ""
+            also.append(f"{there.text} {there.label}{mine}")
+        return Markup('<time datetime="{}" title="{}">{}</time>').format(
+            local.iso, " = ".join(also), local.text
+        )
+
+    return when
+
+
+def _say(words: Words, when: Callable[[Moment], Markup]) -> Markup:
+    """A sentence of the summary: its text escaped (control and invisible characters
+    written as escapes), its moments as ``<time>`` elements."""
+    return Markup("").join(
+        when(part) if isinstance(part, Moment) else Markup.escape(printable_lines(part))
+        for part in words.parts
+    )
+
+
+templates.filters["say"] = lambda words, when: _say(words, when)
+
+
+# ------------------------------------------------------------------------------------------------
+# Acting on an order: a form per event, a preview, a confirmation
+
+
+_CHOICES: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
+    ("open_claim", "reason"): CLAIM_REASONS,
+}
+"""Text fields whose values a rule lists (R8: a claim's two reasons): a select, not a box."""
+KEY_PREFIX: Final = "inspector-"
+"""How the idempotency key of an inspector form starts (it is the event's id, R15)."""
+
+
+def _fields(event: str) -> list[dict[str, Any]]:
+    """The fields of ``event``'s form, from its payload's JSON Schema (none for an event no
+    registered version has): an amount is text (in the order's currency), a flag a checkbox,
+    a text a select where a rule lists its values."""
+    try:
+        schema = event_schema(event)
+    except InvalidInput:
+        return []
+    out = []
+    for name, prop in schema["properties"].items():
+        if name in ("at", "event_id"):
+            continue
+        choices = _CHOICES.get((event, name), ())
+        kind = (
+            "flag"
+            if prop.get("type") == "boolean"
+            else "choice"
+            if choices
+            else "amount"
+            if prop.get("pattern") == AMOUNT_PATTERN
+            else "text"
+        )
+        out.append({"name": name, "kind": kind, "label": name.replace("_", " "),
+                    "required": name in schema["required"], "choices": choices})  # fmt: skip
+    return out
+
+
+def _forms(order: Order, viewer: Viewer, now: dt.datetime) -> list[dict[str, Any]]:
+    """A form per event the viewer may send to ``order`` now (a support or write session
+    only; a read credential, or a bearer token, which posts no form, sees none), each with
+    its own idempotency key."""
+    if not viewer.acts or viewer.csrf is None:
+        return []
+    forms = []
+    for event in order.allowed_events(now):
+        try:
+            check_may_fire(viewer.credential.actor, event, order)
+        except NotPermitted:
+            continue
+        spec = order.table.events[event]
+        forms.append({"event": event, "sender": spec.sender(order), "doc": spec.doc,
+                      "key": KEY_PREFIX + secrets.token_urlsafe(12),
+                      "fields": _fields(event)})  # fmt: skip
+    return forms
+
+
+async def _acting(
+    request: Request, viewer: Viewer | None
+) -> tuple[Viewer, dict[str, str]] | Response:
+    """Who posted a form, and its fields: a support or write session, from the service's own
+    pages, with the session's form token; else the page that refuses it."""
     if viewer is None:
         return _login_page(request)
     form = await _form(request)
@@ -475,8 +570,132 @@ async def redeliver_page(
     ):
         return _cross_site(request)
     if not viewer.acts:
-        return _page(request, "not_found.html", 403, title="Not allowed",
-                     wanted=f"notification {notification_id}")  # fmt: skip
+        return _page(request, "not_found.html", 403, title="Not allowed", wanted=request.url.path)
+    return viewer, form
+
+
+def _event_request(
+    order_id: str, event: str, form: Mapping[str, str], now: dt.datetime
+) -> EventRequest:
+    """The event a form asks for, read by the application's one parser: its time is now, its
+    event id the form's key (R15: the same form sent twice is one event)."""
+    if not form.get("key"):
+        raise InvalidInput("the form carries no key; send it from the order's page", field="key")
+    body: dict[str, object] = {"at": now.isoformat()}
+    for field in _fields(event):
+        value = form.get(field["name"], "").strip()
+        if field["kind"] == "flag":
+            body[field["name"]] = value == "true"
+        elif value or field["required"]:
+            body[field["name"]] = value
+    if form.get("note", "").strip():
+        body["note"] = form["note"].strip()
+    return parse_event(order_id, event, body, event_id=form["key"])
+
+
+def _action_page(
+    request: Request, status: int, event: str, order_id: str, form: Mapping[str, str], **more: Any
+) -> HTMLResponse:
+    """The preview of an event, or its refusal (``refusal``: the error's ``to_dict()``)."""
+    outcome = more.get("outcome")
+    zone = outcome["after"].zone if outcome else "UTC"
+    context = {"outcome": None, "refusal": None, **more}
+    return _page(request, "action.html", status, title=f"{event} on {order_id}", event=event,
+                 order_id=order_id, form=form, fields=_fields(event),
+                 when=_when(zone, _viewer_zone(request)), **context)  # fmt: skip
+
+
+@router.post("/orders/{order_id}/events/{event}/preview", name="inspect_preview")
+async def preview(
+    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str, event: str
+) -> Response:
+    """What sending ``event`` would do, before anything is written: the application's
+    ``explain`` (the rule's refusal, if any), and if accepted the outcome (the state after,
+    the notifications and incidents, the money and what comes next after it), with the
+    confirmation form."""
+    acting = await _acting(request, viewer)
+    if isinstance(acting, Response):
+        return acting
+    who, form = acting
+    now = _now()
+    try:
+        asked = _event_request(order_id, event, form, now)
+        loaded = await service.store.load(asked.order_id)
+        check_may_fire(who.credential.actor, event, loaded.order)
+        told = await service.store.run(
+            explain, asked.order_id, event, asked.data, at=asked.at, event_id=asked.event_id
+        )
+        if told.refusal is not None:
+            raise told.refusal
+        trial = copy.deepcopy(loaded.order)  # the outcome, worked out on a copy
+        result = trial.fire(event, at=asked.at, event_id=asked.event_id, **asked.data)
+    except RequestError as refused:
+        return _action_page(request, 200, event, order_id, form, refusal=refused.to_dict())
+    outcome = {"result": result, "after": summarize(trial, now)}
+    return _action_page(request, 200, event, order_id, form, outcome=outcome)
+
+
+@router.post("/orders/{order_id}/events/{event}", name="inspect_act")
+async def act(
+    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str, event: str
+) -> Response:
+    """Send ``event`` as confirmed on its preview: through the application's ``fire`` with
+    the agent as the actor (their credential's name and role), ``source`` ``inspector``,
+    their note, and the form's key as the event id, so a form sent twice applies once (R15).
+    Back to the order, which says what was recorded; a refusal shows the rule's message."""
+    acting = await _acting(request, viewer)
+    if isinstance(acting, Response):
+        return acting
+    who, form = acting
+    now = _now()
+    try:
+        asked = _event_request(order_id, event, form, now)
+        fired = await service.store.run_write(
+            fire, asked, source="inspector", now=now, max_skew=service.settings.skew,
+            actor=who.credential.actor,
+        )  # fmt: skip
+    except RequestError as refused:
+        event_refused(event, refused)
+        return _action_page(
+            request, _status(refused), event, order_id, form, refusal=refused.to_dict()
+        )
+    event_fired(event, duplicate=fired.replay)
+    LOGGER.info(
+        "%s %s on order %s from the inspector by %s",
+        event,
+        "found applied already (R15)" if fired.replay else "sent",
+        asked.order_id,
+        who.credential.name,
+        extra={"order_id": asked.order_id, "actor": who.credential.name},
+    )
+    back = f"{_base(request)}/orders/{quote(asked.order_id, safe='')}"
+    replay = "&replay=1" if fired.replay else ""
+    return RedirectResponse(
+        f"{back}?sent={quote(asked.event_id or '', safe='')}{replay}#recorded", status_code=303
+    )
+
+
+def _status(refused: RequestError) -> int:
+    """The status of a refused form, as the API would answer it."""
+    if isinstance(refused, NotPermitted):
+        return 403
+    if isinstance(refused, UnknownOrder):
+        return 404
+    if isinstance(refused, EventRejected) and refused.kind != "data":
+        return 409
+    return 422
+
+
+@router.post("/notifications/{notification_id}/redeliver", name="inspect_redeliver")
+async def redeliver_page(
+    request: Request, service: ServiceDep, viewer: ViewerDep, notification_id: int
+) -> Response:
+    """The order page's "Send again" beside a dead letter: for a support or write session,
+    from the service's own page with the session's form token; back to the order."""
+    acting = await _acting(request, viewer)
+    if isinstance(acting, Response):
+        return acting
+    who = acting[0]
     state = (
         await service.store.delivery_state(notification_id) if 0 < notification_id < 2**63 else None
     )
@@ -489,83 +708,10 @@ async def redeliver_page(
             "notification %d of order %s sent again by %s from the inspector",
             notification_id,
             state.order_id,
-            viewer.credential.name,
-            extra={"order_id": state.order_id, "actor": viewer.credential.name},
+            who.credential.name,
+            extra={"order_id": state.order_id, "actor": who.credential.name},
         )
     return RedirectResponse(
         f"{_base(request)}/orders/{quote(state.order_id, safe='')}#notifications",
         status_code=303,
     )
-
-
-def _facts(order: Order, zone: ZoneInfo) -> list[tuple[str, str]]:
-    facts = [
-        ("state", order.state),
-        ("amount paid", f"{order.amount} {order.currency}"),
-        ("paid at", _local(order.paid_at, zone)),
-        ("rules", order.definition or "an unregistered table"),
-    ]
-    if order.tracking_number:
-        facts.append(("tracking number", order.tracking_number))
-    if order.dispatched_at:
-        facts.append(("dispatched at", _local(order.dispatched_at, zone)))
-    if order.delivered_at:
-        facts.append(("delivery confirmed at", _local(order.delivered_at, zone)))
-    pending = order.pending_refund
-    if pending is not None:
-        facts.append(
-            (
-                "refund pending",
-                f"{pending.amount} {order.currency}, {pending.reason}, funded by {pending.blame}",
-            )
-        )
-    return facts
-
-
-def _deadlines(order: Order, zone: ZoneInfo, now: dt.datetime) -> list[Mapping[str, str]]:
-    """The order's deadlines in the supplier's local time, with the time left (or passed)."""
-    found: list[tuple[str, str, dt.datetime, str]] = [
-        (
-            "dispatch deadline",
-            "R1",
-            order.dispatch_deadline,
-            f"met: dispatched {_local(order.dispatched_at, zone)}" if order.dispatched_at else "",
-        )
-    ]
-    if order.claim_deadline is not None:
-        found.append(("claim window ends", "R13", order.claim_deadline, ""))
-    pending = order.pending_refund
-    if pending is not None and pending.repayment_deadline is not None:
-        found.append(("supplier repayment deadline", "R4", pending.repayment_deadline, ""))
-    out: list[Mapping[str, str]] = []
-    for name, rule, moment, note in found:
-        out.append(
-            {
-                "name": name,
-                "rule": rule,
-                "local": _local(moment, zone),
-                "left": note or _left(moment, now),
-                "passed": "yes" if moment <= now and not note else "",
-            }
-        )
-    if pending is not None and pending.repayment_earliest is not None:
-        out.append(
-            {
-                "name": "supplier repayment, earliest day",
-                "rule": "R4",
-                "local": pending.repayment_earliest.isoformat(),
-                "left": "",
-                "passed": "",
-            }
-        )
-    return out
-
-
-def _ledger(entry: Any, zone: ZoneInfo) -> dict[str, str]:
-    return {
-        "at": _local(entry.at, zone),
-        "amount": str(entry.amount),
-        "reason": entry.reason,
-        "blame": entry.blame,
-        "event_id": entry.event_id or "",
-    }
