@@ -419,13 +419,13 @@ def needs_attention(
     cursor: str | None = None,
     limit: int = 50,
 ) -> AttentionPage:
-    """A page of the orders that need a person at ``now`` (:meth:`SQLStore.attention
-    <statemachine.store.SQLStore.attention>`), each with why (:data:`~statemachine.store.
-    Reason`: a repayment overdue under R4, an incident under R1 or R7, a dead letter, a clock
-    deadline the sweep has not fired under R12 or R4, an event dated after ``now`` under
-    R16), by order id, after the page ``cursor`` ends. ``reasons`` keeps only those;
-    ``sweep_grace`` leaves out a deadline passed less than that long ago (the sweep's next
-    round)."""
+    """A page of the orders that need a person at ``now``, each with why (a repayment
+    overdue under R4, an incident under R1 or R7, a dead letter, a clock deadline the sweep
+    has not fired under R12 or R4, an event dated after ``now`` under R16), by order id,
+    after the page ``cursor`` ends (:meth:`SQLStore.attention
+    <statemachine.store.SQLStore.attention>`). ``reasons`` keeps only those
+    (:data:`~statemachine.store.Reason`); ``sweep_grace`` leaves out a deadline passed less
+    than that long ago (the sweep's next round)."""
     limit = _page_size(limit)
     after = None if cursor is None else _id_after(cursor, "attention")
     found = store.attention(

@@ -85,9 +85,10 @@ class Loaded:
 
 
 SortKey = Literal["id", "state", "amount", "age", "deadline"]
-"""What a listing is sorted by: the order id, the state, the amount (as a number, whatever the
-currency), the age (the time since payment: ascending is the youngest first) or the next clock
-deadline (``due_at``); ties by order id, and orders without the value (no deadline) last."""
+"""What a listing is sorted by: the order id, the state (by its name), the amount (as a
+number, whatever the currency), the age (the time since payment: ascending is the youngest
+first) or the next clock deadline (``due_at``); ties by order id, and orders without the value
+(no deadline) last."""
 
 SORT_KEYS: tuple[SortKey, ...] = ("id", "state", "amount", "age", "deadline")
 """Every :data:`SortKey`."""
@@ -150,8 +151,9 @@ REASONS: tuple[Reason, ...] = (
 
 @attrs.frozen
 class Attention:
-    """An order that needs a person: its listing row and every reason that holds
-    (:data:`Reason`, in the order of :data:`REASONS`)."""
+    """An order that needs a person: its listing row and every reason that holds, in the
+    order of ``REASONS`` (repayment_overdue, incident, dead_letter, sweep_behind,
+    ahead_of_clock; see ``Reason``)."""
 
     order: OrderRow
     reasons: tuple[Reason, ...]

@@ -19,11 +19,12 @@ from ..application import Fired
 from ..declaration._jsonform import to_json
 from ..errors import EventRejected, InvalidInput
 from ..runtime._order import Order
-from ..store import Loaded, LogEntry, OrderRow
+from ..store import Attention, Loaded, LogEntry, OrderRow
 from ._problems import problem_document
 
 __all__ = [
     "JSONAnswer",
+    "attention_page",
     "etag",
     "event_applied",
     "explanation",
@@ -74,6 +75,12 @@ def order_page(rows: Sequence[OrderRow], next_cursor: str | None) -> JSONAnswer:
     """``OrderPage``: listing rows in their JSON form (moments in each order's supplier's
     time zone, named by ``timezone``) and the cursor of the next page."""
     return _json({"orders": [to_json(row) for row in rows], "next_cursor": next_cursor})
+
+
+def attention_page(found: Sequence[Attention], next_cursor: str | None) -> JSONAnswer:
+    """``AttentionPage``: each order that needs a person (its listing row) with its reasons,
+    and the cursor of the next page."""
+    return _json({"orders": [a.to_dict() for a in found], "next_cursor": next_cursor})
 
 
 def history(order_id: str, entries: Sequence[LogEntry]) -> JSONAnswer:

@@ -1,4 +1,5 @@
-"""The orders: create one, list them, read one, read its log."""
+"""The orders: create one, list, search and sort them, list those that need a person, read
+one, read its log."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from fastapi import APIRouter, Header, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..application import MAX_PAGE, create
+from ..application import MAX_PAGE, Direction, create, find_orders, needs_attention
 from ..application import list_orders as list_page
-from ._answers import etag, history, order_created, order_page, order_read
+from ..store import Reason, SortKey
+from ._answers import attention_page, etag, history, order_created, order_page, order_read
 from ._deps import Reader, Writer
 from ._openapi import answer, problems, ref
-from ._parsing import check_id, due_limit, json_object, new_order, state_filter
+from ._parsing import (
+    alone,
+    check_id,
+    due_limit,
+    json_object,
+    new_order,
+    state_filter,
+)
 from ._routing import DirectRoute
 
 __all__ = ["MAX_PAGE", "router"]
@@ -73,11 +82,19 @@ async def create_order(request: Request, caller: Writer) -> Response:
 @router.get(
     "/orders",
     operation_id="listOrders",
-    summary="List orders",
+    summary="List, sort or search orders",
     responses=answer(200, "A page of orders", "OrderPage") | problems((401, 422, 500, 503)),
 )
 async def list_orders(
     service: Reader,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Search: a prefix of the id or of its number (1004 finds AE-1004), a "
+            "tracking number, or an amount (39.90, 39.90 USD); case and surrounding spaces "
+            "aside. Alone: not with state, due_before, sort or order"
+        ),
+    ] = None,
     state: Annotated[str | None, Query(description="Only orders in this state")] = None,
     due_before: Annotated[
         str | None,
@@ -86,21 +103,72 @@ async def list_orders(
             "(with its offset), soonest first"
         ),
     ] = None,
+    sort: Annotated[
+        SortKey | None,
+        Query(
+            description="Sort by id (the default), state (its name), amount (as a number), "
+            "age (asc: the youngest first) or deadline (the next clock deadline, the default "
+            "with due_before); ties by id, orders without a deadline last"
+        ),
+    ] = None,
+    order: Annotated[Direction | None, Query(description="asc (the default) or desc")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Orders per page")] = 50,
     cursor: Annotated[str | None, Query(description="The next_cursor of the previous page")] = None,
 ) -> Response:
-    """A page of orders from their indexed columns (state, version, deadlines); follow
-    ``next_cursor`` for the next page. Pages are keyset-paged: stable while orders change.
-    Each row's moments are in its supplier's time zone (``timezone``), as in the order's own
-    JSON form."""
+    """A page of orders from their indexed columns (state, amount, currency, when paid, next
+    deadline); follow ``next_cursor`` for the next page. Pages are keyset-paged: stable while
+    orders change; a cursor holds its listing, sort and direction. With ``q``, the orders it
+    finds instead, in the order of their ids case-folded. Each row's moments are in its
+    supplier's time zone (``timezone``), as in the order's own JSON form."""
+    if q is not None:
+        alone("q", state=state, due_before=due_before, sort=sort, order=order)
+        page = await service.store.run(find_orders, q, cursor=cursor, limit=limit)
+    else:
+        page = await service.store.run(
+            list_page,
+            state=state_filter(state),
+            due_before=due_limit(due_before),
+            sort=sort,
+            order=order or "asc",
+            cursor=cursor,
+            limit=limit,
+        )
+    return order_page(list(page.orders), page.next_cursor)
+
+
+@router.get(
+    "/attention",
+    operation_id="listAttention",
+    summary="The orders that need a person",
+    responses=answer(200, "A page of orders, each with why", "AttentionPage")
+    | problems((401, 422, 500, 503)),
+)
+async def list_attention(
+    service: Reader,
+    reason: Annotated[
+        list[Reason] | None,
+        Query(description="Only orders with this reason (give it several times for several)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Orders per page")] = 50,
+    cursor: Annotated[str | None, Query(description="The next_cursor of the previous page")] = None,
+) -> Response:
+    """The orders a person must look at now, by id, each with every reason that holds:
+    ``repayment_overdue`` (R4: the supplier's repayment deadline passed, the refund still
+    pending), ``incident`` (R1 late dispatch, R7 dispatch after cancellation),
+    ``dead_letter`` (a notification the relay gave up on), ``sweep_behind`` (R12, R4: a
+    clock deadline passed more than one sweep interval ago and not fired) and
+    ``ahead_of_clock`` (R16: its last event is dated after the service's clock, so every
+    event now is refused). Each row as ``GET /orders`` gives it."""
+    interval = service.settings.sweep_interval
     page = await service.store.run(
-        list_page,
-        state=state_filter(state),
-        due_before=due_limit(due_before),
+        needs_attention,
+        dt.datetime.now(dt.UTC),
+        reasons=reason,
+        sweep_grace=dt.timedelta(seconds=interval),
         cursor=cursor,
         limit=limit,
     )
-    return order_page(list(page.orders), page.next_cursor)
+    return attention_page(list(page.orders), page.next_cursor)
 
 
 @router.get(

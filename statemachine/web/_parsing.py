@@ -32,6 +32,7 @@ from ..runtime._machine import MAX_ID_LENGTH
 __all__ = [
     "CREATE_FIELDS",
     "EventRequest",
+    "alone",
     "check_id",
     "due_limit",
     "event_request",
@@ -110,6 +111,18 @@ def state_filter(state: str | None) -> str | None:
 def due_limit(value: str | None) -> dt.datetime | None:
     """A listing's ``due_before``: a moment with its UTC offset."""
     return None if value is None else parse_moment(value, "due_before")
+
+
+def alone(name: str, **others: object) -> None:
+    """Refuse ``others`` given with the query parameter ``name``, naming the first one given
+    (a search has its own order and takes no filter)."""
+    for other, value in others.items():
+        if value is not None:
+            raise InvalidInput(
+                f"{other} cannot be given with {name}: a search lists every order it finds, in "
+                "the order of their ids",
+                field=other,
+            )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_operation_ids_are_stable_and_one_per_caller_event(doc: dict[str, Any]) 
         ("get", "/notifications/{notification_id}"): "getNotification",
         ("post", "/notifications/{notification_id}/redeliver"): "redeliverNotification",
         ("post", "/migrations"): "dryRunMigration",
+        ("get", "/attention"): "listAttention",
     }
     expected |= {
         ("post", f"/orders/{{order_id}}/events/{e}"): f"fire{camel(e)}" for e in TABLE.caller_events
