@@ -131,6 +131,7 @@ _FIVE_INDEXES: Final = (
     'CREATE INDEX orders_tracking ON orders (tracking_key, order_key, order_id COLLATE "C") '
     "WHERE tracking_key IS NOT NULL",
     "CREATE INDEX orders_amount ON orders (amount_key, order_id)",
+    'CREATE INDEX orders_amount_found ON orders (amount_key, order_key, order_id COLLATE "C")',
     "CREATE INDEX orders_paid_at ON orders (paid_at, order_id)",
     "CREATE INDEX orders_last_at ON orders (last_at)",
     "CREATE INDEX orders_repayment ON orders (repayment_deadline) "

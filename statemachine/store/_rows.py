@@ -39,7 +39,6 @@ __all__ = [
     "SCHEMA3_DERIVED",
     "Rows",
     "clock_due_at",
-    "last_moment",
     "shipped_with",
 ]
 
@@ -82,16 +81,11 @@ LOG_COLUMNS: Final = (
 that decided the event, is derived and checked."""
 
 _DATA_TYPES: Final = (str, bool)
+_KEPT_KEYS: Final = 4096
+"""How many orders' head-derived columns a :class:`Rows` keeps worked out."""
 _HISTORY_FIELD: Final = re.compile(r"^history\[(\d+)\]")
 _COLUMN_OF: Final = {".source": ".from_state", ".dest": ".to_state"}
 """A history record's field by the log column that holds it."""
-
-
-def last_moment(order: Order) -> dt.datetime:
-    """The latest moment ``order`` holds: its last event's time, or its payment's before any
-    event. R16 refuses every event dated before it; a ``last_at`` ahead of the service's clock
-    is an order no event can reach until the clock catches up."""
-    return order.history[-1].at if order.history else order.paid_at
 
 
 def shipped_with(order: Order) -> str | None:
@@ -125,6 +119,7 @@ class Rows:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._zones: dict[int, dt.timezone] = {}
+        self._known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     # -- orders to rows -------------------------------------------------------------------
 
@@ -133,25 +128,46 @@ class Rows:
         return self.db.json(head_of(order))
 
     def derived(self, order: Order) -> tuple[Any, ...]:
-        """The derived columns of ``order``'s row, as :data:`DERIVED_COLUMNS` names them."""
+        """The derived columns of ``order``'s row, as :data:`DERIVED_COLUMNS` names them.
+
+        ``last_at`` is the latest moment the order holds: its last event's time, or its
+        payment's before any event. R16 refuses every event dated before it: one ahead of the
+        service's clock is an order no event reaches until the clock catches up."""
         ts = self.db.ts
         pending = order.pending_refund
         repayment = pending.repayment_deadline if pending is not None else None
         due = clock_due_at(order)
+        keys = self._keys(order)
         return (
             order.state,
             ts(order.dispatch_deadline),
             None if repayment is None else ts(repayment),
             None if due is None else ts(due),
             tracking_key(shipped_with(order)),
-            ts(last_moment(order)),
+            ts(order.history[-1].at) if order.history else keys[-1],
             len(order.incidents),
-            order_key(order.order_id),
-            order_number(order.order_id),
-            amount_key(order.amount),
-            order.currency,
-            ts(order.paid_at),
+            *keys,
         )
+
+    def _keys(self, order: Order) -> tuple[Any, ...]:
+        """The derived columns that come from the head (the last five of
+        :data:`DERIVED_COLUMNS`), worked out once for each order in the last used
+        :data:`_KEPT_KEYS`: they never change, and a store reads and writes the same orders
+        again and again."""
+        head = (order.order_id, order.amount, order.currency, order.paid_at)
+        found = self._known.get(head)
+        if found is None:
+            found = (
+                order_key(order.order_id),
+                order_number(order.order_id),
+                amount_key(order.amount),
+                order.currency,
+                self.db.ts(order.paid_at),
+            )
+            if len(self._known) >= _KEPT_KEYS:
+                self._known.clear()
+            self._known[head] = found
+        return found
 
     def definition(self, order: Order) -> str:
         """The ``definition`` column of ``order``'s row: the version it runs under."""

@@ -135,6 +135,7 @@ _FIVE_INDEXES: Final = (
     "CREATE INDEX orders_tracking ON orders (tracking_key, order_key, order_id) "
     "WHERE tracking_key IS NOT NULL",
     "CREATE INDEX orders_amount ON orders (amount_key, order_id)",
+    "CREATE INDEX orders_amount_found ON orders (amount_key, order_key, order_id)",
     "CREATE INDEX orders_paid_at ON orders (paid_at, order_id)",
     "CREATE INDEX orders_last_at ON orders (last_at)",
     "CREATE INDEX orders_repayment ON orders (repayment_deadline) "
@@ -142,9 +143,10 @@ _FIVE_INDEXES: Final = (
     "CREATE INDEX orders_incidents ON orders (order_id) WHERE incidents > 0",
     "CREATE INDEX outbox_dead_orders ON outbox (order_id) WHERE status = 'dead'",
 )
-"""Schema 5's indexes, built once its columns are filled: the id, its number, the tracking
-number, the amount and the payment time (search and sorting, each with the order id that
-breaks ties), the clock deadline (the sweep's, and sorting), and what the attention list
+"""Schema 5's indexes, built once its columns are filled: for search, the id, its number, the
+tracking number and the amount, each with the id case-folded and the id (the order search
+lists in, so a page stops early); for sorting, the amount, the payment time and the clock
+deadline (the sweep's too), each with the id that breaks ties; and what the attention list
 looks up (the latest moment, a repayment deadline, incidents, dead letters)."""
 
 _RETIRE_2: Final = (

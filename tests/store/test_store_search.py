@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -510,7 +511,7 @@ LOOKUPS: dict[str, tuple[Callable[[OrderStore], object], str, str]] = {
     "id prefix": (lambda s: s.search("ae-10"), "order_key >=", "orders_key"),
     "number prefix": (lambda s: s.search("10"), "order_number >=", "orders_number"),
     "tracking number": (lambda s: s.search("LP7"), "tracking_key =", "orders_tracking"),
-    "amount": (lambda s: s.search("39.90"), "amount_key =", "orders_amount"),
+    "amount": (lambda s: s.search("39.90"), "amount_key =", "orders_amount_found"),
     "sorted by amount": (lambda s: s.orders(sort="amount"), "amount_key IS NOT", "orders_amount"),
     "sorted by age": (lambda s: s.orders(sort="age"), "paid_at IS NOT", "orders_paid_at"),
     "sorted by deadline": (lambda s: s.orders(sort="deadline"), "due_at IS NOT", "orders_deadline"),
@@ -537,9 +538,10 @@ def test_each_lookup_is_a_search_of_its_index_not_a_scan(
         run(store)
     [(sql, params)] = [(sql, params) for sql, params in seen if marker in sql]
     plan = _plan(spec, sql, params)
-    assert index in plan, plan
+    named = re.compile(rf"\b{index}\b")
+    assert named.search(plan), plan
     if spec[0] == "sqlite":  # a scan of orders is one of the lookup's own (partial) index
         scans = [line for line in plan.splitlines() if line.startswith("SCAN orders")]
-        assert all(f"USING INDEX {index}" in line for line in scans), plan
+        assert all(named.search(line) and "USING INDEX" in line for line in scans), plan
     else:
         assert "Seq Scan on orders" not in plan, plan
