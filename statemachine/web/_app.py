@@ -21,6 +21,7 @@ from ._diagrams import router as diagrams
 from ._docs import router as docs
 from ._events import event_router
 from ._events import router as events
+from ._finding import router as finding
 from ._health import router as health
 from ._inspect import router as inspector
 from ._metrics import observe
@@ -45,6 +46,7 @@ _ROUTERS: Final = (
     migrations,
     diagrams,
     docs,
+    finding,
     inspector,
     metrics,
 )

@@ -24,10 +24,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .._text import printable_lines
-from ..application import EventRequest, check_may_fire, explain, fire, parse_event, redeliver, show
-from ..application import list_orders as list_page
+from ..application import (
+    EventRequest,
+    check_may_fire,
+    explain,
+    fire,
+    parse_event,
+    redeliver,
+    show,
+)
 from ..application._summary import Moment, Words, summarize, zone_label
-from ..declaration._definition import known_final_states, known_states
 from ..declaration._records import CLAIM_REASONS
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import (
@@ -35,7 +41,6 @@ from ..errors import (
     GraphvizMissing,
     InvalidInput,
     NotPermitted,
-    OrderError,
     RequestError,
     UnknownOrder,
 )
@@ -254,96 +259,6 @@ async def logout(request: Request, service: ServiceDep, viewer: ViewerDep) -> Re
 async def root(request: Request) -> Response:
     """``/inspect`` is ``/inspect/``."""
     return RedirectResponse(f"{_base(request)}/", status_code=308)
-
-
-@router.get("/", name="inspect_home")
-async def home(request: Request, service: ServiceDep, viewer: ViewerDep) -> Response:
-    """Search by id, the orders by state with their counts, the deadlines coming up, and the
-    dead letters."""
-    if viewer is None:
-        return _login_page(request)
-    now = _now()
-    counts = await service.store.state_counts()
-    until = now + dt.timedelta(hours=service.settings.near_hours)
-    near = await service.store.orders(due_before=until, limit=_PAGE)
-    dead = await service.store.dead_letter_count()
-    return _page(
-        request,
-        "home.html",
-        title="Orders",
-        states=[(s, counts.get(s, 0), s in known_final_states()) for s in known_states()],
-        total=sum(counts.values()),
-        near=[
-            {
-                "order_id": row.order_id,
-                "state": row.state,
-                "due_at": row.due_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-                if row.due_at
-                else "",
-                "left": _left(row.due_at, now) if row.due_at else "",
-                "overdue": row.due_at is not None and row.due_at <= now,
-            }
-            for row in near
-        ],
-        near_hours=service.settings.near_hours,
-        dead=dead,
-    )
-
-
-@router.get("/find", name="inspect_find")
-async def find(
-    request: Request, service: ServiceDep, viewer: ViewerDep, order_id: str = ""
-) -> Response:
-    """Go to the order with this id, or say there is none."""
-    if viewer is None:
-        return _login_page(request)
-    wanted = order_id.strip()
-    if wanted and len(wanted) <= MAX_ID_LENGTH:
-        try:
-            await service.store.load(wanted)
-        except OrderError:
-            pass
-        else:
-            return RedirectResponse(
-                f"{_base(request)}/orders/{quote(wanted, safe='')}", status_code=303
-            )
-    return _page(request, "not_found.html", 404, title="Not found", wanted=wanted[:MAX_ID_LENGTH])
-
-
-@router.get("/orders", name="inspect_orders")
-async def orders(
-    request: Request, service: ServiceDep, viewer: ViewerDep, state: str = "", cursor: str = ""
-) -> Response:
-    """Orders in one state (or all), a page at a time."""
-    if viewer is None:
-        return _login_page(request)
-    chosen = state if state in known_states() else None
-    try:
-        page = await service.store.run(list_page, state=chosen, cursor=cursor or None, limit=_PAGE)
-    except InvalidInput:  # a cursor not ours: the first page
-        page = await service.store.run(list_page, state=chosen, limit=_PAGE)
-    rows = list(page.orders)
-    now = _now()
-    return _page(
-        request,
-        "orders.html",
-        title=f"Orders in {chosen}" if chosen else "All orders",
-        state=chosen,
-        states=known_states(),
-        rows=[
-            {
-                "order_id": r.order_id,
-                "state": r.state,
-                "version": r.version,
-                "due_at": r.due_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-                if r.due_at
-                else "",
-                "left": _left(r.due_at, now) if r.due_at else "",
-            }
-            for r in rows
-        ],
-        next_cursor=page.next_cursor,
-    )
 
 
 @router.get("/dead-letters", name="inspect_dead_letters")

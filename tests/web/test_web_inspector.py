@@ -22,7 +22,7 @@ from web_helpers import READ, WRITE, ThreadServer, W
 from statemachine.store import AsyncSQLiteStore
 from statemachine.web import Settings, create_app
 
-DELIBERATE_MISSES = ("/inspect/orders/NOPE", "/inspect/find?order_id=AE-9999")
+DELIBERATE_MISSES = ("/inspect/orders/NOPE", "/inspect/find?q=AE-9999")
 """Pages the tests ask for knowing they are 404s (Chromium logs a 404 document as an error)."""
 HOSTILE = '<img src=x onerror="alert(1)">'
 
@@ -151,15 +151,30 @@ def test_the_order_page_marks_the_current_state_in_its_journey(page: Any, dot_pr
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _search(page: Any, text: str, where: str = "#find") -> None:
+    page.locator(f"{where} input[name=q]").fill(text)
+    with page.expect_navigation():
+        page.locator(f"{where} button").click()
+
+
 def test_search_finds_an_order_and_says_when_there_is_none(page: Any) -> None:
-    """The search box takes an id to its order's page; an unknown id says there is none."""
+    """R15: the search box takes an id, a prefix of it in any case (`ae-30 `), its number
+    (`3003`) or its tracking number in any case to the one order it finds; an amount lists
+    every order paid that much, with state, amount and age; an unknown id says there is
+    none."""
     page.goto("/inspect/")
-    page.locator("#find input[name=order_id]").fill("AE-3003")
-    page.locator("#find button").click()
-    page.wait_for_url("**/inspect/orders/AE-3003")
-    assert page.locator("#order-id").inner_text() == "AE-3003"
-    assert page.locator("#state").inner_text() == "dispatched"
-    page.locator("header input[name=order_id]").fill("AE-9999")
+    for text in ("AE-3003", "ae-30 ", "3003", "lp3003"):
+        _search(page, text)
+        assert page.url.endswith("/inspect/orders/AE-3003"), text
+        assert page.locator("#order-id").inner_text() == "AE-3003"
+        page.goto("/inspect/")
+    _search(page, "39.90")
+    listed = page.locator("#found tbody tr")
+    assert listed.count() == 5
+    assert "39.90 USD" in listed.first.inner_text()
+    _search(page, "ae-", "header")
+    assert page.locator("#found tbody tr").count() == 4  # the hostile id is no AE- order
+    page.locator("header input[name=q]").fill("AE-9999")
     page.locator("header button").click()
     assert page.locator("h1").inner_text() == "No such order"
     assert "AE-9999" in page.locator("main").inner_text()
