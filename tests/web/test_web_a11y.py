@@ -156,9 +156,14 @@ def test_every_control_is_reached_with_the_keyboard(browser: Any, site: str) -> 
 
 
 def test_the_pages_run_no_script(site: str) -> None:
-    """The inspector's pages are served with a policy that runs no script, and hold none."""
+    """The inspector's pages are served with a policy that runs no script and no inline
+    style, and hold none: their style is one sheet of the service's own."""
     with httpx.Client(base_url=site, headers={"Authorization": f"Bearer {READ}"}) as client:
         answer = client.get("/inspect/login")
     policy = answer.headers["content-security-policy"]
     assert "script-src" not in policy and "default-src 'none'" in policy
-    assert "<script" not in answer.text.lower()
+    assert "'unsafe-inline'" not in policy and "style-src 'self'" in policy
+    assert "<script" not in answer.text.lower() and "<style" not in answer.text.lower()
+    with httpx.Client(base_url=site) as client:
+        sheet = client.get("/inspect/inspect.css")
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
