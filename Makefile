@@ -75,7 +75,7 @@ diagrams: $(STAMP)
 
 # The inspector's screenshot in docs/images/, taken by the browser test in Debian's chromium.
 screenshots: $(STAMP)
-	ORDERFSM_SCREENSHOTS=docs/images $(BIN)/pytest -q tests/web/test_web_inspector.py
+	ORDERFSM_SCREENSHOTS=docs/images $(BIN)/pytest -q tests/web/test_web_inspector.py tests/web/test_web_a11y.py -k "order_page_marks or first_screens"
 
 # Rewrites the requests and real answers in docs/service.md from a running service (curl).
 service-doc: $(STAMP)

@@ -10,6 +10,7 @@ Node.js and npm the tests skip on a developer's machine and fail under CI.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -167,3 +168,35 @@ def test_the_pages_run_no_script(site: str) -> None:
     with httpx.Client(base_url=site) as client:
         sheet = client.get("/inspect/inspect.css")
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
+
+
+SHOTS = (
+    ("inspector-home", "/inspect/", 1280, 800),
+    ("inspector-home-phone", "/inspect/", 390, 844),
+    ("inspector-order-first-screen", "/inspect/orders/AE-1004", 1280, 800),
+    ("inspector-order-phone", "/inspect/orders/AE-1004", 390, 844),
+)
+"""The pictures ``make screenshots`` refreshes in docs/images: the home page and the order
+page of the demo's AE-1004 (paid back, refund still owed), on a desktop and on a phone."""
+
+
+@pytest.mark.parametrize(("name", "path", "width", "height"), SHOTS, ids=[s[0] for s in SHOTS])
+def test_the_first_screens_as_pictures(
+    browser: Any, site: str, name: str, path: str, width: int, height: int
+) -> None:
+    """R11: the first screen of the home and order pages, as a support agent sees it at a
+    desktop's and a phone's size (written to ORDERFSM_SCREENSHOTS by `make screenshots`):
+    a picture of exactly the viewport, the order's money in words on it."""
+    page = _signed_in(browser, site, ALICE, width, height)
+    page.goto(path)
+    shot = page.screenshot()
+    text = page.inner_text("main")
+    page.context.close()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(shot[16:20], "big") == width  # the PNG's width: no sideways scroll
+    if "orders/" in path:
+        assert "30.00" in text
+    target = os.environ.get("ORDERFSM_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        (Path(target) / f"{name}.png").write_bytes(shot)
