@@ -347,6 +347,19 @@ class Summary:
 # Building it
 
 
+def customer_owed(order: Order) -> Decimal:
+    """What the customer has been agreed back and not yet paid: every refund settled on the
+    order, and a cancellation refund still pending (owed in full, R5), less what the merchant
+    paid back (R11). Never below zero. R11 lets a reimbursement go up to the amount paid; more
+    than this is money the customer was never agreed."""
+    agreed = order.refunded_total
+    pending = order.pending_refund
+    if pending is not None and pending.reason in CANCELLATION_REASONS:
+        agreed += pending.amount
+    owed = agreed - order.customer_refunded_total
+    return owed if owed > 0 else agreed - agreed
+
+
 def summarize(order: Order, now: dt.datetime) -> Summary:
     """The first screen of ``order`` at ``now`` (aware), from the order and its own table."""
     now = require_aware(now, "now")

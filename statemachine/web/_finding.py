@@ -41,17 +41,18 @@ WHY: Final[Mapping[str, str]] = {
 
 def row_of(row: OrderRow, now: dt.datetime) -> dict[str, Any]:
     """A listing row as a page shows it: state, amount, age and the next deadline."""
+    due = row.due_at
+    if due is None and row.repayment_deadline is not None:
+        due = row.repayment_deadline  # escalated (R4): nothing is due, but it is overdue
     return {
         "order_id": row.order_id,
         "state": row.state,
         "amount": "" if row.amount is None else f"{row.amount} {row.currency}",
         "age": "" if row.paid_at is None else _age(row.paid_at, now),
         "paid": "" if row.paid_at is None else row.paid_at.isoformat(timespec="minutes"),
-        "due_at": row.due_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        if row.due_at
-        else "",
-        "left": _left(row.due_at, now) if row.due_at else "",
-        "overdue": row.due_at is not None and row.due_at <= now,
+        "due_at": due.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if due else "",
+        "left": _left(due, now) if due else "",
+        "overdue": due is not None and due <= now,
     }
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hmac
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
@@ -34,7 +36,7 @@ from ..application import (
     redeliver,
     show,
 )
-from ..application._summary import Moment, Words, summarize, zone_label
+from ..application._summary import Moment, Words, customer_owed, summarize, zone_label
 from ..declaration._records import CLAIM_REASONS
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import (
@@ -210,11 +212,7 @@ async def login(request: Request, service: ServiceDep) -> Response:
     open the inspector."""
     form = await _form(request)
     given = request.cookies.get(LOGIN_COOKIE, "")
-    if (
-        not same_origin(request)
-        or not given
-        or not secrets.compare_digest(form.get("csrf", ""), given)
-    ):
+    if not same_origin(request) or not given or not same_token(form.get("csrf", ""), given):
         return _cross_site(request)
     token = form.get("token", "")
     credential = service.caller(token) if token else None
@@ -257,7 +255,7 @@ async def logout(request: Request, service: ServiceDep, viewer: ViewerDep) -> Re
     form = await _form(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if viewer is not None and viewer.csrf is not None:
-        if not secrets.compare_digest(form.get("csrf", ""), viewer.csrf):
+        if not same_token(form.get("csrf", ""), viewer.csrf):
             return _cross_site(request)
         if cookie:
             await service.store.end_session(cookie)
@@ -440,6 +438,27 @@ KEY_PREFIX: Final = "inspector-"
 """How the idempotency key of an inspector form starts (it is the event's id, R15)."""
 
 
+def same_token(given: str, expected: str) -> bool:
+    """Whether a form's token is the one expected, in constant time; any text may come in (a
+    token with other characters than ASCII is simply not it)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def _hint(order: Order, event: str, field: str) -> str:
+    """The amount a form's field suggests: what the customer is still owed for a
+    reimbursement, the pending amount for a settlement; nothing for the others."""
+    if field != "amount":
+        return ""
+    if event == "reimburse_customer":
+        return str(customer_owed(order))
+    pending = order.pending_refund
+    if event == "settle_refund" and pending is not None:
+        return str(pending.amount)
+    return ""
+
+
 def _fields(event: str) -> list[dict[str, Any]]:
     """The fields of ``event``'s form, from its payload's JSON Schema (none for an event no
     registered version has): an amount is text (in the order's currency), a flag a checkbox,
@@ -480,10 +499,31 @@ def _forms(order: Order, viewer: Viewer, now: dt.datetime) -> list[dict[str, Any
         except NotPermitted:
             continue
         spec = order.table.events[event]
+        fields = [{**f, "hint": _hint(order, event, f["name"])} for f in _fields(event)]
         forms.append({"event": event, "sender": spec.sender(order), "doc": spec.doc,
                       "key": KEY_PREFIX + secrets.token_urlsafe(12),
-                      "fields": _fields(event)})  # fmt: skip
+                      "fields": fields})  # fmt: skip
     return forms
+
+
+def _beyond(order: Order, event: str, form: Mapping[str, str]) -> str | None:
+    """A warning when a reimbursement pays the customer more than they were agreed back:
+    R11 allows it up to the amount paid, so the rule does not refuse it, but the agent should
+    know before confirming."""
+    if event != "reimburse_customer":
+        return None
+    try:
+        amount = Decimal(form.get("amount", "").strip())
+    except (InvalidOperation, ValueError):
+        return None
+    owed = customer_owed(order)
+    if amount <= owed:
+        return None
+    return (
+        f"This pays the customer {amount - owed} {order.currency} more than the refunds "
+        f"agreed ({owed} {order.currency} is still owed to them). R11 allows up to the amount "
+        "paid; confirm only if the merchant means to give more."
+    )
 
 
 async def _acting(
@@ -497,7 +537,7 @@ async def _acting(
     if (
         not same_origin(request)
         or viewer.csrf is None
-        or not secrets.compare_digest(form.get("csrf", ""), viewer.csrf)
+        or not same_token(form.get("csrf", ""), viewer.csrf)
     ):
         return _cross_site(request)
     if not viewer.acts:
@@ -562,7 +602,11 @@ async def preview(
         result = trial.fire(event, at=asked.at, event_id=asked.event_id, **asked.data)
     except RequestError as refused:
         return _action_page(request, 200, event, order_id, form, refusal=refused.to_dict())
-    outcome = {"result": result, "after": summarize(trial, now)}
+    outcome = {
+        "result": result,
+        "after": summarize(trial, now),
+        "beyond": _beyond(loaded.order, event, form),
+    }
     return _action_page(request, 200, event, order_id, form, outcome=outcome)
 
 

@@ -48,6 +48,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for order_id in CLAIMS:
             store.apply(order_id, "open_claim", at=now - dt.timedelta(days=1),
                         reason="damaged_in_transit", amount="20.00")  # fmt: skip
+        store.add(Order.create("GW-1", "30.00", "USD", paid))
+        store.apply("GW-1", "dispatch", at=paid + dt.timedelta(days=1), tracking_number="LP2")
+        store.apply("GW-1", "confirm_delivery", at=paid + dt.timedelta(days=3))
+        store.apply("GW-1", "offer_goodwill_refund", at=paid + dt.timedelta(days=4), amount="8.00")
+        store.apply("GW-1", "settle_refund", at=paid + dt.timedelta(days=5))
     store_async = AsyncSQLiteStore(path)
     settings = Settings(
         token=WRITE,
@@ -255,3 +260,42 @@ def test_each_allowed_event_is_a_form_with_its_data_s_fields(browser: Any, site:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.name") == "amount"
     page.context.close()
+
+
+def test_a_form_token_of_any_characters_is_refused_not_a_failure(site: str) -> None:
+    """A form token holding characters other than ASCII is simply not the session's: 403,
+    nothing written, never a server error."""
+    before = _version(site, "GW-1")
+    with _http(site, ALICE) as http:
+        http.get("/inspect/orders/GW-1")
+        for path in (
+            "/inspect/orders/GW-1/events/reimburse_customer/preview",
+            "/inspect/orders/GW-1/events/reimburse_customer",
+            "/inspect/logout",
+        ):
+            answer = http.post(path, content=urlencode({"csrf": "\u00e9t\u00e9", "amount": "1.00"}),
+                               headers={"Content-Type": FORM, "Origin": site})  # fmt: skip
+            assert answer.status_code == 403, (path, answer.status_code)
+    assert _version(site, "GW-1") == before
+
+
+def test_a_reimbursement_beyond_what_was_agreed_is_flagged_before_it_is_confirmed(
+    site: str,
+) -> None:
+    """R11: the reimbursement form suggests what the customer is still owed (the 8.00 of a
+    settled goodwill refund, not the 30.00 paid), and its preview warns that 30.00 pays 22.00
+    more than agreed; 8.00 is not flagged."""
+    with _http(site, ALICE) as http:
+        page = http.get("/inspect/orders/GW-1").text
+        form = page[page.index('id="act-reimburse_customer"') :]
+        assert 'placeholder="8.00"' in form[: form.index("</form>")]
+        fields = {
+            "csrf": _value(page, "csrf"),
+            "key": _value(page, "key", after='id="act-reimburse_customer"'),
+        }
+        for amount, flagged in (("30.00", True), ("8.00", False)):
+            shown = http.post("/inspect/orders/GW-1/events/reimburse_customer/preview",
+                              content=urlencode({**fields, "amount": amount}),
+                              headers={"Content-Type": FORM, "Origin": site}).text  # fmt: skip
+            assert ("More than agreed" in shown) is flagged, amount
+            assert ("22.00 USD more" in shown) is flagged

@@ -31,6 +31,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         store.add(Order.create("LATE-REPAY", "80.00", "USD", _ago(60)))
         store.apply("LATE-REPAY", "request_cancellation", at=_ago(59))
         store.apply("LATE-REPAY", "supplier_accepts_cancellation", at=_ago(58))
+        store.add(Order.create("ESCALATED", "70.00", "USD", _ago(50)))
+        store.apply("ESCALATED", "request_cancellation", at=_ago(49))
+        store.apply("ESCALATED", "supplier_accepts_cancellation", at=_ago(48))
+        store.apply("ESCALATED", "repayment_overdue", at=_ago(20))  # the clock escalated it
         store.add(Order.create("LATE-SHIP", "15.00", "USD", _ago(30)))
         store.apply("LATE-SHIP", "dispatch", at=_ago(2), tracking_number="LP-LATE")
         store.add(Order.create("UNSWEPT", "22.00", "USD", _ago(40)))
@@ -72,6 +76,8 @@ def test_the_home_page_lists_who_needs_a_person_and_why(page: Any) -> None:
     assert "dated after the service's clock (R16)" in rows["AHEAD"]
     assert not any(oid.startswith("QUIET") for oid in rows)
     assert "80.00 USD" in rows["LATE-REPAY"] and "60 d" in rows["LATE-REPAY"]
+    # escalated once (R4), nothing is due for the clock: the deadline it missed is still shown
+    assert "repayment is overdue (R4)" in rows["ESCALATED"] and "ago" in rows["ESCALATED"]
 
 
 def test_lists_sort_by_amount_and_age_and_page(page: Any) -> None:
