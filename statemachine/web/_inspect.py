@@ -541,7 +541,11 @@ async def _acting(
     ):
         return _cross_site(request)
     if not viewer.acts:
-        return _page(request, "not_found.html", 403, title="Not allowed", wanted=request.url.path)
+        why = (
+            f"The {viewer.credential.role} role of {viewer.credential.name} reads orders but may "
+            "not act on them: sign in with a support or write credential to send events."
+        )
+        return _page(request, "not_allowed.html", 403, title="Not allowed", why=why)
     return viewer, form
 
 

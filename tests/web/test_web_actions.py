@@ -187,6 +187,7 @@ def test_the_read_role_sees_no_forms_and_may_post_none(browser: Any, site: str) 
             answer = http.post(f"/inspect/orders/AE-3003{path}", content=body,
                                headers={"Content-Type": FORM, "Origin": site})  # fmt: skip
             assert answer.status_code == 403
+            assert "may not act on them" in answer.text and "No such order" not in answer.text
     assert _version(site, "AE-3003") == before
 
 
