@@ -13,7 +13,6 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
@@ -37,6 +36,7 @@ from ..application import (
     show,
 )
 from ..application._summary import Moment, Words, customer_owed, summarize, zone_label
+from ..declaration._money import parse_amount
 from ..declaration._records import CLAIM_REASONS
 from ..diagrams import journey_dot, journey_mermaid, render
 from ..errors import (
@@ -513,8 +513,8 @@ def _beyond(order: Order, event: str, form: Mapping[str, str]) -> str | None:
     if event != "reimburse_customer":
         return None
     try:
-        amount = Decimal(form.get("amount", "").strip())
-    except (InvalidOperation, ValueError):
+        amount = parse_amount(form.get("amount", "").strip(), order.currency)
+    except InvalidInput:  # the preview says what is wrong with it
         return None
     owed = customer_owed(order)
     if amount <= owed:
