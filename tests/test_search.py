@@ -211,3 +211,13 @@ def test_needs_attention_pages_the_orders_a_person_must_look_at_with_why(
     assert "AE-2000" not in {a.order.order_id for a in graced.orders}
     ahead = needs_attention(store, t(days=49), reasons=["ahead_of_clock"], limit=50)
     assert [a.order.order_id for a in ahead.orders] == ["AE-2000"]  # R16: paid after now
+
+
+def test_a_search_typed_in_full_width_forms_finds_the_order(store: OrderStore) -> None:
+    """R15: text typed on a phone or pasted from a chat in full-width forms (the U+FF21
+    block: full-width AE-1004, 1004, lp00001cn) finds what its ASCII finds."""
+    _shop(store)
+    for text in ("\uff21\uff25-\uff11\uff10\uff10\uff14", "\uff11\uff10\uff10\uff14"):
+        assert [r.order_id for r in find_orders(store, text).orders] == ["AE-1004"], text
+    tracking = "\uff4c\uff50\uff10\uff10\uff10\uff10\uff11\uff43\uff4e"
+    assert [r.order_id for r in find_orders(store, tracking).orders] == ["AE-1001"]

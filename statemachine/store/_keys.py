@@ -27,6 +27,7 @@ database's order.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Final
 
@@ -138,11 +139,18 @@ class Query:
 
 
 def query(text: object) -> Query:
-    """The :class:`Query` of ``text``: spaces around it are dropped, case does not matter.
+    """The :class:`Query` of ``text``: read in its compatibility form (NFKC: full-width
+    letters and digits as ASCII), spaces around it dropped, case aside.
     :class:`InvalidInput` naming ``q`` for text that is empty or longer than an id."""
     if not isinstance(text, str):
         raise InvalidInput(f"q must be text, got {text!r}", field="q")
-    text = text.strip()
+    if len(text) > 4 * MAX_ID_LENGTH:
+        raise InvalidInput(
+            f"q must be at most {MAX_ID_LENGTH} characters of text, without NUL", field="q"
+        )
+    # as typed on a phone or pasted from a chat: the full-width forms of A, E and the digits
+    # (U+FF21...) are AE-1004 (new ids never hold such forms: the parser refuses look-alikes)
+    text = unicodedata.normalize("NFKC", text).strip()
     if not text:
         raise InvalidInput("q is empty: give a part of an id, a tracking number or an amount",
                            field="q")  # fmt: skip
