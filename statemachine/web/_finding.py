@@ -66,6 +66,12 @@ def _age(paid_at: dt.datetime, now: dt.datetime) -> str:
     return f"{int(seconds // 86400)} d"
 
 
+def _sweep_grace(service: Any) -> dt.timedelta | None:
+    """How long a passed deadline waits for the sweep's next round before it counts as missed:
+    two sweep intervals (``None`` when the sweeper is off: every passed deadline counts)."""
+    return dt.timedelta(seconds=2 * service.settings.sweep_interval) or None
+
+
 def attention_rows(found: Any, now: dt.datetime) -> list[dict[str, Any]]:
     """The rows of a page of orders that need a person, each with its reasons in words."""
     return [{**row_of(a.order, now), "why": [WHY.get(r, r) for r in a.reasons]} for a in found]
@@ -180,13 +186,13 @@ async def attention_page(
     if viewer is None:
         return _login_page(request)
     now = _now()
-    grace = dt.timedelta(seconds=2 * service.settings.sweep_interval)
+    grace = _sweep_grace(service)
     try:
         page = await service.store.run(
-            needs_attention, now, sweep_grace=grace or None, cursor=cursor or None, limit=_PAGE
+            needs_attention, now, sweep_grace=grace, cursor=cursor or None, limit=_PAGE
         )
     except InvalidInput:  # a cursor not ours: the first page
-        page = await service.store.run(needs_attention, now, sweep_grace=grace or None, limit=_PAGE)
+        page = await service.store.run(needs_attention, now, sweep_grace=grace, limit=_PAGE)
     return _page(
         request,
         "attention.html",
@@ -210,10 +216,8 @@ async def home(request: Request, service: ServiceDep, viewer: ViewerDep) -> Resp
     until = now + dt.timedelta(hours=service.settings.near_hours)
     near = await service.store.orders(due_before=until, limit=_PAGE)
     dead = await service.store.dead_letter_count()
-    grace = dt.timedelta(seconds=2 * service.settings.sweep_interval)
-    attention = await service.store.run(
-        needs_attention, now, sweep_grace=grace or None, limit=_PAGE
-    )
+    grace = _sweep_grace(service)
+    attention = await service.store.run(needs_attention, now, sweep_grace=grace, limit=_PAGE)
     return _page(
         request,
         "home.html",
