@@ -393,25 +393,6 @@ def _shapes(key: str, policy: Policy) -> frozenset[Shape]:
     return frozenset(_shape(node.order) for node, _ in _explore(_root(start)))
 
 
-@lru_cache(maxsize=32)
-def _reachable(table: Table, policy: Policy) -> frozenset[str]:
-    """The states ``table`` can bring an order to from its initial state under ``policy``."""
-    seen = {table.initial_state}
-    todo = [table.initial_state]
-    index = table.index(policy)
-    while todo:
-        state = todo.pop()
-        for (source, _event), rows in index.items():
-            if source != state:
-                continue
-            for row in rows:
-                dest = row.dest_from(source)
-                if dest not in seen:
-                    seen.add(dest)
-                    todo.append(dest)
-    return frozenset(seen)
-
-
 # --------------------------------------------------------------------------------------------
 # One order
 
@@ -546,13 +527,11 @@ def _not_runnable(
     for key, value in promised.items():
         if found[key] != value:  # pragma: no cover - switch sets what it is given
             return "deadline", f"its {key} is {found[key]}, not the {value} promised"
-    if moved.state not in _reachable(moved.table, moved.policy):
-        return (
-            "unreachable",
-            f"{moved.definition} can never bring an order to {moved.state}",
-        )
     version = moved.definition
-    if version is not None and _shape(moved) not in _shapes(version, moved.policy):
+    shapes = frozenset() if version is None else _shapes(version, moved.policy)
+    if version is not None and not any(shape[0] == moved.state for shape in shapes):
+        return "unreachable", f"{version} can never bring an order to {moved.state}"
+    if version is not None and _shape(moved) not in shapes:
         state, owed, dispatched, delivered, selectors = _shape(moved)
         facts = [
             "a refund pending" if owed else "no refund pending",
